@@ -1,0 +1,40 @@
+# The two commands of the README (`make run`, `make test`) and the checks CI runs.
+# Everything installs into .venv from pyproject.toml, so a fresh machine needs only python3.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run fetch test lint types contracts check messages
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/newsbot run
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: $(STAMP)
+	$(VENV)/bin/mypy
+
+contracts: $(STAMP)
+	$(VENV)/bin/lint-imports
+
+check: lint types contracts test
+
+# Re-extract every _("...") string and refresh the catalogs (see README, "Translations").
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -o handlers/locale/newsbot.pot --no-location --omit-header bot handlers
+	$(VENV)/bin/pybabel update -i handlers/locale/newsbot.pot -d handlers/locale -D newsbot --omit-header
+	$(VENV)/bin/pybabel compile -d handlers/locale -D newsbot --use-fuzzy

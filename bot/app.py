@@ -1,0 +1,72 @@
+"""The composition root: build every dependency once and hand it to the handlers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.routes import routes
+from bot.settings import Settings
+from bot.update_processor import PerUserUpdateProcessor
+from digest.catalog import Catalog, load_catalog
+from handlers import basics
+from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
+from handlers.setup import SetupFlow
+from storage.db import make_engine, migrate
+from storage.users import UserStore
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ["message", "callback_query"]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the running bot is made of; tests build it the same way the CLI does."""
+
+    settings: Settings
+    catalog: Catalog
+    engine: Engine
+    users: UserStore
+
+
+def build_services(settings: Settings) -> Services:
+    """Load the catalog, open the database and bring its schema up to date."""
+    catalog = load_catalog(settings.newsbot_catalog)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    return Services(settings=settings, catalog=catalog, engine=engine, users=UserStore(engine))
+
+
+def build_application(services: Services) -> Application:
+    """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route."""
+    settings = services.settings
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is required")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_base_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserUpdateProcessor(64))
+        .post_init(_register_commands)
+        .build()
+    )
+    application.add_handlers(routes(SetupFlow(services.users, services.catalog)))
+    application.add_error_handler(basics.on_error)
+    return application
+
+
+async def _register_commands(application: Application) -> None:
+    """setMyCommands: the default list plus one per UI language that has a translation."""
+    await application.bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
+    for language in UI_LANGUAGES:
+        if language != DEFAULT_UI_LANGUAGE and translations(language).info():
+            await application.bot.set_my_commands(
+                basics.bot_commands(language), language_code=language
+            )
+    me = application.bot.username
+    log.info("bot @%s is ready", me)

@@ -1,0 +1,22 @@
+"""Every Telegram handler the bot has, in one table (the order is the matching order)."""
+
+from __future__ import annotations
+
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers import basics
+from handlers.setup import SetupFlow
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def routes(setup: SetupFlow) -> list[BaseHandler]:
+    return [
+        CommandHandler("start", setup.start, filters=PRIVATE),
+        CommandHandler("settings", setup.settings, filters=PRIVATE),
+        CommandHandler("help", basics.show_help, filters=PRIVATE),
+        CommandHandler("stop", setup.stop, filters=PRIVATE),
+        CallbackQueryHandler(setup.press),
+        MessageHandler(PRIVATE & filters.COMMAND, basics.unknown_command),
+        MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.text),
+    ]

@@ -1,0 +1,41 @@
+"""Operator settings from the environment and `.env` (the names are the contract, DESIGN §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure. The token is a SecretStr so it never prints."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_base_url: str = Field(
+        default="https://api.telegram.org/bot", alias="TELEGRAM_API_BASE_URL"
+    )
+    database_url: str = Field(default="sqlite:///newsbot.db", alias="DATABASE_URL")
+    newsbot_catalog: Path | None = Field(default=None, alias="NEWSBOT_CATALOG")
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_IDS")
+    feed_refresh_seconds: int = Field(default=900, ge=60, alias="FEED_REFRESH_SECONDS")
+    allow_private_networks: bool = Field(default=False, alias="ALLOW_PRIVATE_NETWORKS")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admin_ids(cls, value: object) -> object:
+        """ADMIN_IDS is "1, 2,3" in the environment; also accept a list from code."""
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("newsbot_catalog", mode="before")
+    @classmethod
+    def _empty_catalog_is_default(cls, value: object) -> object:
+        return None if value == "" else value

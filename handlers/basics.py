@@ -1,0 +1,72 @@
+"""/help, unknown commands, and the error handler: the bot always answers something sensible."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from handlers.i18n import Gettext, gettext_for, ui_language_for
+
+log = logging.getLogger(__name__)
+
+
+def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
+    """Commands shown in Telegram's menu and in /help, in the reader's language."""
+    return [
+        ("start", _("Set up your news, or see your setup")),
+        ("settings", _("Change countries, languages, sources, times")),
+        ("help", _("What I can do")),
+        ("stop", _("Pause deliveries or delete your data")),
+    ]
+
+
+def bot_commands(language: str) -> list[BotCommand]:
+    return [BotCommand(name, text) for name, text in command_descriptions(gettext_for(language))]
+
+
+def _language(update: Update) -> str:
+    user = update.effective_user
+    return ui_language_for(user.language_code if user else None)
+
+
+async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands with one line each."""
+    message = update.effective_message
+    if message is None:
+        return
+    _ = gettext_for(_language(update))
+    lines = [f"<b>{html.escape(_('What I can do'))}</b>", ""]
+    lines += [f"/{name} — {html.escape(text)}" for name, text in command_descriptions(_)]
+    lines += ["", html.escape(_("I send news digests from the sources you choose, at your times."))]
+    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command we don't have gets a pointer to /help instead of silence."""
+    message = update.effective_message
+    if message is not None:
+        _ = gettext_for(_language(update))
+        await message.reply_text(_("I don't know that command. Send /help to see what I can do."))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (token-free: logging redacts it) and tell the reader politely."""
+    error = context.error
+    if isinstance(error, Forbidden):
+        log.info("user blocked the bot: %s", error)
+        return
+    log.error("error while handling an update", exc_info=error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    _ = gettext_for(_language(update))
+    try:
+        await context.bot.send_message(
+            update.effective_chat.id, _("Sorry, something went wrong. Please try again.")
+        )
+    except TelegramError:
+        log.warning("could not tell the user about the error")

@@ -1,0 +1,79 @@
+"""Callback-data codec: what a button says when pressed, in at most 64 bytes.
+
+Format ``1|<step>|<action>|<arg>``: a version (so a future format can tell old buttons apart and
+answer them politely), the menu step the button belongs to, a one-letter action and an optional
+argument (a country code, language, source id, minute of day...). Decoding never raises: anything
+that is not exactly this shape decodes to ``None`` and the caller answers "this menu has expired".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+VERSION = "1"
+MAX_CALLBACK_BYTES = 64
+_FIELD = re.compile(r"^[A-Za-z0-9_.:/+\-]{0,40}$")
+
+
+class Action:
+    """One-letter button actions (kept short: every byte of callback_data counts)."""
+
+    PICK = "p"
+    TOGGLE = "t"
+    DONE = "d"
+    SKIP = "s"
+    BACK = "b"
+    CONFIRM = "y"
+    GOTO = "g"
+    DELETE_ASK = "x"
+    DELETE_YES = "X"
+    KEEP = "k"
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A decoded button press."""
+
+    step: str
+    action: str
+    arg: str = ""
+
+
+def encode(step: str, action: str, arg: str = "") -> str:
+    """Build callback_data; raise ValueError on anything that would not round-trip or fit."""
+    for field in (step, action, arg):
+        if "|" in field or not _FIELD.match(field):
+            raise ValueError(f"callback field not encodable: {field!r}")
+    data = "|".join((VERSION, step, action, arg))
+    if len(data.encode()) > MAX_CALLBACK_BYTES:
+        raise ValueError(f"callback_data over {MAX_CALLBACK_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Press | None:
+    """Parse callback_data from any client, trusting nothing."""
+    if not data or len(data.encode("utf-8", "replace")) > MAX_CALLBACK_BYTES:
+        return None
+    parts = data.split("|")
+    if len(parts) != 4 or parts[0] != VERSION:
+        return None
+    _, step, action, arg = parts
+    if not step or not action or not all(_FIELD.match(p) for p in (step, action, arg)):
+        return None
+    return Press(step=step, action=action, arg=arg)
+
+
+def button(text: str, step: str, action: str, arg: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(step, action, arg))
+
+
+def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[InlineKeyboardButton]]:
+    """Lay buttons out ``width`` per row (phones show 2–3 readable labels per row)."""
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
+def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([row for row in rows if row])

@@ -1,0 +1,463 @@
+"""/start, /settings and /stop: the guided setup in one message that is edited in place.
+
+Every answer is written to the database before the reply goes out, and the step the reader is on
+is stored with the id of the message that shows it. So a restarted bot carries on where the reader
+was, and a button on any other (older) message is recognisably stale: it gets "this menu has
+expired" instead of acting on a menu the reader no longer sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from digest.catalog import Catalog
+from handlers.flow import (
+    ALL_CATEGORIES,
+    MAX_DELIVERY_TIMES,
+    MULTI_CHOICE,
+    SETTINGS,
+    SETUP,
+    Step,
+    first_missing,
+    forced_choice,
+    next_step,
+    options,
+    previous_step,
+)
+from handlers.i18n import gettext_for, language_name, ui_language_for
+from handlers.inputs import match_timezone, parse_times, suggest_timezones
+from handlers.keyboards import Action, Press, button, decode, markup
+from handlers.render import esc, hhmm, italic
+from handlers.setup_views import country_label, source_label, step_view, summary_html
+from storage.users import Reader, UserStore
+
+log = logging.getLogger(__name__)
+
+STOP_STEP = "x"
+FLOW_STEPS_WITH_TEXT = {"t", "z"}
+
+
+class SetupFlow:
+    """Handlers for the setup/settings menus, built once with their dependencies."""
+
+    def __init__(self, users: UserStore, catalog: Catalog) -> None:
+        self.users = users
+        self.catalog = catalog
+
+    # ------------------------------------------------------------------ commands
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
+        reader = self._ensure_reader(update)
+        _ = gettext_for(reader.ui_language)
+        note = None
+        if reader.paused:
+            self.users.set_paused(reader.id, False)
+            reader = self._reload(reader)
+            note = _("Welcome back! Your deliveries are on again.")
+        if reader.setup_complete:
+            await self._open_menu(context, reader, Step("s"), SETTINGS, note)
+            return
+        resume = Step.parse(reader.flow_step)
+        if resume is None or resume.kind in ("s",):
+            resume = first_missing(reader, self.catalog) or Step("m")
+        if reader.flow_step is None and reader.primary_country is None:
+            name = reader.first_name or _("there")
+            note = _(
+                "Hi {name}! I send news digests from the sources you pick, at the times you "
+                "pick. Setup takes a minute."
+            ).format(name=name)
+        elif note is None:
+            note = _("Welcome back! Let's continue where you left off.")
+        await self._open_menu(context, reader, resume, reader.flow_mode or SETUP, note)
+
+    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Show every choice in plain words, with a button per part to change it."""
+        reader = self._ensure_reader(update)
+        if not reader.setup_complete:
+            await self.start(update, context)
+            return
+        await self._open_menu(context, reader, Step("s"), SETTINGS)
+
+    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Pause every delivery, then offer to delete everything stored about the reader."""
+        reader = self._ensure_reader(update)
+        _ = gettext_for(reader.ui_language)
+        self.users.set_paused(reader.id, True)
+        text = "\n\n".join(
+            [
+                esc(_("Deliveries are paused. Send /start whenever you want them back.")),
+                esc(_("Do you also want me to delete everything I store about you?")),
+            ]
+        )
+        keyboard = markup(
+            [
+                [button("🗑 " + _("Delete my data"), STOP_STEP, Action.DELETE_ASK)],
+                [button(_("Keep my settings"), STOP_STEP, Action.KEEP)],
+            ]
+        )
+        await self._send_menu(context, reader, STOP_STEP, text, keyboard)
+
+    # ------------------------------------------------------------------- buttons
+    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every button of the setup, settings and stop menus."""
+        query = update.callback_query
+        if query is None or update.effective_user is None:
+            return
+        reader = self.users.get(update.effective_user.id)
+        press = decode(query.data)
+        message_id = query.message.message_id if query.message else None
+        if (
+            reader is None
+            or press is None
+            or message_id is None
+            or message_id != reader.menu_message_id
+            or press.step != reader.flow_step
+        ):
+            await self._expired(query, reader)
+            return
+        if press.step == STOP_STEP:
+            await self._press_stop(query, reader, press)
+            return
+        step = Step.parse(press.step)
+        if step is None:
+            await self._expired(query, reader)
+            return
+        await self._press_step(query, reader, step, press)
+
+    async def _press_step(
+        self, query: CallbackQuery, reader: Reader, step: Step, press: Press
+    ) -> None:
+        _ = gettext_for(reader.ui_language)
+        mode = reader.flow_mode
+        if press.action == Action.BACK:
+            await query.answer()
+            await self._show(query, reader, previous_step(step, reader, self.catalog, mode), mode)
+            return
+        if press.action == Action.PICK and step.kind in ("c", "lp", "sp", "z"):
+            await self._pick(query, reader, step, press.arg)
+            return
+        if press.action == Action.TOGGLE and step.kind in MULTI_CHOICE:
+            await self._toggle(query, reader, step, press.arg)
+            return
+        if press.action in (Action.DONE, Action.SKIP) and step.kind != "s":
+            problem = self._missing_answer(step, reader)
+            if problem:
+                await query.answer(problem, show_alert=False)
+                return
+            await query.answer()
+            await self._show(query, reader, next_step(step, reader, self.catalog, mode), mode)
+            return
+        if step.kind == "m" and press.action == Action.CONFIRM:
+            await self._finish(query, reader, _("✅ All set! Your digests will arrive on time."))
+            return
+        if step.kind == "m" and press.action == Action.GOTO and press.arg == "s":
+            await query.answer()
+            await self._show(query, reader, Step("s"), SETTINGS)
+            return
+        if step.kind == "s" and press.action == Action.GOTO:
+            target = Step.parse(press.arg)
+            if target is None or target.kind not in ("c", "lp", "sp", "k", "t", "z"):
+                await self._expired(query, reader)
+                return
+            if target.country and reader.country(target.country) is None:
+                await self._expired(query, reader)
+                return
+            await query.answer()
+            await self._show(query, reader, target, SETTINGS)
+            return
+        if step.kind == "s" and press.action == Action.DONE:
+            await self._finish(query, reader, _("✅ Saved."))
+            return
+        await self._expired(query, reader)
+
+    async def _pick(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
+        """A single choice: store it, then move on to the next step."""
+        if value not in options(step, reader, self.catalog):
+            await self._expired(query, reader)
+            return
+        _ = gettext_for(reader.ui_language)
+        note = None
+        if step.kind == "c":
+            self.users.set_primary_country(reader.id, value)
+            country = self.catalog.country(value)
+            if country and reader.timezone not in country.timezones:
+                self.users.set_timezone(reader.id, country.default_timezone)
+        elif step.kind == "lp" and step.country:
+            self.users.set_primary_language(reader.id, step.country, value)
+            self._drop_unreachable_sources(reader.id, step.country)
+        elif step.kind == "sp" and step.country:
+            self.users.set_primary_source(reader.id, step.country, value)
+        elif step.kind == "z":
+            self.users.set_timezone(reader.id, value)
+        reader = self._reload(reader)
+        following = next_step(step, reader, self.catalog, reader.flow_mode)
+        if step.kind == "lp" and step.country and following != Step("lo", step.country):
+            country_name = country_label(step.country, reader, self.catalog)
+            note = _("No other language available for {country}.").format(country=country_name)
+        await query.answer()
+        await self._show(query, reader, following, reader.flow_mode, note)
+
+    async def _toggle(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
+        """A multi-select tick: store it and redraw the same menu with the new check marks."""
+        if value not in options(step, reader, self.catalog):
+            await self._expired(query, reader)
+            return
+        _ = gettext_for(reader.ui_language)
+        toast = None
+        if step.kind == "o":
+            self.users.toggle_other_country(reader.id, value)
+        elif step.kind == "lo" and step.country:
+            self.users.toggle_other_language(reader.id, step.country, value)
+            self._drop_unreachable_sources(reader.id, step.country)
+        elif step.kind == "so" and step.country:
+            self.users.toggle_other_source(reader.id, step.country, value)
+        elif step.kind == "k":
+            self.users.set_categories(reader.id, _toggled_categories(reader.categories, value))
+        elif step.kind == "t":
+            minutes = set(reader.delivery_minutes) ^ {int(value)}
+            if len(minutes) > MAX_DELIVERY_TIMES:
+                toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+            else:
+                self.users.set_delivery_minutes(reader.id, minutes)
+        await query.answer(toast)
+        await self._show(query, self._reload(reader), step, reader.flow_mode)
+
+    async def _finish(self, query: CallbackQuery, reader: Reader, headline: str) -> None:
+        """Leave the menus: the setup is complete, or the reader is told what is missing."""
+        missing = first_missing(reader, self.catalog)
+        if missing is not None:
+            await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
+            await self._show(query, reader, missing, reader.flow_mode)
+            return
+        self.users.set_setup_complete(reader.id, True)
+        self.users.set_flow(reader.id, None, mode=SETTINGS)
+        await query.answer()
+        reader = self._reload(reader)
+        _ = gettext_for(reader.ui_language)
+        footer = esc(_("Change anything with /settings. /help lists every command."))
+        text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
+        await _edit(query, text, None)
+
+    async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
+        _ = gettext_for(reader.ui_language)
+        if press.action == Action.DELETE_ASK:
+            await query.answer()
+            keyboard = markup(
+                [
+                    [button("🗑 " + _("Yes, delete everything"), STOP_STEP, Action.DELETE_YES)],
+                    [button(_("Cancel"), STOP_STEP, Action.KEEP)],
+                ]
+            )
+            text = esc(_("Delete all your settings? This cannot be undone."))
+            await _edit(query, text, keyboard)
+        elif press.action == Action.DELETE_YES:
+            self.users.delete(reader.id)
+            log.info("user %s deleted their data", reader.id)
+            await query.answer(_("Deleted."))
+            await _edit(
+                query,
+                esc(_("Everything I stored about you is deleted. Send /start to begin again.")),
+                None,
+            )
+        elif press.action == Action.KEEP:
+            self.users.set_flow(reader.id, None)
+            await query.answer()
+            text = esc(
+                _("Your settings are kept and deliveries stay paused. Send /start to resume.")
+            )
+            await _edit(query, text, None)
+        else:
+            await self._expired(query, reader)
+
+    # ---------------------------------------------------------------- free text
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Typed delivery times and timezone names; anything else gets a one-line hint."""
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        reader = self.users.get(update.effective_user.id)
+        if reader is None:
+            _ = gettext_for(ui_language_for(update.effective_user.language_code))
+            await message.reply_text(_("Send /start to set up your news."))
+            return
+        _ = gettext_for(reader.ui_language)
+        typed = message.text or ""
+        if reader.flow_step == "t":
+            minutes = parse_times(typed)
+            if minutes is None:
+                await message.reply_text(_("Send a time like 07:30, or several: 07:30, 18:00."))
+                return
+            merged = set(reader.delivery_minutes) | set(minutes)
+            if len(merged) > MAX_DELIVERY_TIMES:
+                await message.reply_text(
+                    _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+                )
+                return
+            self.users.set_delivery_minutes(reader.id, merged)
+            note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
+            await self._open_menu(context, self._reload(reader), Step("t"), reader.flow_mode, note)
+            return
+        if reader.flow_step == "z":
+            zone = match_timezone(typed)
+            if zone is None:
+                close = suggest_timezones(typed)
+                hint = _(
+                    "I don't know that timezone. Send a name like America/Toronto or Europe/Berlin."
+                )
+                if close:
+                    hint += " " + _("Did you mean: {names}?").format(names=", ".join(close))
+                await message.reply_text(hint)
+                return
+            self.users.set_timezone(reader.id, zone)
+            reader = self._reload(reader)
+            following = next_step(Step("z"), reader, self.catalog, reader.flow_mode)
+            now = _local_time(zone)
+            note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
+            await self._open_menu(context, reader, following, reader.flow_mode, note)
+            return
+        if reader.flow_step:
+            await message.reply_text(_("Please use the buttons above, or send /settings."))
+        elif reader.setup_complete:
+            await message.reply_text(_("Send /help to see what I can do."))
+        else:
+            await message.reply_text(_("Send /start to set up your news."))
+
+    # ------------------------------------------------------------------ helpers
+    def _ensure_reader(self, update: Update) -> Reader:
+        user = update.effective_user
+        chat = update.effective_chat
+        assert user is not None and chat is not None  # commands always come from someone
+        return self.users.ensure(
+            user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code)
+        )
+
+    def _reload(self, reader: Reader) -> Reader:
+        fresh = self.users.get(reader.id)
+        return fresh if fresh is not None else reader
+
+    def _drop_unreachable_sources(self, user_id: int, country: str) -> None:
+        reader = self.users.get(user_id)
+        choice = reader.country(country) if reader else None
+        if choice is not None:
+            allowed = [s.id for s in self.catalog.sources_for(country, choice.languages)]
+            self.users.keep_sources(user_id, country, allowed)
+
+    def _missing_answer(self, step: Step, reader: Reader) -> str | None:
+        _ = gettext_for(reader.ui_language)
+        if step.kind == "k" and not reader.categories:
+            return _("Pick at least one category.")
+        if step.kind == "t" and not reader.delivery_minutes:
+            return _("Pick at least one time, or send one like 07:30.")
+        if step.kind == "z" and not reader.timezone:
+            return _("Pick a timezone first.")
+        return None
+
+    def _settle(self, step: Step, reader: Reader, mode: str) -> tuple[Step, Reader, str | None]:
+        """Make forced choices (a country's only language or source) and say so in a note."""
+        _ = gettext_for(reader.ui_language)
+        notes: list[str] = []
+        for _guard in range(20):
+            value = forced_choice(step, reader, self.catalog)
+            if value is None or step.country is None:
+                break
+            country = country_label(step.country, reader, self.catalog)
+            if step.kind == "lp":
+                self.users.set_primary_language(reader.id, step.country, value)
+                language = language_name(value, reader.ui_language)
+                notes.append(
+                    _("News for {country} is in {language}; no other language available.").format(
+                        country=country, language=language
+                    )
+                )
+            else:
+                self.users.set_primary_source(reader.id, step.country, value)
+                notes.append(
+                    _("{source} is the source for {country}.").format(
+                        source=source_label(value, self.catalog), country=country
+                    )
+                )
+            reader = self._reload(reader)
+            step = next_step(step, reader, self.catalog, mode)
+        return step, reader, " ".join(notes) or None
+
+    async def _show(
+        self,
+        query: CallbackQuery,
+        reader: Reader,
+        step: Step,
+        mode: str,
+        note: str | None = None,
+    ) -> None:
+        """Edit the current menu message into ``step``."""
+        step, reader, forced_note = self._settle(step, reader, mode)
+        note = " ".join(n for n in (note, forced_note) if n) or None
+        self.users.set_flow(reader.id, step.code, mode=mode)
+        text, keyboard = step_view(step, self._reload(reader), self.catalog, mode, note)
+        await _edit(query, text, keyboard)
+
+    async def _open_menu(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        reader: Reader,
+        step: Step,
+        mode: str,
+        note: str | None = None,
+    ) -> None:
+        """Send ``step`` as a new menu message; the previous menu's buttons go inert."""
+        step, reader, forced_note = self._settle(step, reader, mode)
+        note = " ".join(n for n in (note, forced_note) if n) or None
+        text, keyboard = step_view(step, reader, self.catalog, mode, note)
+        await self._send_menu(context, reader, step.code, text, keyboard, mode)
+
+    async def _send_menu(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        reader: Reader,
+        step_code: str,
+        text: str,
+        keyboard: InlineKeyboardMarkup,
+        mode: str | None = None,
+    ) -> None:
+        sent = await context.bot.send_message(
+            reader.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        )
+        self.users.set_flow(reader.id, step_code, mode=mode, menu_message_id=sent.message_id)
+        if reader.menu_message_id and reader.menu_message_id != sent.message_id:
+            # The old menu may be inert already, deleted by the reader, or too old to edit.
+            with contextlib.suppress(BadRequest):
+                await context.bot.edit_message_reply_markup(
+                    reader.chat_id, reader.menu_message_id, reply_markup=None
+                )
+
+    async def _expired(self, query: CallbackQuery, reader: Reader | None) -> None:
+        language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
+        await query.answer(gettext_for(language)("This menu has expired — send /settings"))
+
+
+def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:
+    """ "All categories" excludes the others, and picking one category unticks "All"."""
+    if value == ALL_CATEGORIES:
+        return [] if ALL_CATEGORIES in current else [ALL_CATEGORIES]
+    chosen = [c for c in current if c != ALL_CATEGORIES]
+    return [c for c in chosen if c != value] if value in chosen else [*chosen, value]
+
+
+def _local_time(zone: str) -> str:
+    return datetime.now(ZoneInfo(zone)).strftime("%H:%M")
+
+
+async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    """Edit the menu in place; an identical menu (a double tap) is not an error."""
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+    except BadRequest as e:
+        if "not modified" not in str(e).lower():
+            raise

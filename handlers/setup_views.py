@@ -1,0 +1,290 @@
+"""What each setup step looks like: its HTML text and its inline keyboard.
+
+Pure functions of (step, reader, catalog, language): the handler decides which step to show and
+these decide how. Every catalog-supplied name is escaped, every callback_data goes through the
+codec (so it always fits 64 bytes), and a step never has more buttons than Telegram allows.
+"""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from digest.catalog import CATEGORIES, Catalog
+from handlers.flow import ALL_CATEGORIES, SETTINGS, Step, options
+from handlers.i18n import Gettext, country_name, gettext_for, language_name
+from handlers.keyboards import Action, button, markup, rows_of
+from handlers.render import bold, esc, hhmm, italic
+from storage.users import Reader
+
+CHECK = "✅ "
+
+
+def category_label(category: str, _: Gettext) -> str:
+    labels = {
+        "national": _("National"),
+        "international": _("International"),
+        "business": _("Business"),
+        "entertainment": _("Entertainment"),
+        "sports": _("Sports"),
+        "special": _("Special"),
+        ALL_CATEGORIES: _("All categories"),
+    }
+    return labels.get(category, category)
+
+
+def country_label(code: str, reader: Reader, catalog: Catalog) -> str:
+    country = catalog.country(code)
+    return country_name(code, reader.ui_language, country.name if country else code)
+
+
+def source_label(source_id: str, catalog: Catalog) -> str:
+    source = catalog.source(source_id)
+    return source.name if source else source_id
+
+
+def summary_html(reader: Reader, catalog: Catalog) -> str:
+    """Every choice in plain words, as /settings and the final setup step show it."""
+    _ = gettext_for(reader.ui_language)
+    lines = [bold(_("Your news setup"))]
+    for choice in reader.countries:
+        name = country_label(choice.code, reader, catalog)
+        heading = _("Primary country: {country}") if choice.is_primary else _("Also: {country}")
+        lines.append("")
+        lines.append("🌍 " + bold(heading.format(country=name)))
+        languages = [language_name(code, reader.ui_language) for code in choice.languages]
+        sources = [source_label(sid, catalog) for sid in choice.sources]
+        none = _("not chosen yet")
+        lines.append(esc(_("Languages: {list}").format(list=_joined_primary(languages, _) or none)))
+        lines.append(esc(_("Sources: {list}").format(list=_joined_primary(sources, _) or none)))
+    lines.append("")
+    categories = ", ".join(category_label(c, _) for c in _ordered_categories(reader))
+    lines.append("🗂 " + esc(_("Categories: {list}").format(list=categories or _("none yet"))))
+    times = ", ".join(hhmm(m) for m in reader.delivery_minutes) or _("none yet")
+    lines.append("⏰ " + esc(_("Delivery: {times}").format(times=times)))
+    lines.append("🕰 " + esc(_("Timezone: {zone}").format(zone=reader.timezone or _("not set"))))
+    if reader.paused:
+        lines.append("")
+        lines.append(italic(_("Deliveries are paused. Send /start to resume them.")))
+    return "\n".join(lines)
+
+
+def step_view(
+    step: Step, reader: Reader, catalog: Catalog, mode: str, note: str | None = None
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Text and keyboard for ``step``; ``note`` is a one-line remark shown on top."""
+    _ = gettext_for(reader.ui_language)
+    title, body, rows = _STEP_BUILDERS[step.kind](step, reader, catalog, _)
+    nav: list[InlineKeyboardButton] = []
+    if step.kind != "s" and (step.kind != "c" or mode == SETTINGS):
+        nav.append(button("⬅️ " + _("Back"), step.code, Action.BACK))
+    nav.extend(_finish_buttons(step, reader, _))
+    parts = [italic(note)] if note else []
+    parts.append(bold(title))
+    if body:
+        parts.append(body)
+    return "\n\n".join(parts), markup([*rows, nav])
+
+
+def _finish_buttons(step: Step, reader: Reader, _: Gettext) -> list[InlineKeyboardButton]:
+    if step.kind in ("o", "lo", "so"):
+        selected = _selected(step, reader)
+        label, action = (_("Done"), Action.DONE) if selected else (_("Skip"), Action.SKIP)
+        return [button(label + " ➡️", step.code, action)]
+    if step.kind in ("k", "t"):
+        return [button(_("Done") + " ➡️", step.code, Action.DONE)]
+    if step.kind == "z" and reader.timezone:
+        return [button(_("Keep {zone}").format(zone=reader.timezone), step.code, Action.DONE)]
+    if step.kind == "m":
+        return [
+            button("✏️ " + _("Change"), step.code, Action.GOTO, "s"),
+            button("✅ " + _("Confirm"), step.code, Action.CONFIRM),
+        ]
+    if step.kind == "s":
+        return [button("✅ " + _("Done"), step.code, Action.DONE)]
+    return []
+
+
+def _selected(step: Step, reader: Reader) -> list[str]:
+    country = reader.country(step.country) if step.country else None
+    if step.kind == "o":
+        return list(reader.other_countries)
+    if step.kind == "lo" and country:
+        return list(country.languages[1:])
+    if step.kind == "so" and country:
+        return list(country.sources[1:])
+    if step.kind == "k":
+        return list(reader.categories)
+    if step.kind == "t":
+        return [str(m) for m in reader.delivery_minutes]
+    return []
+
+
+_View = tuple[str, str, list[list[InlineKeyboardButton]]]
+
+
+def _toggles(
+    step: Step, reader: Reader, catalog: Catalog, labels: dict[str, str], width: int
+) -> list[list[InlineKeyboardButton]]:
+    chosen = set(_selected(step, reader))
+    buttons = [
+        button(
+            (CHECK if value in chosen else "") + labels.get(value, value),
+            step.code,
+            Action.TOGGLE,
+            value,
+        )
+        for value in options(step, reader, catalog)
+    ]
+    return rows_of(buttons, width)
+
+
+def _picks(
+    step: Step, reader: Reader, catalog: Catalog, labels: dict[str, str], width: int
+) -> list[list[InlineKeyboardButton]]:
+    buttons = [
+        button(labels.get(value, value), step.code, Action.PICK, value)
+        for value in options(step, reader, catalog)
+    ]
+    return rows_of(buttons, width)
+
+
+def _country_labels(reader: Reader, catalog: Catalog) -> dict[str, str]:
+    return {c.code: country_label(c.code, reader, catalog) for c in catalog.countries}
+
+
+def _primary_country(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    body = _("Whose news do you want first? You can add more countries next.")
+    return (
+        _("Choose your primary country"),
+        esc(body),
+        _picks(step, reader, catalog, _country_labels(reader, catalog), 2),
+    )
+
+
+def _other_countries(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    primary = country_label(reader.primary_country or "", reader, catalog)
+    body = _("Primary: {country}. Add other countries if you like (optional).").format(
+        country=primary
+    )
+    return (
+        _("Other countries"),
+        esc(body),
+        _toggles(step, reader, catalog, _country_labels(reader, catalog), 2),
+    )
+
+
+def _language_step(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    country = country_label(step.country or "", reader, catalog)
+    title = _("Set news language for {country}").format(country=country)
+    labels = {
+        code: language_name(code, reader.ui_language) for code in options(step, reader, catalog)
+    }
+    if step.kind == "lp":
+        return (
+            title,
+            esc(_("Choose the primary language.")),
+            _picks(step, reader, catalog, labels, 2),
+        )
+    choice = reader.country(step.country or "")
+    primary = language_name(choice.primary_language or "", reader.ui_language) if choice else ""
+    body = _("Primary: {language}. Add other languages (optional).").format(language=primary)
+    return title, esc(body), _toggles(step, reader, catalog, labels, 2)
+
+
+def _source_step(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    country = country_label(step.country or "", reader, catalog)
+    title = _("Set news source for {country}").format(country=country)
+    labels = {sid: source_label(sid, catalog) for sid in options(step, reader, catalog)}
+    if step.kind == "sp":
+        return (
+            title,
+            esc(_("Choose your primary source.")),
+            _picks(step, reader, catalog, labels, 2),
+        )
+    choice = reader.country(step.country or "")
+    primary = source_label(choice.primary_source or "", catalog) if choice else ""
+    body = _("Primary: {source}. Add other sources (optional).").format(source=primary)
+    return title, esc(body), _toggles(step, reader, catalog, labels, 2)
+
+
+def _categories(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    labels = {c: category_label(c, _) for c in options(step, reader, catalog)}
+    body = _("Which news do you want in your digests? Pick one or more.")
+    return _("Categories"), esc(body), _toggles(step, reader, catalog, labels, 2)
+
+
+def _times(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    labels = {str(m): hhmm(m) for m in map(int, options(step, reader, catalog))}
+    zone = reader.timezone or "UTC"
+    body = _(
+        "When should your digests arrive? Tap one or more times, or send a time like 06:45. "
+        "Times are in your timezone ({zone})."
+    ).format(zone=zone)
+    return _("Delivery time"), esc(body), _toggles(step, reader, catalog, labels, 3)
+
+
+def _timezone(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    body = _(
+        "Digests follow your local time. "
+        "Pick your timezone, or send its name, like America/Toronto."
+    )
+    labels = {zone: zone.replace("_", " ") for zone in options(step, reader, catalog)}
+    return _("Timezone"), esc(body), _picks(step, reader, catalog, labels, 2)
+
+
+def _summary(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    return _("Almost done: please check"), summary_html(reader, catalog), []
+
+
+def _settings_menu(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    buttons = [button("🌍 " + _("Countries"), step.code, Action.GOTO, "c")]
+    for choice in reader.countries:
+        name = country_label(choice.code, reader, catalog)
+        buttons.append(
+            button(
+                "🗣 " + _("Languages · {country}").format(country=name),
+                step.code,
+                Action.GOTO,
+                f"lp.{choice.code}",
+            )
+        )
+        buttons.append(
+            button(
+                "📰 " + _("Sources · {country}").format(country=name),
+                step.code,
+                Action.GOTO,
+                f"sp.{choice.code}",
+            )
+        )
+    buttons.append(button("🗂 " + _("Categories"), step.code, Action.GOTO, "k"))
+    buttons.append(button("⏰ " + _("Delivery time"), step.code, Action.GOTO, "t"))
+    buttons.append(button("🕰 " + _("Timezone"), step.code, Action.GOTO, "z"))
+    body = summary_html(reader, catalog) + "\n\n" + esc(_("Tap a part to change it."))
+    return _("Settings"), body, rows_of(buttons, 2)
+
+
+_STEP_BUILDERS = {
+    "c": _primary_country,
+    "o": _other_countries,
+    "lp": _language_step,
+    "lo": _language_step,
+    "sp": _source_step,
+    "so": _source_step,
+    "k": _categories,
+    "t": _times,
+    "z": _timezone,
+    "m": _summary,
+    "s": _settings_menu,
+}
+
+
+def _joined_primary(names: list[str], _: Gettext) -> str:
+    if not names:
+        return ""
+    head = _("{name} (primary)").format(name=names[0])
+    return ", ".join([head, *names[1:]])
+
+
+def _ordered_categories(reader: Reader) -> list[str]:
+    ranked = [*CATEGORIES, ALL_CATEGORIES]
+    return sorted(reader.categories, key=lambda c: ranked.index(c) if c in ranked else len(ranked))

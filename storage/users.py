@@ -1,0 +1,347 @@
+"""Readers and their preferences: the one place that reads or writes them.
+
+Every method is one short transaction and returns plain data (``Reader``), so handlers never hold a
+session across an ``await``. Each setup answer is written the moment it is given; that is what lets
+a bot restarted mid-setup carry on at the same step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import session_scope
+from storage.tables import (
+    User,
+    UserCategory,
+    UserCountry,
+    UserDeliveryTime,
+    UserLanguage,
+    UserSource,
+    utcnow,
+)
+
+_Choice = TypeVar("_Choice", UserLanguage, UserSource)
+
+
+@dataclass(frozen=True, slots=True)
+class CountryChoice:
+    """One followed country with its languages and sources, primary first."""
+
+    code: str
+    is_primary: bool
+    languages: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    @property
+    def primary_language(self) -> str | None:
+        return self.languages[0] if self.languages else None
+
+    @property
+    def primary_source(self) -> str | None:
+        return self.sources[0] if self.sources else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A user as the rest of the bot sees them: identity, flow position and preferences."""
+
+    id: int
+    chat_id: int
+    first_name: str | None
+    ui_language: str
+    timezone: str | None
+    flow_step: str | None
+    flow_mode: str
+    menu_message_id: int | None
+    setup_complete: bool
+    active: bool
+    paused: bool
+    countries: tuple[CountryChoice, ...]
+    categories: tuple[str, ...]
+    delivery_minutes: tuple[int, ...]
+
+    @property
+    def primary_country(self) -> str | None:
+        return self.countries[0].code if self.countries and self.countries[0].is_primary else None
+
+    @property
+    def other_countries(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.countries if not c.is_primary)
+
+    def country(self, code: str) -> CountryChoice | None:
+        return next((c for c in self.countries if c.code == code), None)
+
+
+class UserStore:
+    """Facade over the users and user_* tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # ----------------------------------------------------------------- reading
+    def get(self, user_id: int) -> Reader | None:
+        with Session(self._engine) as session:
+            return _load(session, user_id)
+
+    def count(self) -> int:
+        with Session(self._engine) as session:
+            return len(session.exec(select(User.id)).all())
+
+    # ---------------------------------------------------------------- identity
+    def ensure(
+        self, user_id: int, chat_id: int, first_name: str | None, ui_language: str
+    ) -> Reader:
+        """Create the user on first contact; a returning (maybe blocked) user is active again."""
+        with session_scope(self._engine) as session:
+            user = session.get(User, user_id)
+            if user is None:
+                user = User(
+                    id=user_id, chat_id=chat_id, first_name=first_name, ui_language=ui_language
+                )
+            else:
+                user.chat_id = chat_id
+                user.first_name = first_name
+                user.active = True
+                user.updated_at = utcnow()
+            session.add(user)
+        return self._must_get(user_id)
+
+    def delete(self, user_id: int) -> bool:
+        """Forget everything about the user. True if there was anything to forget."""
+        with session_scope(self._engine) as session:
+            for table in (UserCountry, UserLanguage, UserSource, UserCategory, UserDeliveryTime):
+                session.execute(delete(table).where(col(table.user_id) == user_id))
+            result = session.execute(delete(User).where(col(User.id) == user_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -------------------------------------------------------------- user flags
+    def set_flow(
+        self,
+        user_id: int,
+        step: str | None,
+        *,
+        mode: str | None = None,
+        menu_message_id: int | None = None,
+    ) -> None:
+        """Remember where the user is in a menu flow (and which message holds that menu)."""
+        values: dict[str, object] = {"flow_step": step, "updated_at": utcnow()}
+        if mode is not None:
+            values["flow_mode"] = mode
+        if menu_message_id is not None:
+            values["menu_message_id"] = menu_message_id
+        self._update_user(user_id, values)
+
+    def set_timezone(self, user_id: int, timezone: str) -> None:
+        self._update_user(user_id, {"timezone": timezone})
+
+    def set_ui_language(self, user_id: int, language: str) -> None:
+        self._update_user(user_id, {"ui_language": language})
+
+    def set_setup_complete(self, user_id: int, complete: bool = True) -> None:
+        self._update_user(user_id, {"setup_complete": complete})
+
+    def set_paused(self, user_id: int, paused: bool) -> None:
+        self._update_user(user_id, {"paused": paused})
+
+    def set_active(self, user_id: int, active: bool) -> None:
+        self._update_user(user_id, {"active": active})
+
+    # --------------------------------------------------------------- countries
+    def set_primary_country(self, user_id: int, country: str) -> None:
+        """Make ``country`` primary; the old primary is dropped with its languages and sources."""
+        with session_scope(self._engine) as session:
+            old = session.exec(
+                select(UserCountry).where(
+                    UserCountry.user_id == user_id, col(UserCountry.is_primary)
+                )
+            ).first()
+            if old is not None and old.country != country:
+                _drop_countries(session, user_id, [old.country])
+            existing = session.get(UserCountry, (user_id, country))
+            if existing is None:
+                session.add(UserCountry(user_id=user_id, country=country, is_primary=True))
+            else:
+                existing.is_primary = True
+                existing.position = 0
+                session.add(existing)
+
+    def toggle_other_country(self, user_id: int, country: str) -> bool:
+        """Add or remove a secondary country. Returns True if it is now followed."""
+        with session_scope(self._engine) as session:
+            existing = session.get(UserCountry, (user_id, country))
+            if existing is not None:
+                if existing.is_primary:
+                    return True
+                _drop_countries(session, user_id, [country])
+                return False
+            position = len(
+                session.exec(select(UserCountry).where(UserCountry.user_id == user_id)).all()
+            )
+            session.add(UserCountry(user_id=user_id, country=country, position=position))
+            return True
+
+    # --------------------------------------------------------------- languages
+    def set_primary_language(self, user_id: int, country: str, language: str) -> None:
+        with session_scope(self._engine) as session:
+            _set_primary(session, UserLanguage, user_id, country, "language", language)
+
+    def toggle_other_language(self, user_id: int, country: str, language: str) -> bool:
+        """Add or remove a secondary language; removing one also drops its sources elsewhere."""
+        with session_scope(self._engine) as session:
+            return _toggle(session, UserLanguage, user_id, country, "language", language)
+
+    # ----------------------------------------------------------------- sources
+    def set_primary_source(self, user_id: int, country: str, source_id: str) -> None:
+        with session_scope(self._engine) as session:
+            _set_primary(session, UserSource, user_id, country, "source_id", source_id)
+
+    def toggle_other_source(self, user_id: int, country: str, source_id: str) -> bool:
+        with session_scope(self._engine) as session:
+            return _toggle(session, UserSource, user_id, country, "source_id", source_id)
+
+    def keep_sources(self, user_id: int, country: str, allowed: Iterable[str]) -> None:
+        """Drop the country's sources that are no longer allowed (their language was removed)."""
+        allowed_ids = list(allowed)
+        with session_scope(self._engine) as session:
+            session.execute(
+                delete(UserSource).where(
+                    col(UserSource.user_id) == user_id,
+                    col(UserSource.country) == country,
+                    col(UserSource.source_id).not_in(allowed_ids),
+                )
+            )
+
+    # ------------------------------------------------------ categories, times
+    def set_categories(self, user_id: int, categories: Iterable[str]) -> None:
+        with session_scope(self._engine) as session:
+            session.execute(delete(UserCategory).where(col(UserCategory.user_id) == user_id))
+            for category in dict.fromkeys(categories):
+                session.add(UserCategory(user_id=user_id, category=category))
+
+    def set_delivery_minutes(self, user_id: int, minutes: Iterable[int]) -> None:
+        with session_scope(self._engine) as session:
+            session.execute(
+                delete(UserDeliveryTime).where(col(UserDeliveryTime.user_id) == user_id)
+            )
+            for minute in sorted(set(minutes)):
+                session.add(UserDeliveryTime(user_id=user_id, minute=minute))
+
+    # ----------------------------------------------------------------- helpers
+    def _update_user(self, user_id: int, values: dict[str, object]) -> None:
+        with session_scope(self._engine) as session:
+            session.execute(update(User).where(col(User.id) == user_id).values(**values))
+
+    def _must_get(self, user_id: int) -> Reader:
+        reader = self.get(user_id)
+        if reader is None:  # pragma: no cover - we just wrote it
+            raise LookupError(user_id)
+        return reader
+
+
+def _drop_countries(session: Session, user_id: int, countries: list[str]) -> None:
+    for table in (UserCountry, UserLanguage, UserSource):
+        session.execute(
+            delete(table).where(col(table.user_id) == user_id, col(table.country).in_(countries))
+        )
+
+
+def _set_primary(
+    session: Session,
+    table: type[_Choice],
+    user_id: int,
+    country: str,
+    field: str,
+    value: str,
+) -> None:
+    """Demote the country's current primary (it stays as a secondary) and promote ``value``."""
+    session.execute(
+        update(table)
+        .where(col(table.user_id) == user_id, col(table.country) == country)
+        .values(is_primary=False)
+    )
+    existing = session.get(table, (user_id, country, value))
+    if existing is None:
+        session.add(table(user_id=user_id, country=country, is_primary=True, **{field: value}))
+    else:
+        existing.is_primary = True
+        session.add(existing)
+
+
+def _toggle(
+    session: Session,
+    table: type[_Choice],
+    user_id: int,
+    country: str,
+    field: str,
+    value: str,
+) -> bool:
+    existing = session.get(table, (user_id, country, value))
+    if existing is None:
+        session.add(table(user_id=user_id, country=country, is_primary=False, **{field: value}))
+        return True
+    if existing.is_primary:
+        return True
+    session.delete(existing)
+    return False
+
+
+def _load(session: Session, user_id: int) -> Reader | None:
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    countries = session.exec(
+        select(UserCountry)
+        .where(UserCountry.user_id == user_id)
+        .order_by(
+            col(UserCountry.is_primary).desc(), col(UserCountry.position), col(UserCountry.country)
+        )
+    ).all()
+    languages = session.exec(
+        select(UserLanguage)
+        .where(UserLanguage.user_id == user_id)
+        .order_by(col(UserLanguage.is_primary).desc(), col(UserLanguage.language))
+    ).all()
+    sources = session.exec(
+        select(UserSource)
+        .where(UserSource.user_id == user_id)
+        .order_by(col(UserSource.is_primary).desc(), col(UserSource.source_id))
+    ).all()
+    categories = session.exec(
+        select(UserCategory.category).where(UserCategory.user_id == user_id)
+    ).all()
+    minutes = session.exec(
+        select(UserDeliveryTime.minute)
+        .where(UserDeliveryTime.user_id == user_id)
+        .order_by(col(UserDeliveryTime.minute))
+    ).all()
+    choices = tuple(
+        CountryChoice(
+            code=c.country,
+            is_primary=c.is_primary,
+            languages=tuple(lang.language for lang in languages if lang.country == c.country),
+            sources=tuple(src.source_id for src in sources if src.country == c.country),
+        )
+        for c in countries
+    )
+    return Reader(
+        id=user.id,
+        chat_id=user.chat_id,
+        first_name=user.first_name,
+        ui_language=user.ui_language,
+        timezone=user.timezone,
+        flow_step=user.flow_step,
+        flow_mode=user.flow_mode,
+        menu_message_id=user.menu_message_id,
+        setup_complete=user.setup_complete,
+        active=user.active,
+        paused=user.paused,
+        countries=choices,
+        categories=tuple(sorted(categories)),
+        delivery_minutes=tuple(minutes),
+    )

@@ -1,0 +1,53 @@
+"""Shared fixtures: a migrated database on SQLite, and on PostgreSQL if TEST_DATABASE_URL is set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from digest.catalog import Catalog, load_catalog
+from storage.db import make_engine, migrate
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def reset_postgres(url: str) -> None:
+    """Each PostgreSQL test starts from an empty schema, like each SQLite test's fresh file."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def database_url(backend: str, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        reset_postgres(PG_URL)
+        return PG_URL
+    return f"sqlite:///{tmp_path / 'newsbot.db'}"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database (not yet migrated) on each backend under test."""
+    return database_url(request.param, tmp_path)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated engine on each backend under test."""
+    eng = make_engine(db_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog()

@@ -1,0 +1,116 @@
+"""`newsbot run` as a real subprocess against the fake Bot API: start-up, a new user, the logs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.botapi import FakeBotAPI
+from tests.handlers.user import TelegramUser
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bot_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NEWSBOT_"))}
+    env.pop("DATABASE_URL", None)
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+def run_cli(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,  # no .env there
+        env=bot_env(**extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_run_without_token_names_the_variable(tmp_path: Path) -> None:
+    result = run_cli(tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "TELEGRAM_BOT_TOKEN" in lines[0] and ".env.example" in lines[0]
+
+
+def test_invalid_catalog_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[countries]]\ncode = "CA"\nname = "Canada"\nlanguages = []\n')
+    result = run_cli(
+        tmp_path, TELEGRAM_BOT_TOKEN="1:x", NEWSBOT_CATALOG=str(bad), DATABASE_URL="sqlite://"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bad.toml" in lines[0] and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def running_bot(tmp_path: Path, db_url: str) -> Iterator[tuple[FakeBotAPI, subprocess.Popen[str]]]:
+    with FakeBotAPI() as fake:
+        log = (tmp_path / "bot.log").open("w+")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=tmp_path,
+            env=bot_env(
+                TELEGRAM_BOT_TOKEN=fake.token,
+                TELEGRAM_API_BASE_URL=fake.base_url,
+                DATABASE_URL=db_url,
+                LOG_LEVEL="DEBUG",
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            fake.wait_for_call("setMyCommands", timeout=30)
+            yield fake, process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            log.close()
+
+
+def test_new_user_sets_up_through_the_running_bot(
+    running_bot: tuple[FakeBotAPI, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    fake, process = running_bot
+    user = TelegramUser(fake, 4242, "Grace")
+    assert "Choose your primary country" in user.send("/start").text
+    user.press("India")
+    user.press("Skip")
+    user.press("Hindi")
+    user.press("Skip")
+    user.press("AajTak")
+    user.press("Skip")
+    user.press("National")
+    user.press("Done")
+    user.press("07:00")
+    summary = user.press("Done")
+    assert "Asia/Kolkata" in summary.text and "AajTak (primary)" in summary.text
+    user.press("Confirm")
+    assert "All set" in user.last().text
+    settings = user.send("/settings")
+    assert "Primary country: India" in settings.text and "Hindi (primary)" in settings.text
+    assert [c["command"] for c in fake.commands()][:4] == ["start", "settings", "help", "stop"]
+    assert not fake.errors, fake.describe()
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(20) == 0
+    log = (tmp_path / "bot.log").read_text()
+    assert "is ready" in log, log[-2000:]
+    secret = fake.token.split(":", 1)[1]
+    assert fake.token not in log and secret not in log

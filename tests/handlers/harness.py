@@ -1,0 +1,90 @@
+"""Run the real bot (built by bot.app, as `newsbot run` builds it) in a thread against the fake.
+
+Tests stay synchronous: they act as users on the fake Bot API and wait on its recorded calls,
+while the bot long-polls the fake over real HTTP from its own event loop, like a real process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from bot.app import ALLOWED_UPDATES, Services, build_application, build_services
+from bot.settings import Settings
+from tests.fakes.botapi import FakeBotAPI
+
+
+def settings_for(fake: FakeBotAPI, db_url: str, catalog: Path | None = None) -> Settings:
+    return Settings(
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_BASE_URL=fake.base_url,
+        DATABASE_URL=db_url,
+        NEWSBOT_CATALOG=catalog,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+
+
+class RunningBot:
+    """The bot application polling ``fake`` until ``stop()``; ``services`` gives the database."""
+
+    def __init__(self, fake: FakeBotAPI, db_url: str) -> None:
+        self.services: Services = build_services(settings_for(fake, db_url))
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="bot-under-test", daemon=True)
+
+    def start(self) -> RunningBot:
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise AssertionError(f"bot did not start: {self._error!r}")
+        if self._error is not None:
+            raise AssertionError("bot failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
+        self.services.engine.dispose()
+        if self._thread.is_alive():
+            raise AssertionError("bot did not stop within 20 s")
+
+    def __enter__(self) -> RunningBot:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as e:  # surfaced by start()
+            self._error = e
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        application = build_application(self.services)
+        await application.initialize()
+        if application.post_init is not None:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=ALLOWED_UPDATES
+        )
+        await application.start()
+        self._ready.set()
+        await self._stop.wait()
+        await application.updater.stop()
+        await application.stop()
+        await application.shutdown()

@@ -1,0 +1,124 @@
+"""UserStore keeps each answer, cascades deletes and never mixes users up."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from storage.db import migrate
+from storage.users import UserStore
+
+
+def test_new_user_has_no_preferences(engine: Engine) -> None:
+    users = UserStore(engine)
+    reader = users.ensure(7, 7, "Ada", "de")
+    assert reader.ui_language == "de"
+    assert reader.primary_country is None
+    assert not reader.setup_complete
+    assert reader.active and not reader.paused
+
+
+def test_preferences_round_trip(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, "Ada", "en")
+    users.set_primary_country(1, "CA")
+    assert users.toggle_other_country(1, "US") is True
+    users.set_primary_language(1, "CA", "fr")
+    users.toggle_other_language(1, "CA", "en")
+    users.set_primary_source(1, "CA", "radio-canada")
+    users.toggle_other_source(1, "CA", "cbc")
+    users.set_categories(1, ["sports", "business", "sports"])
+    users.set_delivery_minutes(1, [1260, 420, 420])
+    users.set_timezone(1, "America/Toronto")
+    reader = users.get(1)
+    assert reader is not None
+    assert reader.primary_country == "CA"
+    assert reader.other_countries == ("US",)
+    canada = reader.country("CA")
+    assert canada is not None
+    assert canada.languages == ("fr", "en")
+    assert canada.sources == ("radio-canada", "cbc")
+    assert reader.categories == ("business", "sports")
+    assert reader.delivery_minutes == (420, 1260)
+    assert reader.timezone == "America/Toronto"
+
+
+def test_new_primary_demotes_old_one_but_keeps_it(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, None, "en")
+    users.set_primary_country(1, "IN")
+    users.set_primary_language(1, "IN", "en")
+    users.set_primary_language(1, "IN", "hi")
+    india = users.get(1).country("IN")  # type: ignore[union-attr]
+    assert india is not None and india.languages == ("hi", "en")
+
+
+def test_changing_primary_country_drops_the_old_ones_choices(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, None, "en")
+    users.set_primary_country(1, "CA")
+    users.set_primary_language(1, "CA", "fr")
+    users.set_primary_country(1, "DE")
+    reader = users.get(1)
+    assert reader is not None
+    assert [c.code for c in reader.countries] == ["DE"]
+    assert reader.countries[0].languages == ()
+
+
+def test_toggling_primary_as_other_is_a_no_op(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, None, "en")
+    users.set_primary_country(1, "QA")
+    assert users.toggle_other_country(1, "QA") is True
+    assert users.get(1).primary_country == "QA"  # type: ignore[union-attr]
+
+
+def test_delete_removes_every_row_of_that_user_only(engine: Engine) -> None:
+    users = UserStore(engine)
+    for uid in (1, 2):
+        users.ensure(uid, uid, None, "en")
+        users.set_primary_country(uid, "CA")
+        users.set_primary_language(uid, "CA", "en")
+        users.set_primary_source(uid, "CA", "cbc")
+        users.set_categories(uid, ["all"])
+        users.set_delivery_minutes(uid, [480])
+    assert users.delete(1) is True
+    assert users.get(1) is None
+    assert users.delete(1) is False
+    with engine.connect() as connection:
+        for table in ("user_countries", "user_languages", "user_sources", "user_categories"):
+            owners = connection.execute(text(f"SELECT DISTINCT user_id FROM {table}")).all()  # noqa: S608 - fixed table names
+            assert [row[0] for row in owners] == [2]
+    assert users.get(2) is not None
+
+
+def test_keep_sources_drops_the_rest(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, None, "en")
+    users.set_primary_country(1, "CA")
+    users.set_primary_source(1, "CA", "cbc")
+    users.toggle_other_source(1, "CA", "radio-canada")
+    users.keep_sources(1, "CA", ["cbc"])
+    assert users.get(1).country("CA").sources == ("cbc",)  # type: ignore[union-attr]
+
+
+def test_returning_user_is_active_again(engine: Engine) -> None:
+    users = UserStore(engine)
+    users.ensure(1, 1, None, "en")
+    users.set_active(1, False)
+    assert users.ensure(1, 1, "Ada", "en").active
+
+
+def test_migrations_are_idempotent(engine: Engine) -> None:
+    migrate(engine)
+    migrate(engine)
+    with engine.connect() as connection:
+        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert version == "0001"
+
+
+def test_big_telegram_ids_fit(engine: Engine) -> None:
+    users = UserStore(engine)
+    big = 7_999_999_999
+    users.ensure(big, big, None, "en")
+    assert users.get(big) is not None
