@@ -12,7 +12,7 @@ import re
 import sys
 
 _TOKEN_SHAPE = re.compile(r"\b\d{6,}:[A-Za-z0-9_-]{20,}\b")
-_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "telegram.ext.Updater")
+_QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "trafilatura", "htmldate", "courlan")
 
 
 class RedactTokenFilter(logging.Filter):
