@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -99,3 +99,70 @@ class UserDeliveryTime(SQLModel, table=True):
 
     user_id: int = Field(sa_column=_user_fk())
     minute: int = Field(primary_key=True)
+
+
+def _id_column() -> Column[int]:
+    """64-bit ids on PostgreSQL; SQLite only auto-increments a column typed exactly INTEGER."""
+    return Column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+class FeedState(SQLModel, table=True):
+    """One catalog feed and its health: what the next conditional GET sends, and when it is due."""
+
+    __tablename__ = "feeds"
+    __table_args__ = (UniqueConstraint("source_id", "url", name="uq_feeds_source_url"),)
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    source_id: str = Field(max_length=64, index=True)
+    url: str = Field(max_length=2048)
+    category: str = Field(max_length=16)
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=300)
+    consecutive_failures: int = 0
+    items_seen: int = 0
+    next_fetch_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Article(SQLModel, table=True):
+    """One story from one source; the same story from other sources shares ``cluster_id``."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        UniqueConstraint("source_id", "entry_key", name="uq_articles_source_entry"),
+        Index("ix_articles_source_language_published", "source_id", "language", "published_at"),
+        Index("ix_articles_language_published", "language", "published_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    source_id: str = Field(max_length=64)
+    entry_key: str = Field(max_length=600)
+    url: str = Field(max_length=2048)
+    title: str = Field(max_length=500)
+    summary: str = Field(default="", max_length=1000)
+    image_url: str | None = Field(default=None, max_length=2048)
+    language: str = Field(max_length=8)
+    published_at: datetime
+    first_seen_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    cluster_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+
+
+class ArticleCategory(SQLModel, table=True):
+    """A category an article belongs to (one article may come from several category feeds)."""
+
+    __tablename__ = "article_categories"
+
+    article_id: int = Field(
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"),
+            ForeignKey("articles.id", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+    category: str = Field(primary_key=True, max_length=16, index=True)

@@ -10,11 +10,12 @@ code and wording instead of quietly accepting.
 Typical use::
 
     with FakeBotAPI() as fake:
-        bot = telegram.Bot(fake.token, base_url=fake.base_url)
+        # point the bot at it: Bot(fake.token, base_url=fake.base_url) in-process, or
+        # ApplicationBuilder().token(fake.token).base_url(fake.base_url), or a subprocess
         fake.user_sends_command(42, "/start")
-        ...
         fake.wait_for(lambda: fake.last_message(42) is not None)
-        assert not fake.errors
+        assert fake.last_message(42).text == "Welcome!"
+        assert not fake.errors and not fake.unanswered_callbacks()
 
 ``wait_for`` blocks the calling thread: from a test that runs the bot in the same event loop
 use ``await fake.wait_for_async(...)`` instead, or the loop never gets to serve the bot.
@@ -27,6 +28,7 @@ import copy
 import json
 import math
 import re
+import socketserver
 import threading
 import time
 from collections.abc import Callable
@@ -103,7 +105,7 @@ class Message:
 
 
 @dataclass
-class PendingCallback:
+class _PendingCallback:
     query: dict[str, Any]
     created: float
     answer: dict[str, Any] | None = None
@@ -142,6 +144,8 @@ class FakeBotAPI:
         self.base_file_url = ""
         self.strict_html = True  # see tests.fakes.htmlcheck: a bare "&" is an error
         self.callback_answer_timeout = 15.0
+        # Time for flood control and callback expiry; tests may swap in a controllable clock.
+        self.clock: Callable[[], float] = time.monotonic
         self.calls: list[Call] = []
         self.errors: list[Call] = []
         self.updates: list[dict[str, Any]] = []  # every update generated, delivered or not
@@ -155,7 +159,7 @@ class FakeBotAPI:
         self._pending: list[dict[str, Any]] = []
         self._update_seq = 700_000_000
         self._allowed_updates: list[str] | None = None
-        self._callbacks: dict[str, PendingCallback] = {}
+        self._callbacks: dict[str, _PendingCallback] = {}
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._menu_buttons: dict[int | None, dict[str, Any]] = {}
         self._files: dict[str, bytes] = {}
@@ -172,6 +176,8 @@ class FakeBotAPI:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Listen on an ephemeral port; ``base_url`` is valid from now on."""
+        self._closing = False
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         port = server.server_address[1]
@@ -180,7 +186,7 @@ class FakeBotAPI:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="fake-botapi",
             daemon=True,
         )
@@ -251,14 +257,15 @@ class FakeBotAPI:
                 echoed = self._message_json(message)
             else:
                 echoed = {"chat": self._chat_json(user_id), "message_id": message_id, "date": 0}
-            query = {
-                "id": f"{self.bot_id}{len(self._callbacks) + 1:010d}",
+            query_id = f"{self.bot_id}{len(self._callbacks) + 1:010d}"
+            query: dict[str, Any] = {
+                "id": query_id,
                 "from": self._user_json(user_id),
                 "message": echoed,
                 "chat_instance": f"{user_id * 31 + self.bot_id}",
                 "data": data,
             }
-            self._callbacks[query["id"]] = PendingCallback(query, time.monotonic())
+            self._callbacks[query_id] = _PendingCallback(query, self.clock())
             return self._queue_update("callback_query", query)
 
     def block_bot(self, user_id: int) -> None:
@@ -273,7 +280,10 @@ class FakeBotAPI:
     def set_rate_limit(
         self, per_chat_per_second: float | None, global_per_second: float | None
     ) -> None:
-        """Enable Telegram-style flood control on sends and edits (None switches a limit off)."""
+        """Enable Telegram-style flood control on sends and edits (None switches a limit off).
+
+        Limits are token buckets over ``self.clock``: a test that must not depend on the
+        machine's speed can set ``fake.clock`` to a function it controls."""
         with self._cond:
             self._chat_rate, self._global_rate = per_chat_per_second, global_per_second
             self._buckets.clear()
@@ -331,7 +341,8 @@ class FakeBotAPI:
     ) -> None:
         """Block until ``predicate()`` is true; re-checked on every request the fake answers
         (and every 50 ms, for predicates about other state).  On timeout, AssertionError with
-        the recent calls, so a failing test says what the bot did instead."""
+        the recent calls, so a failing test says what the bot did instead.  The predicate runs
+        under the fake's lock, so keep it cheap and never wait inside it."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while not predicate():
@@ -501,7 +512,7 @@ class FakeBotAPI:
     def _rate_limit(self, method: str, params: dict[str, Any]) -> None:
         if method not in RATE_LIMITED:
             return
-        now = time.monotonic()
+        now = self.clock()
         limits: list[tuple[int | None, float]] = []
         if self._global_rate:
             limits.append((None, self._global_rate))
@@ -646,7 +657,7 @@ class FakeBotAPI:
     def _api_answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         """Each query can be answered once, within ``callback_answer_timeout`` seconds."""
         pending = self._callbacks.get(params["callback_query_id"])
-        age = time.monotonic() - pending.created if pending else 0.0
+        age = self.clock() - pending.created if pending else 0.0
         expired = age > self.callback_answer_timeout
         if pending is None or pending.answer is not None or expired:
             raise bad_request(_QUERY_INVALID)
@@ -817,6 +828,11 @@ class FakeBotAPI:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeBotAPI
+
+    def server_bind(self) -> None:
+        """Skip HTTPServer's ``socket.getfqdn`` lookup, which can take a DNS timeout."""
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", self.server_address[1]
 
 
 class _Handler(BaseHTTPRequestHandler):

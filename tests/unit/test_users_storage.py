@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from storage.db import migrate
+from storage.tables import metadata
 from storage.users import UserStore
 
 
@@ -109,12 +112,14 @@ def test_returning_user_is_active_again(engine: Engine) -> None:
     assert users.ensure(1, 1, "Ada", "en").active
 
 
-def test_migrations_are_idempotent(engine: Engine) -> None:
+def test_migrations_are_idempotent_and_match_the_models(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
     with engine.connect() as connection:
-        version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0001"
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        drift = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert len(versions) == 1
+    assert drift == [], "storage/tables.py changed without a migration"
 
 
 def test_big_telegram_ids_fit(engine: Engine) -> None:

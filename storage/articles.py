@@ -1,0 +1,275 @@
+"""Stored articles: upsert from feeds, look-ups for headlines and clustering, pruning.
+
+An article is identified per source by its entry key (guid, else canonical link, else a hash),
+so the same entry in two category feeds of one source is one row with two categories, and an
+entry edited by its publisher is updated in place rather than stored again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import session_scope
+from storage.tables import Article, ArticleCategory
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInput:
+    """What ingest hands over for one feed entry (already cleaned)."""
+
+    entry_key: str
+    url: str
+    title: str
+    summary: str
+    image_url: str | None
+    published_at: datetime
+    language: str
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """A stored article as readers' features see it."""
+
+    id: int
+    source_id: str
+    url: str
+    title: str
+    summary: str
+    image_url: str | None
+    language: str
+    published_at: datetime
+    first_seen_at: datetime
+    cluster_id: int | None
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    new: tuple[ArticleRow, ...]
+    updated: int
+    unchanged: int
+
+
+class ArticleStore:
+    """Facade over the articles and article_categories tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def upsert(self, source_id: str, items: Sequence[ArticleInput], now: datetime) -> UpsertResult:
+        """Insert new entries, update changed ones, add categories; one transaction."""
+        unique = {item.entry_key: item for item in items}
+        new_ids: list[int] = []
+        updated = unchanged = 0
+        with session_scope(self._engine) as session:
+            existing = _existing(session, source_id, list(unique))
+            for key, item in unique.items():
+                article = existing.get(key)
+                if article is None:
+                    article = Article(
+                        source_id=source_id,
+                        entry_key=key,
+                        url=item.url,
+                        title=item.title,
+                        summary=item.summary,
+                        image_url=item.image_url,
+                        language=item.language,
+                        published_at=item.published_at,
+                        first_seen_at=now,
+                        updated_at=now,
+                    )
+                    session.add(article)
+                    session.flush()
+                    assert article.id is not None
+                    new_ids.append(article.id)
+                    _add_categories(session, article.id, item.categories, ())
+                    continue
+                assert article.id is not None
+                changed = _apply_changes(article, item, now)
+                known = _categories(session, [article.id]).get(article.id, ())
+                added = _add_categories(session, article.id, item.categories, known)
+                if changed or added:
+                    session.add(article)
+                    updated += 1
+                else:
+                    unchanged += 1
+        new_rows = self.get_many(new_ids)
+        return UpsertResult(
+            new=tuple(new_rows[i] for i in new_ids if i in new_rows),
+            updated=updated,
+            unchanged=unchanged,
+        )
+
+    def get(self, article_id: int) -> ArticleRow | None:
+        return self.get_many([article_id]).get(article_id)
+
+    def get_many(self, ids: Iterable[int]) -> dict[int, ArticleRow]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[int, ArticleRow] = {}
+        with Session(self._engine) as session:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                rows = session.exec(select(Article).where(col(Article.id).in_(chunk))).all()
+                found.update(_rows(session, rows))
+        return found
+
+    def recent(
+        self, languages: Collection[str], since: datetime, limit: int = 5000
+    ) -> list[ArticleRow]:
+        """Newest first, any source: candidates for clustering."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(Article)
+                .where(col(Article.language).in_(list(languages)), Article.published_at >= since)
+                .order_by(col(Article.published_at).desc(), col(Article.id).desc())
+                .limit(limit)
+            ).all()
+            return list(_rows(session, rows).values())
+
+    def latest(
+        self,
+        source_ids: Collection[str],
+        languages: Collection[str],
+        since: datetime,
+        category: str | None = None,
+        limit: int = 300,
+    ) -> list[ArticleRow]:
+        """Newest first from these sources in these languages (optionally one category)."""
+        query = select(Article).where(
+            col(Article.source_id).in_(list(source_ids)),
+            col(Article.language).in_(list(languages)),
+            Article.published_at >= since,
+        )
+        if category is not None:
+            query = query.where(
+                col(Article.id).in_(
+                    select(ArticleCategory.article_id).where(ArticleCategory.category == category)
+                )
+            )
+        query = query.order_by(col(Article.published_at).desc(), col(Article.id).desc())
+        with Session(self._engine) as session:
+            rows = session.exec(query.limit(limit)).all()
+            return list(_rows(session, rows).values())
+
+    def cluster_sources(self, cluster_ids: Collection[int]) -> dict[int, tuple[str, ...]]:
+        """The distinct sources of each cluster, for "also covered by …" and ranking."""
+        result: dict[int, list[str]] = {}
+        wanted = list(cluster_ids)
+        with Session(self._engine) as session:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                pairs = session.exec(
+                    select(Article.cluster_id, Article.source_id)
+                    .where(col(Article.cluster_id).in_(chunk))
+                    .distinct()
+                    .order_by(col(Article.cluster_id), col(Article.source_id))
+                ).all()
+                for cluster_id, source_id in pairs:
+                    if cluster_id is not None:
+                        result.setdefault(cluster_id, []).append(source_id)
+        return {k: tuple(v) for k, v in result.items()}
+
+    def set_clusters(self, assignments: Mapping[int, int]) -> None:
+        with session_scope(self._engine) as session:
+            for article_id, cluster_id in assignments.items():
+                session.execute(
+                    update(Article)
+                    .where(col(Article.id) == article_id)
+                    .values(cluster_id=cluster_id)
+                )
+
+    def prune(self, before: datetime) -> int:
+        """Delete articles published before ``before`` (their categories cascade)."""
+        with session_scope(self._engine) as session:
+            old = select(Article.id).where(Article.published_at < before)
+            session.execute(delete(ArticleCategory).where(col(ArticleCategory.article_id).in_(old)))
+            result = session.execute(delete(Article).where(col(Article.published_at) < before))
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def count(self) -> int:
+        with Session(self._engine) as session:
+            return int(session.exec(select(func.count()).select_from(Article)).one())
+
+
+def _existing(session: Session, source_id: str, keys: list[str]) -> dict[str, Article]:
+    found: dict[str, Article] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        rows = session.exec(
+            select(Article).where(Article.source_id == source_id, col(Article.entry_key).in_(chunk))
+        ).all()
+        found.update({row.entry_key: row for row in rows})
+    return found
+
+
+def _apply_changes(article: Article, item: ArticleInput, now: datetime) -> bool:
+    """Publishers fix titles and summaries after the fact: keep the newest wording."""
+    fields = {
+        "url": item.url,
+        "title": item.title,
+        "summary": item.summary,
+        "image_url": item.image_url,
+    }
+    changed = False
+    for name, value in fields.items():
+        if getattr(article, name) != value:
+            setattr(article, name, value)
+            changed = True
+    if changed:
+        article.updated_at = now
+    return changed
+
+
+def _add_categories(
+    session: Session, article_id: int, wanted: Iterable[str], known: Iterable[str]
+) -> bool:
+    missing = [c for c in dict.fromkeys(wanted) if c not in set(known)]
+    for category in missing:
+        session.add(ArticleCategory(article_id=article_id, category=category))
+    return bool(missing)
+
+
+def _categories(session: Session, ids: list[int]) -> dict[int, tuple[str, ...]]:
+    if not ids:
+        return {}
+    pairs = session.exec(
+        select(ArticleCategory.article_id, ArticleCategory.category)
+        .where(col(ArticleCategory.article_id).in_(ids))
+        .order_by(col(ArticleCategory.category))
+    ).all()
+    result: dict[int, list[str]] = {}
+    for article_id, category in pairs:
+        result.setdefault(article_id, []).append(category)
+    return {k: tuple(v) for k, v in result.items()}
+
+
+def _rows(session: Session, articles: Sequence[Article]) -> dict[int, ArticleRow]:
+    """Plain rows in the given order, with their categories (one extra query)."""
+    ids = [a.id for a in articles if a.id is not None]
+    categories = _categories(session, ids)
+    return {
+        a.id: ArticleRow(
+            id=a.id,
+            source_id=a.source_id,
+            url=a.url,
+            title=a.title,
+            summary=a.summary,
+            image_url=a.image_url,
+            language=a.language,
+            published_at=a.published_at,
+            first_seen_at=a.first_seen_at,
+            cluster_id=a.cluster_id,
+            categories=categories.get(a.id, ()),
+        )
+        for a in articles
+        if a.id is not None
+    }

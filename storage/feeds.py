@@ -1,0 +1,142 @@
+"""Feed health and conditional-GET state: which feeds are due, and how each fetch went.
+
+The schedule lives here (``next_fetch_at``) so that a restarted bot does not hammer every
+publisher at once, and a failing feed keeps its back-off across restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from storage.db import session_scope
+from storage.tables import FeedState
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A feed as ingest sees it."""
+
+    id: int
+    source_id: str
+    url: str
+    category: str
+    etag: str | None
+    last_modified: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    items_seen: int
+    next_fetch_at: datetime
+
+
+class FeedStore:
+    """Facade over the feeds table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def sync(self, feeds: Iterable[tuple[str, str, str]]) -> int:
+        """Make the table hold exactly the catalog's (source_id, url, category) feeds.
+
+        Known feeds keep their health and validators; new ones are due at once; feeds gone from
+        the catalog are removed. Returns how many feeds there are.
+        """
+        wanted = {(source, url): category for source, url, category in feeds}
+        with session_scope(self._engine) as session:
+            existing = {(f.source_id, f.url): f for f in session.exec(select(FeedState)).all()}
+            for key, row in existing.items():
+                if key not in wanted:
+                    session.delete(row)
+                elif row.category != wanted[key]:
+                    row.category = wanted[key]
+                    session.add(row)
+            for (source, url), category in wanted.items():
+                if (source, url) not in existing:
+                    session.add(FeedState(source_id=source, url=url, category=category))
+        return len(wanted)
+
+    def all(self) -> list[FeedRow]:
+        with Session(self._engine) as session:
+            rows = session.exec(select(FeedState).order_by(col(FeedState.id))).all()
+            return [_row(f) for f in rows]
+
+    def due(self, now: datetime) -> list[FeedRow]:
+        """Feeds whose next fetch time has come, most overdue first."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(FeedState)
+                .where(col(FeedState.next_fetch_at) <= now)
+                .order_by(col(FeedState.next_fetch_at), col(FeedState.id))
+            ).all()
+            return [_row(f) for f in rows]
+
+    def record_success(
+        self,
+        feed_id: int,
+        *,
+        now: datetime,
+        next_fetch_at: datetime,
+        etag: str | None,
+        last_modified: str | None,
+        items_seen: int | None,
+    ) -> None:
+        """A 200 or a 304: clear the failure streak, keep the validators for next time."""
+        values: dict[str, object] = {
+            "last_fetch_at": now,
+            "last_success_at": now,
+            "last_error": None,
+            "consecutive_failures": 0,
+            "next_fetch_at": next_fetch_at,
+            "etag": _clip(etag, 512),
+            "last_modified": _clip(last_modified, 128),
+        }
+        if items_seen is not None:
+            values["items_seen"] = items_seen
+        self._update(feed_id, values)
+
+    def record_failure(
+        self, feed_id: int, *, now: datetime, error: str, next_fetch_at: datetime
+    ) -> None:
+        """A failed fetch or parse: count it, keep a short reason, back off."""
+        with session_scope(self._engine) as session:
+            session.execute(
+                update(FeedState)
+                .where(col(FeedState.id) == feed_id)
+                .values(
+                    last_fetch_at=now,
+                    last_error=_clip(error, 300),
+                    consecutive_failures=col(FeedState.consecutive_failures) + 1,
+                    next_fetch_at=next_fetch_at,
+                )
+            )
+
+    def _update(self, feed_id: int, values: dict[str, object]) -> None:
+        with session_scope(self._engine) as session:
+            session.execute(update(FeedState).where(col(FeedState.id) == feed_id).values(**values))
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    return text[:limit] if text else None
+
+
+def _row(feed: FeedState) -> FeedRow:
+    assert feed.id is not None
+    return FeedRow(
+        id=feed.id,
+        source_id=feed.source_id,
+        url=feed.url,
+        category=feed.category,
+        etag=feed.etag,
+        last_modified=feed.last_modified,
+        last_success_at=feed.last_success_at,
+        last_error=feed.last_error,
+        consecutive_failures=feed.consecutive_failures,
+        items_seen=feed.items_seen,
+        next_fetch_at=feed.next_fetch_at,
+    )
