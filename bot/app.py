@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot.jobs import schedule_ingest
 from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
 from digest.catalog import Catalog, load_catalog
+from digest.feed_timing import FeedTiming
+from digest.fetch import Fetcher
+from digest.ingest import Ingestor
 from handlers import basics
+from handlers.headlines import Headlines
 from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 from handlers.setup import SetupFlow
+from storage.articles import ArticleStore
 from storage.db import make_engine, migrate
+from storage.feeds import FeedStore
 from storage.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,8 @@ class Services:
     catalog: Catalog
     engine: Engine
     users: UserStore
+    feeds: FeedStore
+    articles: ArticleStore
 
 
 def build_services(settings: Settings) -> Services:
@@ -38,24 +48,51 @@ def build_services(settings: Settings) -> Services:
     catalog = load_catalog(settings.newsbot_catalog)
     engine = make_engine(settings.database_url)
     migrate(engine)
-    return Services(settings=settings, catalog=catalog, engine=engine, users=UserStore(engine))
+    return Services(
+        settings=settings,
+        catalog=catalog,
+        engine=engine,
+        users=UserStore(engine),
+        feeds=FeedStore(engine),
+        articles=ArticleStore(engine),
+    )
+
+
+def build_ingestor(services: Services, fetcher: Fetcher) -> Ingestor:
+    timing = FeedTiming(refresh=timedelta(seconds=services.settings.feed_refresh_seconds))
+    return Ingestor(services.catalog, services.feeds, services.articles, fetcher, timing=timing)
 
 
 def build_application(services: Services) -> Application:
-    """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route."""
+    """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route and job."""
     settings = services.settings
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required")
+    fetcher = Fetcher()
+
+    async def post_init(application: Application) -> None:
+        await _register_commands(application)
+        if settings.feed_fetch_enabled:
+            schedule_ingest(
+                application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
+            )
+
+    async def post_shutdown(application: Application) -> None:
+        await fetcher.aclose()
+
     application = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor(64))
-        .post_init(_register_commands)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
         .build()
     )
-    application.add_handlers(routes(SetupFlow(services.users, services.catalog)))
+    setup = SetupFlow(services.users, services.catalog)
+    headlines = Headlines(services.users, services.articles, services.catalog)
+    application.add_handlers(routes(setup, headlines))
     application.add_error_handler(basics.on_error)
     return application
 
@@ -68,5 +105,4 @@ async def _register_commands(application: Application) -> None:
             await application.bot.set_my_commands(
                 basics.bot_commands(language), language_code=language
             )
-    me = application.bot.username
-    log.info("bot @%s is ready", me)
+    log.info("bot @%s is ready", application.bot.username)

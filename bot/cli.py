@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.app import ALLOWED_UPDATES, build_application, build_services
+from bot.app import ALLOWED_UPDATES, Services, build_application, build_ingestor, build_services
 from bot.logging_setup import setup_logging
 from bot.settings import Settings
 from digest.catalog import CatalogError
+from digest.fetch import Fetcher
+from digest.ingest import IngestReport
 from storage.errors import StorageError
 
 log = logging.getLogger("newsbot")
@@ -25,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="newsbot", description="A Telegram bot that delivers news digests."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("run", help="run the bot (long polling) until interrupted")
+    commands.add_parser("run", help="run the bot (long polling and feed fetching) until stopped")
+    fetch = commands.add_parser("fetch", help="fetch every catalog feed once, then exit")
+    fetch.add_argument(
+        "--json", action="store_true", help="print the counts as one JSON object (last line)"
+    )
     return parser
 
 
@@ -34,35 +42,96 @@ def _fail(message: str) -> int:
     return EXIT_CONFIG
 
 
-def run() -> int:
-    """Start the bot; configuration problems are one line on stderr and exit code 2."""
+def _settings() -> Settings | str:
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as e:
         problems = "; ".join(
             f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors()
         )
-        return _fail(f"invalid settings ({problems}); see .env.example")
+        return f"invalid settings ({problems}); see .env.example"
+
+
+def _services(settings: Settings) -> Services | str:
+    try:
+        return build_services(settings)
+    except (CatalogError, StorageError) as e:
+        return str(e)
+
+
+def run() -> int:
+    """Start the bot; configuration problems are one line on stderr and exit code 2."""
+    settings = _settings()
+    if isinstance(settings, str):
+        return _fail(settings)
     if settings.telegram_bot_token is None or not settings.telegram_bot_token.get_secret_value():
         return _fail(
             "TELEGRAM_BOT_TOKEN is not set: put it in the environment or in .env (see .env.example)"
         )
-    token = settings.telegram_bot_token.get_secret_value()
-    setup_logging(settings.log_level, token)
-    try:
-        services = build_services(settings)
-    except (CatalogError, StorageError) as e:
-        return _fail(str(e))
+    setup_logging(settings.log_level, settings.telegram_bot_token.get_secret_value())
+    services = _services(settings)
+    if isinstance(services, str):
+        return _fail(services)
     log.info("catalog %s: %d sources", services.catalog.path, len(services.catalog.sources))
     application = build_application(services)
     application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 
+def fetch(as_json: bool) -> int:
+    """One ingest pass over every feed; exit code 0 even if some feeds failed (they are counted)."""
+    settings = _settings()
+    if isinstance(settings, str):
+        return _fail(settings)
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    setup_logging("WARNING" if not as_json else "ERROR", token)
+    services = _services(settings)
+    if isinstance(services, str):
+        return _fail(services)
+    report = asyncio.run(_fetch_once(services, show_progress=not as_json and sys.stderr.isatty()))
+    if as_json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        print(_summary(report))
+    return 0
+
+
+async def _fetch_once(services: Services, *, show_progress: bool) -> IngestReport:
+    def progress(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        bar = "█" * filled + "·" * (width - filled)
+        print(f"\r[{bar}] {done}/{total} feeds", end="", file=sys.stderr, flush=True)
+
+    async with Fetcher() as fetcher:
+        ingestor = build_ingestor(services, fetcher)
+        report = await ingestor.run_once(
+            only_due=False, progress=progress if show_progress else None
+        )
+    if show_progress:
+        print(file=sys.stderr)
+    return report
+
+
+def _summary(report: IngestReport) -> str:
+    lines = [
+        f"{report.feeds} feeds in {report.seconds:.1f}s: {report.ok} ok, "
+        f"{report.not_modified} not modified, {report.failed} failed",
+        f"{report.new_articles} new articles, {report.updated_articles} updated, "
+        f"{report.pruned} pruned",
+    ]
+    lines += [f"  failed: {f['source']} {f['url']}: {f['error']}" for f in report.failures[:10]]
+    if len(report.failures) > 10:
+        lines.append(f"  … and {len(report.failures) - 10} more")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run()
+    if args.command == "fetch":
+        return fetch(args.json)
     return EXIT_CONFIG  # pragma: no cover - argparse rejects unknown commands
 
 

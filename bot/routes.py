@@ -5,17 +5,21 @@ from __future__ import annotations
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import basics
+from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
+from handlers.headlines import Headlines
 from handlers.setup import SetupFlow
 
 PRIVATE = filters.ChatType.PRIVATE
 
 
-def routes(setup: SetupFlow) -> list[BaseHandler]:
+def routes(setup: SetupFlow, headlines: Headlines) -> list[BaseHandler]:
     return [
         CommandHandler("start", setup.start, filters=PRIVATE),
         CommandHandler("settings", setup.settings, filters=PRIVATE),
+        CommandHandler("headlines", headlines.command, filters=PRIVATE),
         CommandHandler("help", basics.show_help, filters=PRIVATE),
         CommandHandler("stop", setup.stop, filters=PRIVATE),
+        CallbackQueryHandler(headlines.press, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(setup.press),
         MessageHandler(PRIVATE & filters.COMMAND, basics.unknown_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.text),

@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     newsbot_catalog: Path | None = Field(default=None, alias="NEWSBOT_CATALOG")
     admin_ids: Annotated[frozenset[int], NoDecode] = Field(default=frozenset(), alias="ADMIN_IDS")
     feed_refresh_seconds: int = Field(default=900, ge=60, alias="FEED_REFRESH_SECONDS")
+    feed_fetch_enabled: bool = Field(default=True, alias="FEED_FETCH_ENABLED")
     allow_private_networks: bool = Field(default=False, alias="ALLOW_PRIVATE_NETWORKS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 
@@ -19,6 +20,7 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
     """Commands shown in Telegram's menu and in /help, in the reader's language."""
     return [
         ("start", _("Set up your news, or see your setup")),
+        ("headlines", _("Top stories now, by category")),
         ("settings", _("Change countries, languages, sources, times")),
         ("help", _("What I can do")),
         ("stop", _("Pause deliveries or delete your data")),
@@ -64,6 +66,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     _ = gettext_for(_language(update))
+    if update.callback_query is not None:
+        # Stop the button's spinner; it may have been answered already, which is fine.
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer(_("Sorry, something went wrong."))
     try:
         await context.bot.send_message(
             update.effective_chat.id, _("Sorry, something went wrong. Please try again.")

@@ -35,6 +35,7 @@ from handlers.flow import (
 from handlers.i18n import gettext_for, language_name, ui_language_for
 from handlers.inputs import match_timezone, parse_times, suggest_timezones
 from handlers.keyboards import Action, Press, button, decode, markup
+from handlers.messaging import edit_in_place
 from handlers.render import esc, hhmm, italic
 from handlers.setup_views import country_label, source_label, step_view, summary_html
 from storage.users import Reader, UserStore
@@ -244,7 +245,7 @@ class SetupFlow:
         _ = gettext_for(reader.ui_language)
         footer = esc(_("Change anything with /settings. /help lists every command."))
         text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
-        await _edit(query, text, None)
+        await edit_in_place(query, text, None)
 
     async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
         _ = gettext_for(reader.ui_language)
@@ -257,12 +258,12 @@ class SetupFlow:
                 ]
             )
             text = esc(_("Delete all your settings? This cannot be undone."))
-            await _edit(query, text, keyboard)
+            await edit_in_place(query, text, keyboard)
         elif press.action == Action.DELETE_YES:
             self.users.delete(reader.id)
             log.info("user %s deleted their data", reader.id)
             await query.answer(_("Deleted."))
-            await _edit(
+            await edit_in_place(
                 query,
                 esc(_("Everything I stored about you is deleted. Send /start to begin again.")),
                 None,
@@ -273,7 +274,7 @@ class SetupFlow:
             text = esc(
                 _("Your settings are kept and deliveries stay paused. Send /start to resume.")
             )
-            await _edit(query, text, None)
+            await edit_in_place(query, text, None)
         else:
             await self._expired(query, reader)
 
@@ -401,7 +402,7 @@ class SetupFlow:
         note = " ".join(n for n in (note, forced_note) if n) or None
         self.users.set_flow(reader.id, step.code, mode=mode)
         text, keyboard = step_view(step, self._reload(reader), self.catalog, mode, note)
-        await _edit(query, text, keyboard)
+        await edit_in_place(query, text, keyboard)
 
     async def _open_menu(
         self,
@@ -452,12 +453,3 @@ def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:
 
 def _local_time(zone: str) -> str:
     return datetime.now(ZoneInfo(zone)).strftime("%H:%M")
-
-
-async def _edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
-    """Edit the menu in place; an identical menu (a double tap) is not an error."""
-    try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
-    except BadRequest as e:
-        if "not modified" not in str(e).lower():
-            raise

@@ -41,7 +41,7 @@ class FeedStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def sync(self, feeds: Iterable[tuple[str, str, str]]) -> int:
+    def sync(self, feeds: Iterable[tuple[str, str, str]], now: datetime) -> int:
         """Make the table hold exactly the catalog's (source_id, url, category) feeds.
 
         Known feeds keep their health and validators; new ones are due at once; feeds gone from
@@ -58,7 +58,9 @@ class FeedStore:
                     session.add(row)
             for (source, url), category in wanted.items():
                 if (source, url) not in existing:
-                    session.add(FeedState(source_id=source, url=url, category=category))
+                    session.add(
+                        FeedState(source_id=source, url=url, category=category, next_fetch_at=now)
+                    )
         return len(wanted)
 
     def all(self) -> list[FeedRow]:

@@ -67,6 +67,7 @@ def running_bot(tmp_path: Path, db_url: str) -> Iterator[tuple[FakeBotAPI, subpr
                 TELEGRAM_API_BASE_URL=fake.base_url,
                 DATABASE_URL=db_url,
                 LOG_LEVEL="DEBUG",
+                FEED_FETCH_ENABLED="false",
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -105,7 +106,13 @@ def test_new_user_sets_up_through_the_running_bot(
     assert "All set" in user.last().text
     settings = user.send("/settings")
     assert "Primary country: India" in settings.text and "Hindi (primary)" in settings.text
-    assert [c["command"] for c in fake.commands()][:4] == ["start", "settings", "help", "stop"]
+    assert [c["command"] for c in fake.commands()] == [
+        "start",
+        "headlines",
+        "settings",
+        "help",
+        "stop",
+    ]
     assert not fake.errors, fake.describe()
 
     process.send_signal(signal.SIGTERM)

@@ -16,12 +16,16 @@ from bot.settings import Settings
 from tests.fakes.botapi import FakeBotAPI
 
 
-def settings_for(fake: FakeBotAPI, db_url: str, catalog: Path | None = None) -> Settings:
+def settings_for(
+    fake: FakeBotAPI, db_url: str, catalog: Path | None = None, fetch_feeds: bool = False
+) -> Settings:
+    """Feeds are not fetched unless a test asks: the bundled catalog points at the internet."""
     return Settings(
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_BASE_URL=fake.base_url,
         DATABASE_URL=db_url,
         NEWSBOT_CATALOG=catalog,
+        FEED_FETCH_ENABLED=fetch_feeds,
         _env_file=None,
     )  # type: ignore[call-arg]
 
@@ -29,8 +33,14 @@ def settings_for(fake: FakeBotAPI, db_url: str, catalog: Path | None = None) -> 
 class RunningBot:
     """The bot application polling ``fake`` until ``stop()``; ``services`` gives the database."""
 
-    def __init__(self, fake: FakeBotAPI, db_url: str) -> None:
-        self.services: Services = build_services(settings_for(fake, db_url))
+    def __init__(
+        self,
+        fake: FakeBotAPI,
+        db_url: str,
+        catalog: Path | None = None,
+        fetch_feeds: bool = False,
+    ) -> None:
+        self.services: Services = build_services(settings_for(fake, db_url, catalog, fetch_feeds))
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

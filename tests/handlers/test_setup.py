@@ -312,10 +312,16 @@ def test_stop_keep_then_start_resumes_deliveries(bot: RunningBot, ada: TelegramU
 
 def test_help_and_unknown_commands(fake: FakeBotAPI, ada: TelegramUser) -> None:
     help_text = ada.send("/help").text
-    for command in ("/start", "/settings", "/help", "/stop"):
+    for command in ("/start", "/headlines", "/settings", "/help", "/stop"):
         assert command in help_text
     assert "Send /help" in ada.send("/frobnicate").text
-    assert [c["command"] for c in fake.commands()] == ["start", "settings", "help", "stop"]
+    assert [c["command"] for c in fake.commands()] == [
+        "start",
+        "headlines",
+        "settings",
+        "help",
+        "stop",
+    ]
 
 
 def test_text_before_start_points_to_start(ada: TelegramUser) -> None:

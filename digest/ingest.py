@@ -1,0 +1,256 @@
+"""One ingest pass: every due catalog feed fetched, parsed, stored and clustered.
+
+The pipeline, feed by feed (feeds run concurrently within the fetcher's limits, so a slow or
+dead publisher never holds up the others):
+
+1. **Due?** ``feeds.next_fetch_at`` says when. A pass started by hand (``newsbot fetch``) takes
+   every feed; the scheduled pass in ``newsbot run`` only the due ones.
+2. **Fetch** with the stored ETag / Last-Modified. A 304 costs no parsing: record success, done.
+   A failure (timeout, 5xx, too large, redirect loop...) is recorded with a short reason and the
+   feed backs off exponentially (``feed_timing``); the pass goes on.
+3. **Parse** the bytes (``parse.parse_feed``, off the event loop: it is CPU work). A body that is
+   no feed at all counts as a failure like any other.
+4. **Normalise** each entry into an ``ArticleInput``: the language is the source's unless the
+   script says otherwise; the category is the feed's, or for a general feed the entry's own
+   guess; entries older than the retention are dropped, as they would be pruned at once.
+5. **Store**: upsert per source (new rows, updated rows, extra categories), one transaction.
+6. **Cluster** each new article against recent articles of the same language from other
+   sources (``cluster.ClusterIndex``), keeping its own id as the cluster id when nothing matches.
+7. After all feeds: prune articles older than the retention, and report exact counts.
+
+Database work runs in a worker thread under one lock, so the bot's event loop stays responsive
+and SQLite sees one writer at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from digest.catalog import Catalog, Source
+from digest.cluster import ClusterIndex, ClusterParams, StoryText
+from digest.errors import DigestError, FetchError
+from digest.feed_timing import FeedTiming, after_failure, after_success
+from digest.fetch import Fetcher, FetchResult, Validators
+from digest.language import article_language
+from digest.parse import ParsedEntry, parse_feed
+from storage.articles import ArticleInput, ArticleRow, ArticleStore
+from storage.feeds import FeedRow, FeedStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = timedelta(days=14)
+GENERAL = "general"
+_T = TypeVar("_T")
+
+
+@dataclass
+class IngestReport:
+    """Exact counts of one pass; ``newsbot fetch --json`` prints it."""
+
+    feeds: int = 0
+    skipped: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    entries: int = 0
+    new_articles: int = 0
+    updated_articles: int = 0
+    pruned: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+Progress = Callable[[int, int], None]
+
+
+class Ingestor:
+    """Runs ingest passes; built once with its stores and the shared fetcher."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        feeds: FeedStore,
+        articles: ArticleStore,
+        fetcher: Fetcher,
+        *,
+        timing: FeedTiming = FeedTiming(),
+        retention: timedelta = DEFAULT_RETENTION,
+        cluster_params: ClusterParams = ClusterParams(),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.catalog = catalog
+        self.feeds = feeds
+        self.articles = articles
+        self.fetcher = fetcher
+        self.timing = timing
+        self.retention = retention
+        self.cluster_params = cluster_params
+        self.clock = clock
+        self._db_lock = asyncio.Lock()
+        self._pass_lock = asyncio.Lock()
+        self._indexes: dict[str, ClusterIndex] = {}
+
+    @property
+    def running(self) -> bool:
+        return self._pass_lock.locked()
+
+    async def run_once(
+        self, *, only_due: bool = True, progress: Progress | None = None
+    ) -> IngestReport:
+        """One pass over the catalog; never two at once (a second caller waits for the first)."""
+        async with self._pass_lock:
+            return await self._run(only_due, progress)
+
+    async def _run(self, only_due: bool, progress: Progress | None) -> IngestReport:
+        started = time.monotonic()
+        now = self.clock()
+        report = IngestReport()
+        catalog_feeds = [(s.id, f.url, f.category) for s, f in self.catalog.feeds()]
+        await self._db(self.feeds.sync, catalog_feeds, now)
+        every = await self._db(self.feeds.all)
+        due = [f for f in every if f.next_fetch_at <= now] if only_due else every
+        report.feeds, report.skipped = len(every), len(every) - len(due)
+        self._indexes = {}
+        done = 0
+
+        async def one(feed: FeedRow) -> None:
+            nonlocal done
+            await self._ingest_feed(feed, now, report)
+            done += 1
+            if progress is not None:
+                progress(done, len(due))
+
+        await asyncio.gather(*(one(feed) for feed in due))
+        report.pruned = await self._db(self.articles.prune, now - self.retention)
+        report.seconds = round(time.monotonic() - started, 3)
+        log.info(
+            "ingest: %d feeds, %d ok, %d not modified, %d failed, %d new articles in %.1fs",
+            len(due), report.ok, report.not_modified, report.failed, report.new_articles,
+            report.seconds,
+        )  # fmt: skip
+        return report
+
+    async def _ingest_feed(self, feed: FeedRow, now: datetime, report: IngestReport) -> None:
+        source = self.catalog.source(feed.source_id)
+        if source is None:
+            return
+        try:
+            result = await self.fetcher.fetch(feed.url, Validators(feed.etag, feed.last_modified))
+            if result.not_modified or result.body is None:
+                report.not_modified += 1
+                await self._record_success(feed, now, result, None)
+                return
+            parsed = await asyncio.to_thread(
+                parse_feed, result.body, url=result.final_url, headers=result.headers, now=now
+            )
+        except DigestError as e:
+            retry_after = e.retry_after_seconds if isinstance(e, FetchError) else None
+            await self._record_failure(feed, now, str(e), retry_after)
+            report.failed += 1
+            report.failures.append({"source": feed.source_id, "url": feed.url, "error": str(e)})
+            return
+        inputs = [
+            self._to_input(entry, source, feed.category)
+            for entry in parsed.entries
+            if entry.published >= now - self.retention
+        ]
+        report.entries += len(parsed.entries)
+        async with self._db_lock:
+            stored = await asyncio.to_thread(self.articles.upsert, source.id, inputs, now)
+            await asyncio.to_thread(self._cluster, stored.new, now)
+        report.ok += 1
+        report.new_articles += len(stored.new)
+        report.updated_articles += stored.updated
+        await self._record_success(feed, now, result, len(parsed.entries))
+
+    def _to_input(self, entry: ParsedEntry, source: Source, feed_category: str) -> ArticleInput:
+        categories = [feed_category] if feed_category != GENERAL else []
+        if feed_category == GENERAL:
+            categories.append(entry.category_guess or GENERAL)
+        return ArticleInput(
+            entry_key=entry.key,
+            url=entry.url,
+            title=entry.title,
+            summary=entry.summary,
+            image_url=entry.image_url,
+            published_at=entry.published,
+            language=article_language(f"{entry.title} {entry.summary}", source.language),
+            categories=tuple(categories),
+        )
+
+    def _cluster(self, new: Iterable[ArticleRow], now: datetime) -> None:
+        """Give each new article a cluster: a matching story's, or its own id."""
+        assignments: dict[int, int] = {}
+        for row in sorted(new, key=lambda r: (r.published_at, r.id)):
+            index = self._index_for(row.language, now)
+            story = _story(row)
+            cluster_id = index.match(story)
+            if cluster_id is None:
+                cluster_id = row.id
+            index.add(story, cluster_id)
+            assignments[row.id] = cluster_id
+        if assignments:
+            self.articles.set_clusters(assignments)
+
+    def _index_for(self, language: str, now: datetime) -> ClusterIndex:
+        index = self._indexes.get(language)
+        if index is None:
+            index = ClusterIndex(self.cluster_params)
+            since = now - self.cluster_params.window * 2
+            for row in reversed(self.articles.recent([language], since)):
+                if row.cluster_id is not None:
+                    index.add(_story(row), row.cluster_id)
+            self._indexes[language] = index
+        return index
+
+    async def _record_success(
+        self, feed: FeedRow, now: datetime, result: FetchResult, items: int | None
+    ) -> None:
+        await self._db(
+            self.feeds.record_success,
+            feed.id,
+            now=now,
+            next_fetch_at=after_success(now, self.timing, result.max_age_seconds),
+            etag=result.validators.etag,
+            last_modified=result.validators.last_modified,
+            items_seen=items,
+        )
+
+    async def _record_failure(
+        self, feed: FeedRow, now: datetime, error: str, retry_after: float | None
+    ) -> None:
+        failures = feed.consecutive_failures + 1
+        log.warning(
+            "feed %s (%s) failed %d× in a row: %s", feed.url, feed.source_id, failures, error
+        )
+        await self._db(
+            self.feeds.record_failure,
+            feed.id,
+            now=now,
+            error=error,
+            next_fetch_at=after_failure(now, self.timing, failures, retry_after),
+        )
+
+    async def _db(self, function: Callable[..., _T], *args: object, **kwargs: object) -> _T:
+        async with self._db_lock:
+            return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _story(row: ArticleRow) -> StoryText:
+    return StoryText(
+        id=row.id,
+        source_id=row.source_id,
+        language=row.language,
+        title=row.title,
+        summary=row.summary,
+        published=row.published_at,
+    )

@@ -1,0 +1,252 @@
+"""Text to comparable tokens, for clustering the same story across sources: pure, no I/O.
+
+Steps, in order (:func:`tokenize`):
+
+1. Bound the work: only the first :data:`MAX_CHARS` characters count. A feed that stuffs a
+   whole article into its summary costs no more than one with a teaser.
+2. Fold the text to one form: NFKC (full-width digits, ligatures), casefold, then drop the
+   marks that vary between sources of the same story without changing the word: Latin accents
+   ("Québec" = "Quebec"), Arabic harakat, hamza seats and tatweel (so أ إ آ become ا), the
+   Devanagari nukta (ज़ = ज) and chandrabindu (ँ = ं). ة becomes ه and ى becomes ي, the
+   usual Arabic light normalisation. Arabic-Indic and Devanagari digits become ASCII.
+3. Cut into tokens. Numbers are strong signals (scores, tolls, rates), so they are kept:
+   ``2.25``, ``2,25`` and ``225`` are one token (decimal and thousands separators differ by
+   language, and a false collision needs the rest of the text to agree too); a score or ratio
+   (``3-1``, ``3:1``) is one token. Han and kana have no spaces, so a run of them becomes its
+   overlapping character bigrams, after splitting it at function characters (的, 了, 在 …) that
+   would otherwise glue neighbouring words into noise bigrams. Every other script is split at
+   anything that is not a letter, a mark or a digit (``\\w`` alone would split Hindi words at
+   their vowel signs, which are marks).
+4. Drop stopwords (short hand-written lists per language, plus newsroom boilerplate such as
+   "live", "video", "updates") and one-letter words; strip inflection with a light stemmer per
+   language, so "rates"/"rate", "Wahlen"/"Wahl", "انتخابات"/"الانتخابات" meet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+MAX_CHARS = 1_000
+
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640\u093c"
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+)
+_FOLD = str.maketrans(
+    {
+        "ة": "ه",
+        "ى": "ي",
+        "ٱ": "ا",
+        "ँ": "ं",
+        "٫": ".",  # Arabic decimal separator
+        "٬": ",",  # Arabic thousands separator
+        "।": " ",
+        "॥": " ",
+        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
+        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Eastern Arabic-Indic digits
+        **{chr(0x0966 + d): str(d) for d in range(10)},  # Devanagari digits
+    }
+)
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Letters and marks of the Indic blocks are word characters even where ``\w`` says no.
+_INDIC = "\u0900-\u0963\u0966-\u0dff"
+_TOKEN = re.compile(
+    rf"(?P<score>(?<![\d.,])\d{{1,3}}\s?[:\-–]\s?\d{{1,3}}(?![\d.,]))"
+    rf"|(?P<num>\d+(?:[.,]\d+)*)"
+    rf"|(?P<cjk>[{_CJK}]+)"
+    rf"|(?P<word>(?:[^\W\d_{_CJK}]|[{_INDIC}])(?:[^\W_{_CJK}]|[{_INDIC}])*)"
+)
+# Chinese wire datelines ("3月11日电") and clock times mention the day, not the story.
+_ZH_DATE = re.compile(r"\d+\s?(?:年|月|日|时|点|分)")
+_ZH_STOP_CHARS = re.compile(
+    "[的了是在与及将已被把也都并其之这该着从而或且就又还但等向让给吗呢吧啊据称]"
+)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS: dict[str, frozenset[str]] = {
+    "en": _words(
+        "a an the and or but nor of to in on at by for from with as into over after before "
+        "about against between during under amid than then is are was were be been being has "
+        "have had will would can could may might must shall should do does did not no its it "
+        "this that these those he she they we you his her their our who whom which what when "
+        "where why how all any some more most new says said say live updates update video "
+        "watch breaking news report reports latest here there also just up out off"
+    ),
+    "de": _words(
+        "der die das den dem des ein eine einer eines einem einen und oder aber doch in im an "
+        "am auf aus bei mit nach von vom zu zum zur für über unter vor gegen ohne um durch bis "
+        "seit ist sind war waren wird werden wurde wurden hat haben hatte sein nicht kein keine "
+        "auch noch nur schon so wie als wenn dass sich er sie es wir ihr man was wer wo mehr "
+        "neue neuer neues live ticker liveticker video news"
+    ),
+    "fr": _words(
+        "le la les un une des du de d l au aux et ou mais donc or ni car en dans sur sous par "
+        "pour avec sans chez entre vers apres avant contre selon pendant depuis est sont etait "
+        "sera ont a avait ete etre avoir ne pas plus ce cet cette ces se sa son ses leur leurs "
+        "il elle ils elles on nous vous qui que quoi dont ou y tout tous comme aussi direct "
+        "video nouveau nouvelle"
+    ),
+    "hi": _words(
+        "का के की को में से पर ने और या भी तो ही है हैं था थे थी थीं हो होगा होगी होंगे हुआ हुई "
+        "हुए कर करने करते किया किए कि यह वह ये वे इस उस इन उन एक लिए साथ बाद पहले तक जो जब "
+        "अब कहा बताया गया गई गए रहा रही रहे दिया दी लाइव वीडियो खबर ताजा अपडेट नहीं बड़ा बड़ी"
+    ),
+    "ar": _words(
+        "في من على إلى الى عن مع أن ان إن لا لم لن ما هذا هذه ذلك تلك التي الذي الذين هو هي "
+        "هم كان كانت يكون قد بعد قبل بين حول خلال عند منذ حتى أو او ثم كل أي غير بعض عبر ضد "
+        "وفي ومن وعلى كما لدى إلا أمام فيه فيها عليه عليها له لها قال قالت عاجل فيديو مباشر "
+        "اليوم يوم"
+    ),
+    # Han text is cut at _ZH_STOP_CHARS first; these are bigrams that survive and say nothing.
+    "zh": _words(
+        "我们 他们 一个 没有 可以 进行 表示 目前 今天 日电 记者 报道 消息 视频 直播 快讯 最新 "
+        "新闻 当地 时间 方面 有关 相关 已经 正在 因为 所以 如果 通过 关于 以及 对于 其中"
+    ),
+}
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    text = _MARKS.sub("", unicodedata.normalize("NFD", text))
+    return unicodedata.normalize("NFC", text.translate(_FOLD))
+
+
+def normalise(text: str) -> str:
+    """``text`` folded as in step 2: what two sources' spellings of one word have in common."""
+    return _fold(text)
+
+
+def _stem_en(w: str) -> str:
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("ches", "shes", "sses", "xes", "zes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiou":
+        w = w[:-1]  # "cutt(ing)" = "cut", "kill" = "kil": both sides fold the same way
+    return w
+
+
+def _stem_de(w: str) -> str:
+    # The loop of CISTEM (Weissweiler & Fraser 2017), without its character substitutions.
+    while len(w) > 4:
+        if len(w) > 5 and w.endswith(("em", "er", "nd")):
+            w = w[:-2]
+        elif w[-1] in "enst":
+            w = w[:-1]
+        else:
+            break
+    return w
+
+
+def _stem_fr(w: str) -> str:
+    if len(w) > 3 and w[-1] in "sx":
+        w = w[:-1]
+    if len(w) > 4 and w.endswith(("er", "ez")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+_HI_SUFFIXES = sorted(
+    _words(
+        "ाएंगी ाएंगे ाऊंगी ाऊंगा ाइयां ाइयों ियों ियां ाएं ुओं ुएं ाओं ाना ाने ानी ाता ाती ाते ाया "
+        "ाए ों ें ीं ां ो े ू ु ी ि ा"
+    ),
+    key=len,
+    reverse=True,
+)
+
+
+def _stem_hi(w: str) -> str:
+    # Light stemmer after Ramanathan & Rao (2003): strip the longest inflectional suffix.
+    for suffix in _HI_SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 2:
+            return w[: -len(suffix)]
+    return w
+
+
+_AR_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
+_AR_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+
+
+def _stem_ar(w: str) -> str:
+    # Light10 (Larkey et al. 2007), simplified: one article/conjunction prefix, then suffixes.
+    if len(w) > 3 and w.startswith("و"):
+        w = w[1:]
+    for prefix in _AR_PREFIXES:
+        if w.startswith(prefix) and len(w) - len(prefix) >= 2:
+            w = w[len(prefix) :]
+            break
+    for suffix in _AR_SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 2:
+            w = w[: -len(suffix)]
+    return w
+
+
+def _no_stem(w: str) -> str:
+    return w
+
+
+_STEMMERS: dict[str, Callable[[str], str]] = {
+    "en": _stem_en,
+    "de": _stem_de,
+    "fr": _stem_fr,
+    "hi": _stem_hi,
+    "ar": _stem_ar,
+}
+# Stopwords are folded like the text they are matched against.
+_STOP = {lang: frozenset(_fold(w) for w in words) for lang, words in STOPWORDS.items()}
+
+
+def _bigrams(run: str) -> list[str]:
+    tokens: list[str] = []
+    for part in _ZH_STOP_CHARS.split(run):
+        tokens.extend(part[i : i + 2] for i in range(len(part) - 1))
+    return tokens
+
+
+def tokenize(text: str, language: str) -> list[str]:
+    """Content tokens of ``text`` in document order (duplicates kept), for ``language``.
+
+    ``language`` picks the stopword list and stemmer; an unknown code gets neither, which is
+    safe (only noisier). Numbers are returned as digit strings (``"225"``, ``"3-1"``).
+    """
+    lang = language.casefold().split("-")[0]
+    folded = _fold(text)
+    if lang == "zh":
+        folded = _ZH_DATE.sub(" ", folded)
+    stop = _STOP.get(lang, frozenset())
+    stem = _STEMMERS.get(lang, _no_stem)
+    out: list[str] = []
+    for m in _TOKEN.finditer(folded):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "score":
+            out.append(re.sub(r"\s?[:\-–]\s?", "-", value))
+        elif kind == "num":
+            out.append(re.sub(r"[.,]", "", value))
+        elif kind == "cjk":
+            out.extend(b for b in _bigrams(value) if b not in stop)
+        elif len(value) > 1 and value not in stop:
+            out.append(stem(value))
+    return out
+
+
+def is_number(token: str) -> bool:
+    """Whether ``token`` is a number or score token (they weigh more in similarity)."""
+    return token[:1].isdigit()

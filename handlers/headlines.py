@@ -1,0 +1,163 @@
+"""/headlines [category]: the reader's top stories now, five per page, paged in place."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import ContextTypes
+
+from digest.catalog import CATEGORIES, Catalog
+from digest.rank import RankedStory
+from digest.selection import selection_for, top_stories
+from handlers.flow import ALL_CATEGORIES
+from handlers.i18n import Gettext, gettext_for, ui_language_for
+from handlers.keyboards import button, decode, markup, rows_of
+from handlers.messaging import edit_in_place
+from handlers.render import esc
+from handlers.setup_views import category_label
+from handlers.story_views import source_name, story_html
+from storage.articles import ArticleStore
+from storage.users import Reader, UserStore
+
+STEP = "h"
+PICK = "c"
+PAGE = "p"
+PAGE_SIZE = 5
+CALLBACK_PATTERN = rf"^1\|{STEP}\|"
+
+
+class Headlines:
+    """Top stories on demand, built once with the stores it reads."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        articles: ArticleStore,
+        catalog: Catalog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.users = users
+        self.articles = articles
+        self.catalog = catalog
+        self.clock = clock
+
+    async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/headlines alone offers a category picker; with a category it shows page one."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None:
+            return
+        reader = self.users.get(user.id)
+        _ = gettext_for(reader.ui_language if reader else ui_language_for(user.language_code))
+        if reader is None or selection_for(reader, self.catalog).empty:
+            await message.reply_text(_("Set up your news first: send /start."))
+            return
+        wanted = " ".join(context.args or []).strip()
+        if not wanted:
+            await message.reply_text(
+                esc(_("Which headlines?")), parse_mode=ParseMode.HTML, reply_markup=_picker(_)
+            )
+            return
+        category = _match_category(wanted, _)
+        if category is None:
+            hint = _("I don't know the category “{name}”. Pick one:").format(name=wanted[:40])
+            await message.reply_text(esc(hint), parse_mode=ParseMode.HTML, reply_markup=_picker(_))
+            return
+        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        text, keyboard = self._page(reader, category, 0)
+        await message.reply_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
+        )
+
+    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A category from the picker, or Previous/Next: edit the same message."""
+        query = update.callback_query
+        if query is None:
+            return
+        reader = self.users.get(query.from_user.id)
+        press = decode(query.data)
+        language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
+        _ = gettext_for(language)
+        if reader is None or press is None or press.step != STEP:
+            await query.answer(_("Set up your news first: send /start."))
+            return
+        if press.action == PICK and not press.arg:
+            await query.answer()
+            await edit_in_place(query, esc(_("Which headlines?")), _picker(_))
+            return
+        category, _sep, page_text = press.arg.partition(".")
+        valid = category in (*CATEGORIES, ALL_CATEGORIES) and (page_text or "0").isdigit()
+        if not valid or press.action not in (PICK, PAGE):
+            await query.answer(_("This menu has expired — send /settings"))
+            return
+        await query.answer()
+        text, keyboard = self._page(reader, category, int(page_text or 0))
+        await edit_in_place(query, text, keyboard)
+
+    def _page(self, reader: Reader, category: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
+        _ = gettext_for(reader.ui_language)
+        now = self.clock()
+        wanted = None if category == ALL_CATEGORIES else category
+        stories = top_stories(self.articles, selection_for(reader, self.catalog), wanted, now)
+        title = "📰 " + _("Headlines · {category}").format(category=category_label(category, _))
+        if not stories:
+            empty = _("No stories from your sources here yet. New ones arrive every few minutes.")
+            return f"<b>{esc(title)}</b>\n\n{esc(empty)}", _picker(_)
+        pages = math.ceil(len(stories) / PAGE_SIZE)
+        page = min(max(page, 0), pages - 1)
+        shown = stories[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+        first = page * PAGE_SIZE + 1
+        body = "\n\n".join(
+            story_html(first + i, story, self.catalog, now, reader.ui_language, _)
+            for i, story in enumerate(shown)
+        )
+        counter = _("Page {page} of {pages}").format(page=page + 1, pages=pages)
+        text = f"<b>{esc(title)}</b>\n<i>{esc(counter)}</i>\n\n{body}"
+        return text, self._keyboard(shown, first, category, page, pages, _)
+
+    def _keyboard(
+        self,
+        shown: list[RankedStory],
+        first: int,
+        category: str,
+        page: int,
+        pages: int,
+        _: Gettext,
+    ) -> InlineKeyboardMarkup:
+        reads = [
+            InlineKeyboardButton(
+                f"{first + i} · "
+                + _("Read on {source}").format(
+                    source=source_name(s.article.source_id, self.catalog)
+                ),
+                url=s.article.url,
+            )
+            for i, s in enumerate(shown)
+            if s.article.url.startswith(("http://", "https://"))
+        ]
+        nav = []
+        if page > 0:
+            nav.append(button("◀️ " + _("Previous"), STEP, PAGE, f"{category}.{page - 1}"))
+        nav.append(button("🗂", STEP, PICK, ""))
+        if page + 1 < pages:
+            nav.append(button(_("Next") + " ▶️", STEP, PAGE, f"{category}.{page + 1}"))
+        return markup([*rows_of(reads, 1), nav])
+
+
+def _picker(_: Gettext) -> InlineKeyboardMarkup:
+    choices = [*CATEGORIES, ALL_CATEGORIES]
+    buttons = [button(category_label(c, _), STEP, PICK, f"{c}.0") for c in choices]
+    return markup(rows_of(buttons, 2))
+
+
+def _match_category(text: str, _: Gettext) -> str | None:
+    """ "sports", "Sports", "all", or the label in the reader's language."""
+    wanted = text.casefold()
+    for category in (*CATEGORIES, ALL_CATEGORIES):
+        if wanted in (category, category_label(category, _).casefold()):
+            return category
+    return "all" if wanted in ("all categories", "everything") else None

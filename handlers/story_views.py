@@ -1,0 +1,71 @@
+"""How a story line looks in a chat: title, source, how long ago, a one-line summary.
+
+Every feed-supplied string is escaped here, and each piece is cut to a bound, so a page of
+stories fits Telegram's 4096 characters by construction, whatever the feeds contain.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from babel.dates import format_timedelta
+
+from digest.catalog import Catalog
+from digest.rank import RankedStory
+from handlers.i18n import Gettext, babel_locale
+from handlers.render import esc
+
+MAX_TITLE = 220
+MAX_SUMMARY = 180
+MAX_ALSO = 3
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut at a word boundary with an ellipsis; short text is returned as is."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-—") + "…"
+
+
+def time_ago(published: datetime, now: datetime, ui_language: str, _: Gettext) -> str:
+    """ "3 hours ago", in the reader's language (CLDR via Babel); "just now" under a minute."""
+    age = now - published
+    if age < timedelta(minutes=1):  # also a publisher clock slightly ahead of ours
+        return _("just now")
+    return format_timedelta(
+        -age, granularity="minute", add_direction=True, locale=babel_locale(ui_language)
+    )
+
+
+def source_name(source_id: str, catalog: Catalog) -> str:
+    source = catalog.source(source_id)
+    return source.name if source else source_id
+
+
+def story_html(
+    number: int,
+    story: RankedStory,
+    catalog: Catalog,
+    now: datetime,
+    ui_language: str,
+    _: Gettext,
+) -> str:
+    """One numbered story, four short lines at most."""
+    article = story.article
+    lines = [f"<b>{number}. {esc(clip(article.title, MAX_TITLE))}</b>"]
+    when = time_ago(article.published_at, now, ui_language, _)
+    meta = f"{source_name(article.source_id, catalog)} · {when}"
+    lines.append(f"<i>{esc(meta)}</i>")
+    if article.summary:
+        lines.append(esc(clip(article.summary, MAX_SUMMARY)))
+    if story.also_covered_by:
+        names = [source_name(s, catalog) for s in story.also_covered_by[:MAX_ALSO]]
+        more = len(story.also_covered_by) - len(names)
+        listed = ", ".join(names) + (f" +{more}" if more > 0 else "")
+        lines.append("↪︎ " + esc(_("Also covered by {sources}").format(sources=listed)))
+    return "\n".join(lines)
