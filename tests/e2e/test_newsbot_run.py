@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.botapi import FakeBotAPI
+from tests.feedserver import FeedServer, Reply
 from tests.handlers.user import TelegramUser
+from tests.integration.news_fixtures import BUDGET_EN, HOCKEY_EN, rss, write_catalog
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,8 +30,12 @@ def bot_env(**extra: str) -> dict[str, str]:
 
 
 def run_cli(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return run_cli_args(tmp_path, ["run"], **extra)
+
+
+def run_cli_args(tmp_path: Path, args: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
+        [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,  # no .env there
         env=bot_env(**extra),
         capture_output=True,
@@ -121,3 +129,51 @@ def test_new_user_sets_up_through_the_running_bot(
     assert "is ready" in log, log[-2000:]
     secret = fake.token.split(":", 1)[1]
     assert fake.token not in log and secret not in log
+
+
+def test_fetch_json_reports_exact_counts(tmp_path: Path) -> None:
+
+    with FeedServer() as server:
+        server.add_file("/alpha.xml", rss([BUDGET_EN, HOCKEY_EN], datetime.now(UTC)))
+        server.add_route("/broken.xml", lambda _r: Reply(500, {}, b""))
+        catalog = write_catalog(
+            tmp_path / "catalog.toml",
+            server,
+            {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/broken.xml")]},
+        )
+        result = run_cli_args(
+            tmp_path,
+            ["fetch", "--json"],
+            NEWSBOT_CATALOG=str(catalog),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}",
+        )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["feeds"], report["ok"], report["failed"], report["new_articles"]) == (2, 1, 1, 2)
+    assert "500" in report["failures"][0]["error"]
+
+
+def test_run_fetches_feeds_at_start_up(tmp_path: Path) -> None:
+
+    with FeedServer() as server, FakeBotAPI() as fake:
+        server.add_file("/alpha.xml", rss([BUDGET_EN], datetime.now(UTC)))
+        catalog = write_catalog(
+            tmp_path / "c.toml", server, {"alpha": [("national", "/alpha.xml")]}
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=tmp_path,
+            env=bot_env(
+                TELEGRAM_BOT_TOKEN=fake.token,
+                TELEGRAM_API_BASE_URL=fake.base_url,
+                DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}",
+                NEWSBOT_CATALOG=str(catalog),
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            server.wait_for_requests("/alpha.xml", timeout=30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
