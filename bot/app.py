@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
+from telegram import Bot
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.jobs import schedule_ingest
+from bot.jobs import schedule_ingest, schedule_pushes
+from bot.pusher import Pusher, worker_identity
 from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
@@ -18,17 +21,27 @@ from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
 from digest.ingest import Ingestor
 from handlers import basics
+from handlers.digest_push import DigestScheduler
+from handlers.digests import Digests
 from handlers.headlines import Headlines
 from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
+from handlers.outbox_sender import OutboxSender
 from handlers.setup import SetupFlow
 from storage.articles import ArticleStore
 from storage.db import make_engine, migrate
+from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
+from storage.leases import LeaseStore
 from storage.users import UserStore
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query"]
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,16 @@ class Services:
     users: UserStore
     feeds: FeedStore
     articles: ArticleStore
+    deliveries: DeliveryStore
+    leases: LeaseStore
+
+
+@dataclass(frozen=True)
+class BotParts:
+    """The application and the pieces tests drive directly (with their own clock)."""
+
+    application: Application
+    pusher: Pusher
 
 
 def build_services(settings: Settings) -> Services:
@@ -55,6 +78,8 @@ def build_services(settings: Settings) -> Services:
         users=UserStore(engine),
         feeds=FeedStore(engine),
         articles=ArticleStore(engine),
+        deliveries=DeliveryStore(engine),
+        leases=LeaseStore(engine),
     )
 
 
@@ -63,26 +88,43 @@ def build_ingestor(services: Services, fetcher: Fetcher) -> Ingestor:
     return Ingestor(services.catalog, services.feeds, services.articles, fetcher, timing=timing)
 
 
-def build_application(services: Services) -> Application:
+def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = True) -> BotParts:
     """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route and job."""
     settings = services.settings
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required")
+    token = settings.telegram_bot_token.get_secret_value()
     fetcher = Fetcher()
+    # Pushes pace and retry themselves (the outbox records it), so their bot has no rate limiter.
+    push_bot = Bot(token, base_url=settings.telegram_api_base_url)
+    sender = OutboxSender(
+        push_bot, services.deliveries, services.users, worker_id=worker_identity(),
+        max_rate=settings.send_max_rate, clock=clock,
+    )  # fmt: skip
+    scheduler = DigestScheduler(
+        services.users, services.articles, services.deliveries, services.catalog
+    )
+    pusher = Pusher(scheduler, sender, services.leases, worker_identity(), clock)
 
     async def post_init(application: Application) -> None:
+        await push_bot.initialize()
         await _register_commands(application)
+        if not run_jobs:
+            return
+        schedule_pushes(application, pusher)
         if settings.feed_fetch_enabled:
             schedule_ingest(
                 application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
             )
 
     async def post_shutdown(application: Application) -> None:
+        await pusher.release()
         await fetcher.aclose()
+        await push_bot.shutdown()
 
     application = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token.get_secret_value())
+        .token(token)
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(PerUserUpdateProcessor(64))
@@ -90,11 +132,12 @@ def build_application(services: Services) -> Application:
         .post_shutdown(post_shutdown)
         .build()
     )
-    setup = SetupFlow(services.users, services.catalog)
-    headlines = Headlines(services.users, services.articles, services.catalog)
-    application.add_handlers(routes(setup, headlines))
+    setup = SetupFlow(services.users, services.catalog, clock)
+    headlines = Headlines(services.users, services.articles, services.catalog, clock)
+    digests = Digests(services.users, scheduler, pusher.drain, clock)
+    application.add_handlers(routes(setup, headlines, digests))
     application.add_error_handler(basics.on_error)
-    return application
+    return BotParts(application=application, pusher=pusher)
 
 
 async def _register_commands(application: Application) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.app import ALLOWED_UPDATES, Services, build_application, build_ingestor, build_services
+from bot.app import ALLOWED_UPDATES, Services, build_bot, build_ingestor, build_services
 from bot.logging_setup import setup_logging
 from bot.settings import Settings
 from digest.catalog import CatalogError
@@ -73,8 +73,7 @@ def run() -> int:
     if isinstance(services, str):
         return _fail(services)
     log.info("catalog %s: %d sources", services.catalog.path, len(services.catalog.sources))
-    application = build_application(services)
-    application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    build_bot(services).application.run_polling(allowed_updates=ALLOWED_UPDATES)
     return 0
 
 

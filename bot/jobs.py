@@ -1,4 +1,4 @@
-"""Thin JobQueue tickers: the work and its decisions live in ``digest``; these only start it."""
+"""Thin JobQueue tickers: the work and its decisions live elsewhere; these only start it."""
 
 from __future__ import annotations
 
@@ -6,17 +6,28 @@ import logging
 
 from telegram.ext import Application, ContextTypes
 
+from bot.pusher import Pusher
 from digest.ingest import Ingestor
 
 log = logging.getLogger(__name__)
 
 INGEST_JOB = "ingest"
+DIGEST_JOB = "digest-tick"
+SEND_JOB = "outbox"
+DIGEST_TICK_SECONDS = 60
+SEND_POLL_SECONDS = 5
+
+
+def _queue(application: Application):  # type: ignore[no-untyped-def]
+    queue = application.job_queue
+    if queue is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    return queue
 
 
 async def ingest_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
     """One ingest pass over the due feeds; a failure is logged and the next tick tries again."""
-    job = context.job
-    ingestor = job.data if job is not None else None
+    ingestor = context.job.data if context.job is not None else None
     if not isinstance(ingestor, Ingestor):
         return
     if ingestor.running:
@@ -28,12 +39,34 @@ async def ingest_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.exception("ingest pass failed")
 
 
+async def digest_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Queue the digests that are due, then let the sender go (without waiting for it)."""
+    pusher = context.job.data if context.job is not None else None
+    if not isinstance(pusher, Pusher):
+        return
+    try:
+        report = await pusher.tick()
+    except Exception:
+        log.exception("digest tick failed")
+        return
+    if report is not None and report.enqueued:
+        context.application.create_task(pusher.drain(), name="outbox-drain")
+
+
+async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Keep the lease and send whatever is due (retries, /digest, broadcasts)."""
+    pusher = context.job.data if context.job is not None else None
+    if not isinstance(pusher, Pusher):
+        return
+    try:
+        await pusher.drain()
+    except Exception:
+        log.exception("outbox drain failed")
+
+
 def schedule_ingest(application: Application, ingestor: Ingestor, every_seconds: int) -> None:
     """First pass right after start-up, then every ``every_seconds``; never two at once."""
-    queue = application.job_queue
-    if queue is None:
-        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
-    queue.run_repeating(
+    _queue(application).run_repeating(
         ingest_tick,
         interval=every_seconds,
         first=1,
@@ -41,3 +74,17 @@ def schedule_ingest(application: Application, ingestor: Ingestor, every_seconds:
         data=ingestor,
         job_kwargs={"max_instances": 1, "coalesce": True, "misfire_grace_time": every_seconds},
     )
+
+
+def schedule_pushes(application: Application, pusher: Pusher) -> None:
+    """The digest tick every minute and the outbox poll every few seconds."""
+    queue = _queue(application)
+    kwargs = {"max_instances": 1, "coalesce": True}
+    queue.run_repeating(
+        digest_tick, interval=DIGEST_TICK_SECONDS, first=2, name=DIGEST_JOB, data=pusher,
+        job_kwargs=kwargs,
+    )  # fmt: skip
+    queue.run_repeating(
+        send_tick, interval=SEND_POLL_SECONDS, first=3, name=SEND_JOB, data=pusher,
+        job_kwargs=kwargs,
+    )  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import basics
+from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
+from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.setup import SetupFlow
@@ -12,14 +14,18 @@ from handlers.setup import SetupFlow
 PRIVATE = filters.ChatType.PRIVATE
 
 
-def routes(setup: SetupFlow, headlines: Headlines) -> list[BaseHandler]:
+def routes(setup: SetupFlow, headlines: Headlines, digests: Digests) -> list[BaseHandler]:
     return [
         CommandHandler("start", setup.start, filters=PRIVATE),
         CommandHandler("settings", setup.settings, filters=PRIVATE),
         CommandHandler("headlines", headlines.command, filters=PRIVATE),
+        CommandHandler("digest", digests.digest_now, filters=PRIVATE),
+        CommandHandler("pause", digests.pause, filters=PRIVATE),
+        CommandHandler("resume", digests.resume, filters=PRIVATE),
         CommandHandler("help", basics.show_help, filters=PRIVATE),
         CommandHandler("stop", setup.stop, filters=PRIVATE),
         CallbackQueryHandler(headlines.press, pattern=HEADLINES_BUTTONS),
+        CallbackQueryHandler(digests.pause_chosen, pattern=PAUSE_BUTTONS),
         CallbackQueryHandler(setup.press),
         MessageHandler(PRIVATE & filters.COMMAND, basics.unknown_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.text),

@@ -21,7 +21,10 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
     return [
         ("start", _("Set up your news, or see your setup")),
         ("headlines", _("Top stories now, by category")),
+        ("digest", _("Your digest, right now")),
         ("settings", _("Change countries, languages, sources, times")),
+        ("pause", _("Pause digests for a while")),
+        ("resume", _("Resume paused digests")),
         ("help", _("What I can do")),
         ("stop", _("Pause deliveries or delete your data")),
     ]

@@ -16,6 +16,9 @@ t      delivery times (presets or typed HH:MM)      times
 z      timezone (short list or typed IANA name)     timezone
 m      summary with Confirm / Change (first setup)  —
 s      settings menu: summary plus one button per part
+q      quiet hours (settings only)                  quiet hours
+n      stories per digest, 3–10 (settings only)     digest size
+e      empty digest: skip it or say so (settings)   empty digests
 ====== =========================================== =====================
 
 During the first setup ("setup" mode) Done moves to the next step of the full sequence. From
@@ -29,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.catalog import CATEGORIES, Catalog
+from digest.compose import MAX_STORIES, MIN_STORIES
 from storage.users import Reader
 
 SETUP = "setup"
@@ -37,7 +41,15 @@ ALL_CATEGORIES = "all"
 PRESET_MINUTES: tuple[int, ...] = (7 * 60, 8 * 60, 12 * 60, 18 * 60, 21 * 60)
 MAX_DELIVERY_TIMES = 8
 PER_COUNTRY = ("lp", "lo", "sp", "so")
-SINGLE_CHOICE = frozenset({"c", "lp", "sp", "z"})
+SINGLE_CHOICE = frozenset({"c", "lp", "sp", "z", "q", "n", "e"})
+SETTINGS_ONLY = ("q", "n", "e")
+QUIET_OFF = "off"
+QUIET_PRESETS: tuple[tuple[int, int], ...] = (
+    (22 * 60, 7 * 60),
+    (23 * 60, 6 * 60),
+    (21 * 60, 8 * 60),
+)
+EMPTY_DIGEST_CHOICES = ("skip", "say")
 MULTI_CHOICE = frozenset({"o", "lo", "so", "k", "t"})
 
 
@@ -70,7 +82,7 @@ class Step:
         kind, _, country = code.partition(".")
         if kind in PER_COUNTRY and country:
             return cls(kind, country)
-        if kind in ("c", "o", "k", "t", "z", "m", "s") and not country:
+        if kind in ("c", "o", "k", "t", "z", "m", "s", *SETTINGS_ONLY) and not country:
             return cls(kind)
         return None
 
@@ -94,6 +106,16 @@ def options(step: Step, reader: Reader, catalog: Catalog) -> list[str]:
         return [*CATEGORIES, ALL_CATEGORIES]
     if step.kind == "t":
         return [str(m) for m in sorted(set(PRESET_MINUTES) | set(reader.delivery_minutes))]
+    if step.kind == "q":
+        windows = list(QUIET_PRESETS)
+        current = (reader.quiet_start, reader.quiet_end)
+        if current[0] is not None and current[1] is not None and current not in windows:
+            windows.append((current[0], current[1]))
+        return [QUIET_OFF, *(quiet_code(start, end) for start, end in windows)]
+    if step.kind == "n":
+        return [str(n) for n in range(MIN_STORIES, MAX_STORIES + 1)]
+    if step.kind == "e":
+        return list(EMPTY_DIGEST_CHOICES)
     if step.kind == "z":
         primary = catalog.country(reader.primary_country or "")
         zones = list(primary.timezones) if primary else ["UTC"]
@@ -114,6 +136,18 @@ def options(step: Step, reader: Reader, catalog: Catalog) -> list[str]:
             return [i for i in ids if i != country.primary_source]
         return ids
     return []
+
+
+def quiet_code(start: int, end: int) -> str:
+    """Quiet hours as a button argument: "1320-420" for 22:00–07:00."""
+    return f"{start}-{end}"
+
+
+def parse_quiet_code(code: str) -> tuple[int, int] | None:
+    start, _, end = code.partition("-")
+    if not (start.isdigit() and end.isdigit()):
+        return None
+    return int(start), int(end)
 
 
 def forced_choice(step: Step, reader: Reader, catalog: Catalog) -> str | None:

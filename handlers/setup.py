@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
@@ -19,17 +20,22 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
+from digest.schedule import parse_quiet_hours
+from handlers.digest_push import next_due_for
 from handlers.flow import (
     ALL_CATEGORIES,
     MAX_DELIVERY_TIMES,
     MULTI_CHOICE,
     SETTINGS,
+    SETTINGS_ONLY,
     SETUP,
+    SINGLE_CHOICE,
     Step,
     first_missing,
     forced_choice,
     next_step,
     options,
+    parse_quiet_code,
     previous_step,
 )
 from handlers.i18n import gettext_for, language_name, ui_language_for
@@ -49,9 +55,15 @@ FLOW_STEPS_WITH_TEXT = {"t", "z"}
 class SetupFlow:
     """Handlers for the setup/settings menus, built once with their dependencies."""
 
-    def __init__(self, users: UserStore, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        users: UserStore,
+        catalog: Catalog,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.users = users
         self.catalog = catalog
+        self.clock = clock
 
     # ------------------------------------------------------------------ commands
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -61,7 +73,7 @@ class SetupFlow:
         note = None
         if reader.paused:
             self.users.set_paused(reader.id, False)
-            reader = self._reload(reader)
+            reader = self._reschedule(self._reload(reader))
             note = _("Welcome back! Your deliveries are on again.")
         if reader.setup_complete:
             await self._open_menu(context, reader, Step("s"), SETTINGS, note)
@@ -142,7 +154,7 @@ class SetupFlow:
             await query.answer()
             await self._show(query, reader, previous_step(step, reader, self.catalog, mode), mode)
             return
-        if press.action == Action.PICK and step.kind in ("c", "lp", "sp", "z"):
+        if press.action == Action.PICK and step.kind in SINGLE_CHOICE:
             await self._pick(query, reader, step, press.arg)
             return
         if press.action == Action.TOGGLE and step.kind in MULTI_CHOICE:
@@ -165,7 +177,15 @@ class SetupFlow:
             return
         if step.kind == "s" and press.action == Action.GOTO:
             target = Step.parse(press.arg)
-            if target is None or target.kind not in ("c", "lp", "sp", "k", "t", "z"):
+            if target is None or target.kind not in (
+                "c",
+                "lp",
+                "sp",
+                "k",
+                "t",
+                "z",
+                *SETTINGS_ONLY,
+            ):
                 await self._expired(query, reader)
                 return
             if target.country and reader.country(target.country) is None:
@@ -198,6 +218,13 @@ class SetupFlow:
             self.users.set_primary_source(reader.id, step.country, value)
         elif step.kind == "z":
             self.users.set_timezone(reader.id, value)
+        elif step.kind == "q":
+            window = parse_quiet_code(value)
+            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
+        elif step.kind == "n":
+            self.users.set_stories_per_digest(reader.id, int(value))
+        elif step.kind == "e":
+            self.users.set_empty_digest(reader.id, value)
         reader = self._reload(reader)
         following = next_step(step, reader, self.catalog, reader.flow_mode)
         if step.kind == "lp" and step.country and following != Step("lo", step.country):
@@ -241,7 +268,7 @@ class SetupFlow:
         self.users.set_setup_complete(reader.id, True)
         self.users.set_flow(reader.id, None, mode=SETTINGS)
         await query.answer()
-        reader = self._reload(reader)
+        reader = self._reschedule(self._reload(reader))
         _ = gettext_for(reader.ui_language)
         footer = esc(_("Change anything with /settings. /help lists every command."))
         text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
@@ -324,6 +351,16 @@ class SetupFlow:
             note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
             await self._open_menu(context, reader, following, reader.flow_mode, note)
             return
+        if reader.flow_step == "q":
+            try:
+                window = parse_quiet_hours(typed)
+            except ValueError:
+                await message.reply_text(_("Send quiet hours like 22:30-06:45, or “off”."))
+                return
+            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
+            reader = self._reload(reader)
+            await self._open_menu(context, reader, Step("s"), SETTINGS)
+            return
         if reader.flow_step:
             await message.reply_text(_("Please use the buttons above, or send /settings."))
         elif reader.setup_complete:
@@ -339,6 +376,11 @@ class SetupFlow:
         return self.users.ensure(
             user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code)
         )
+
+    def _reschedule(self, reader: Reader) -> Reader:
+        """Times, timezone or quiet hours may have changed: recompute the next digest time."""
+        self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+        return self._reload(reader)
 
     def _reload(self, reader: Reader) -> Reader:
         fresh = self.users.get(reader.id)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.catalog import CATEGORIES, Catalog
-from handlers.flow import ALL_CATEGORIES, SETTINGS, Step, options
+from handlers.flow import (
+    ALL_CATEGORIES,
+    QUIET_OFF,
+    SETTINGS,
+    Step,
+    options,
+    parse_quiet_code,
+)
 from handlers.i18n import Gettext, country_name, gettext_for, language_name
 from handlers.keyboards import Action, button, markup, rows_of
 from handlers.render import bold, esc, hhmm, italic
@@ -62,9 +69,14 @@ def summary_html(reader: Reader, catalog: Catalog) -> str:
     times = ", ".join(hhmm(m) for m in reader.delivery_minutes) or _("none yet")
     lines.append("⏰ " + esc(_("Delivery: {times}").format(times=times)))
     lines.append("🕰 " + esc(_("Timezone: {zone}").format(zone=reader.timezone or _("not set"))))
+    if reader.quiet_start is not None and reader.quiet_end is not None:
+        window = f"{hhmm(reader.quiet_start)}–{hhmm(reader.quiet_end)}"
+        lines.append("🌙 " + esc(_("Quiet hours: {window}").format(window=window)))
+    count = reader.stories_per_digest
+    lines.append("🔢 " + esc(_("Stories per digest: {count}").format(count=count)))
     if reader.paused:
         lines.append("")
-        lines.append(italic(_("Deliveries are paused. Send /start to resume them.")))
+        lines.append(italic(_("Deliveries are paused. Send /resume to resume them.")))
     return "\n".join(lines)
 
 
@@ -259,8 +271,40 @@ def _settings_menu(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
     buttons.append(button("🗂 " + _("Categories"), step.code, Action.GOTO, "k"))
     buttons.append(button("⏰ " + _("Delivery time"), step.code, Action.GOTO, "t"))
     buttons.append(button("🕰 " + _("Timezone"), step.code, Action.GOTO, "z"))
+    buttons.append(button("🌙 " + _("Quiet hours"), step.code, Action.GOTO, "q"))
+    buttons.append(button("🔢 " + _("Stories per digest"), step.code, Action.GOTO, "n"))
+    buttons.append(button("📭 " + _("Empty digests"), step.code, Action.GOTO, "e"))
     body = summary_html(reader, catalog) + "\n\n" + esc(_("Tap a part to change it."))
     return _("Settings"), body, rows_of(buttons, 2)
+
+
+def _quiet_hours(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    labels = {QUIET_OFF: _("Off")}
+    for code in options(step, reader, catalog):
+        window = parse_quiet_code(code)
+        if window:
+            labels[code] = f"{hhmm(window[0])}–{hhmm(window[1])}"
+    body = _(
+        "No digests between two times: a digest that falls inside waits for the end. "
+        "Pick a window, or send one like 22:30-06:45."
+    )
+    return _("Quiet hours"), esc(body), _picks(step, reader, catalog, labels, 2)
+
+
+def _digest_size(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    body = _("How many stories in each digest? Now: {count}.").format(
+        count=reader.stories_per_digest
+    )
+    return _("Stories per digest"), esc(body), _picks(step, reader, catalog, {}, 4)
+
+
+def _empty_digests(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    labels = {"skip": _("Skip it"), "say": _("Tell me")}
+    current = labels.get(reader.empty_digest, reader.empty_digest)
+    body = _("When a category has nothing new at digest time. Now: {choice}.").format(
+        choice=current
+    )
+    return _("Empty digests"), esc(body), _picks(step, reader, catalog, labels, 2)
 
 
 _STEP_BUILDERS = {
@@ -275,6 +319,9 @@ _STEP_BUILDERS = {
     "z": _timezone,
     "m": _summary,
     "s": _settings_menu,
+    "q": _quiet_hours,
+    "n": _digest_size,
+    "e": _empty_digests,
 }
 
 

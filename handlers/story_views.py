@@ -6,6 +6,7 @@ stories fits Telegram's 4096 characters by construction, whatever the feeds cont
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
@@ -15,9 +16,15 @@ from digest.rank import RankedStory
 from handlers.i18n import Gettext, babel_locale
 from handlers.render import esc
 
-MAX_TITLE = 220
-MAX_SUMMARY = 180
 MAX_ALSO = 3
+
+
+@dataclass(frozen=True, slots=True)
+class StoryLimits:
+    """How long a title and a summary may be; 0 leaves the summary out."""
+
+    title: int = 220
+    summary: int = 180
 
 
 def clip(text: str, limit: int) -> str:
@@ -54,15 +61,16 @@ def story_html(
     now: datetime,
     ui_language: str,
     _: Gettext,
+    limits: StoryLimits = StoryLimits(),
 ) -> str:
     """One numbered story, four short lines at most."""
     article = story.article
-    lines = [f"<b>{number}. {esc(clip(article.title, MAX_TITLE))}</b>"]
+    lines = [f"<b>{number}. {esc(clip(article.title, limits.title))}</b>"]
     when = time_ago(article.published_at, now, ui_language, _)
     meta = f"{source_name(article.source_id, catalog)} · {when}"
     lines.append(f"<i>{esc(meta)}</i>")
-    if article.summary:
-        lines.append(esc(clip(article.summary, MAX_SUMMARY)))
+    if article.summary and limits.summary:
+        lines.append(esc(clip(article.summary, limits.summary)))
     if story.also_covered_by:
         names = [source_name(s, catalog) for s in story.also_covered_by[:MAX_ALSO]]
         more = len(story.also_covered_by) - len(names)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -46,6 +46,12 @@ class User(SQLModel, table=True):
     setup_complete: bool = Field(default=False)
     active: bool = Field(default=True)
     paused: bool = Field(default=False)
+    paused_until: datetime | None = None
+    next_due_at: datetime | None = Field(default=None, index=True)
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+    stories_per_digest: int = Field(default=5)
+    empty_digest: str = Field(default="skip", max_length=8)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -166,3 +172,60 @@ class ArticleCategory(SQLModel, table=True):
         )
     )
     category: str = Field(primary_key=True, max_length=16, index=True)
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per push (digest or broadcast) to one chat, written before sending.
+
+    ``(user_id, kind, slot_key)`` is unique, so enqueueing the same digest slot twice is a no-op
+    and a restart neither loses nor repeats a push. ``status`` moves pending → sending → sent (or
+    failed / blocked / cancelled); a row stuck in ``sending`` after a crash is claimed again.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "slot_key", name="uq_deliveries_user_kind_slot"),
+        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    user_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=16)
+    slot_key: str = Field(max_length=64)
+    broadcast_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    last_error: str | None = Field(default=None, max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeliveredArticle(SQLModel, table=True):
+    """A story a reader has received in a category: digests never repeat it there."""
+
+    __tablename__ = "delivered_articles"
+
+    user_id: int = Field(sa_column=_user_fk())
+    category: str = Field(primary_key=True, max_length=16)
+    article_id: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False, nullable=False)
+    )
+    delivered_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Lease(SQLModel, table=True):
+    """A named lease held by one process (e.g. the scheduler), renewed while it lives."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=64)
+    expires_at: datetime

@@ -7,11 +7,13 @@ a bot restarted mid-setup carry on at the same step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -62,6 +64,12 @@ class Reader:
     setup_complete: bool
     active: bool
     paused: bool
+    paused_until: datetime | None
+    next_due_at: datetime | None
+    quiet_start: int | None
+    quiet_end: int | None
+    stories_per_digest: int
+    empty_digest: str
     countries: tuple[CountryChoice, ...]
     categories: tuple[str, ...]
     delivery_minutes: tuple[int, ...]
@@ -87,7 +95,27 @@ class UserStore:
     # ----------------------------------------------------------------- reading
     def get(self, user_id: int) -> Reader | None:
         with Session(self._engine) as session:
-            return _load(session, user_id)
+            return _load_many(session, [user_id]).get(user_id)
+
+    def due(self, now: datetime, limit: int = 500) -> list[Reader]:
+        """Readers whose next digest is due: set up, active, ``next_due_at`` passed (indexed)."""
+        with Session(self._engine) as session:
+            ids = session.exec(
+                select(User.id)
+                .where(
+                    col(User.next_due_at) <= now,
+                    col(User.active),
+                    col(User.setup_complete),
+                )
+                .order_by(col(User.next_due_at), col(User.id))
+                .limit(limit)
+            ).all()
+            loaded = _load_many(session, list(ids))
+            return [loaded[i] for i in ids if i in loaded]
+
+    def active_ids(self) -> list[int]:
+        with Session(self._engine) as session:
+            return list(session.exec(select(User.id).where(col(User.active))).all())
 
     def count(self) -> int:
         with Session(self._engine) as session:
@@ -146,8 +174,36 @@ class UserStore:
     def set_setup_complete(self, user_id: int, complete: bool = True) -> None:
         self._update_user(user_id, {"setup_complete": complete})
 
-    def set_paused(self, user_id: int, paused: bool) -> None:
-        self._update_user(user_id, {"paused": paused})
+    def set_paused(self, user_id: int, paused: bool, until: datetime | None = None) -> None:
+        """Pause deliveries (until ``until``, or until resumed when None), or resume them."""
+        self._update_user(user_id, {"paused": paused, "paused_until": until if paused else None})
+
+    def set_next_due(self, user_id: int, next_due_at: datetime | None) -> None:
+        self._update_user(user_id, {"next_due_at": next_due_at})
+
+    def set_next_due_many(self, next_due: Mapping[int, datetime | None]) -> None:
+        """Store the next due time of many readers in one transaction (after a tick)."""
+        if not next_due:
+            return
+        table = User.__table__  # type: ignore[attr-defined]
+        statement = (
+            table.update()
+            .where(table.c.id == bindparam("uid"))
+            .values(next_due_at=bindparam("due"))
+        )
+        with self._engine.begin() as connection:
+            connection.execute(
+                statement, [{"uid": uid, "due": due} for uid, due in next_due.items()]
+            )
+
+    def set_quiet_hours(self, user_id: int, start: int | None, end: int | None) -> None:
+        self._update_user(user_id, {"quiet_start": start, "quiet_end": end})
+
+    def set_stories_per_digest(self, user_id: int, count: int) -> None:
+        self._update_user(user_id, {"stories_per_digest": count})
+
+    def set_empty_digest(self, user_id: int, behaviour: str) -> None:
+        self._update_user(user_id, {"empty_digest": behaviour})
 
     def set_active(self, user_id: int, active: bool) -> None:
         self._update_user(user_id, {"active": active})
@@ -291,57 +347,83 @@ def _toggle(
     return False
 
 
-def _load(session: Session, user_id: int) -> Reader | None:
-    user = session.get(User, user_id)
-    if user is None:
-        return None
+def _load_many(session: Session, user_ids: list[int]) -> dict[int, Reader]:
+    """Readers with their preferences in six queries, however many readers (fan-out loads
+    thousands at once)."""
+    if not user_ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(user_ids))).all()
     countries = session.exec(
         select(UserCountry)
-        .where(UserCountry.user_id == user_id)
+        .where(col(UserCountry.user_id).in_(user_ids))
         .order_by(
             col(UserCountry.is_primary).desc(), col(UserCountry.position), col(UserCountry.country)
         )
     ).all()
     languages = session.exec(
         select(UserLanguage)
-        .where(UserLanguage.user_id == user_id)
+        .where(col(UserLanguage.user_id).in_(user_ids))
         .order_by(col(UserLanguage.is_primary).desc(), col(UserLanguage.language))
     ).all()
     sources = session.exec(
         select(UserSource)
-        .where(UserSource.user_id == user_id)
+        .where(col(UserSource.user_id).in_(user_ids))
         .order_by(col(UserSource.is_primary).desc(), col(UserSource.source_id))
     ).all()
     categories = session.exec(
-        select(UserCategory.category).where(UserCategory.user_id == user_id)
+        select(UserCategory.user_id, UserCategory.category)
+        .where(col(UserCategory.user_id).in_(user_ids))
+        .order_by(col(UserCategory.category))
     ).all()
     minutes = session.exec(
-        select(UserDeliveryTime.minute)
-        .where(UserDeliveryTime.user_id == user_id)
+        select(UserDeliveryTime.user_id, UserDeliveryTime.minute)
+        .where(col(UserDeliveryTime.user_id).in_(user_ids))
         .order_by(col(UserDeliveryTime.minute))
     ).all()
-    choices = tuple(
-        CountryChoice(
-            code=c.country,
-            is_primary=c.is_primary,
-            languages=tuple(lang.language for lang in languages if lang.country == c.country),
-            sources=tuple(src.source_id for src in sources if src.country == c.country),
+    langs_by: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for lang in languages:
+        langs_by[(lang.user_id, lang.country)].append(lang.language)
+    sources_by: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for src in sources:
+        sources_by[(src.user_id, src.country)].append(src.source_id)
+    countries_by: dict[int, list[CountryChoice]] = defaultdict(list)
+    for c in countries:
+        countries_by[c.user_id].append(
+            CountryChoice(
+                code=c.country,
+                is_primary=c.is_primary,
+                languages=tuple(langs_by[(c.user_id, c.country)]),
+                sources=tuple(sources_by[(c.user_id, c.country)]),
+            )
         )
-        for c in countries
-    )
-    return Reader(
-        id=user.id,
-        chat_id=user.chat_id,
-        first_name=user.first_name,
-        ui_language=user.ui_language,
-        timezone=user.timezone,
-        flow_step=user.flow_step,
-        flow_mode=user.flow_mode,
-        menu_message_id=user.menu_message_id,
-        setup_complete=user.setup_complete,
-        active=user.active,
-        paused=user.paused,
-        countries=choices,
-        categories=tuple(sorted(categories)),
-        delivery_minutes=tuple(minutes),
-    )
+    categories_by: dict[int, list[str]] = defaultdict(list)
+    for user_id, category in categories:
+        categories_by[user_id].append(category)
+    minutes_by: dict[int, list[int]] = defaultdict(list)
+    for user_id, minute in minutes:
+        minutes_by[user_id].append(minute)
+    return {
+        user.id: Reader(
+            id=user.id,
+            chat_id=user.chat_id,
+            first_name=user.first_name,
+            ui_language=user.ui_language,
+            timezone=user.timezone,
+            flow_step=user.flow_step,
+            flow_mode=user.flow_mode,
+            menu_message_id=user.menu_message_id,
+            setup_complete=user.setup_complete,
+            active=user.active,
+            paused=user.paused,
+            paused_until=user.paused_until,
+            next_due_at=user.next_due_at,
+            quiet_start=user.quiet_start,
+            quiet_end=user.quiet_end,
+            stories_per_digest=user.stories_per_digest,
+            empty_digest=user.empty_digest,
+            countries=tuple(countries_by[user.id]),
+            categories=tuple(categories_by[user.id]),
+            delivery_minutes=tuple(minutes_by[user.id]),
+        )
+        for user in users
+    }

@@ -20,6 +20,8 @@ from tests.integration.news_fixtures import BUDGET_EN, HOCKEY_EN, rss, write_cat
 
 REPO = Path(__file__).resolve().parents[2]
 
+COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
+
 
 def bot_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NEWSBOT_"))}
@@ -114,13 +116,7 @@ def test_new_user_sets_up_through_the_running_bot(
     assert "All set" in user.last().text
     settings = user.send("/settings")
     assert "Primary country: India" in settings.text and "Hindi (primary)" in settings.text
-    assert [c["command"] for c in fake.commands()] == [
-        "start",
-        "headlines",
-        "settings",
-        "help",
-        "stop",
-    ]
+    assert [c["command"] for c in fake.commands()] == COMMANDS
     assert not fake.errors, fake.describe()
 
     process.send_signal(signal.SIGTERM)

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
-from bot.app import ALLOWED_UPDATES, Services, build_application, build_services
+from bot.app import ALLOWED_UPDATES, BotParts, Services, build_bot, build_services
+from bot.pusher import Pusher
 from bot.settings import Settings
+from handlers.digest_push import TickReport
+from handlers.outbox_sender import SendReport
 from tests.fakes.botapi import FakeBotAPI
+
+T = TypeVar("T")
 
 
 def settings_for(
@@ -30,6 +38,20 @@ def settings_for(
     )  # type: ignore[call-arg]
 
 
+class ManualClock:
+    """A clock the test moves by hand; starts at the real now."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
 class RunningBot:
     """The bot application polling ``fake`` until ``stop()``; ``services`` gives the database."""
 
@@ -39,8 +61,14 @@ class RunningBot:
         db_url: str,
         catalog: Path | None = None,
         fetch_feeds: bool = False,
+        *,
+        clock: ManualClock | None = None,
+        run_jobs: bool = False,
     ) -> None:
         self.services: Services = build_services(settings_for(fake, db_url, catalog, fetch_feeds))
+        self.clock = clock or ManualClock()
+        self._run_jobs = run_jobs
+        self.parts: BotParts | None = None
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -54,6 +82,21 @@ class RunningBot:
         if self._error is not None:
             raise AssertionError("bot failed to start") from self._error
         return self
+
+    def call(self, make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60) -> T:
+        """Run a coroutine on the bot's own event loop and wait for its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(make(), self._loop).result(timeout)
+
+    @property
+    def pusher(self) -> Pusher:
+        assert self.parts is not None
+        return self.parts.pusher
+
+    def push(self) -> tuple[TickReport | None, SendReport | None]:
+        """One scheduler tick at the test clock's time, then drain the outbox."""
+        tick = self.call(self.pusher.tick)
+        return tick, self.call(self.pusher.drain)
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
@@ -84,7 +127,8 @@ class RunningBot:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        application = build_application(self.services)
+        self.parts = build_bot(self.services, self.clock, run_jobs=self._run_jobs)
+        application = self.parts.application
         await application.initialize()
         if application.post_init is not None:
             await application.post_init(application)

@@ -9,48 +9,10 @@ from pathlib import Path
 import pytest
 
 from storage.articles import ArticleInput, ArticleStore
-from storage.users import UserStore
 from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import RunningBot
+from tests.handlers.news_catalog import CATALOG, set_up_reader
 from tests.handlers.user import TelegramUser
-
-CATALOG = """
-[[countries]]
-code = "CA"
-name = "Canada"
-languages = ["en", "fr"]
-timezones = ["America/Toronto"]
-
-[[sources]]
-id = "alpha"
-name = "Alpha News"
-countries = ["CA"]
-language = "en"
-homepage = "https://alpha.example"
-  [[sources.feeds]]
-  category = "national"
-  url = "https://alpha.example/feed"
-
-[[sources]]
-id = "beta"
-name = "Beta & Sons Times"
-countries = ["CA"]
-language = "en"
-homepage = "https://beta.example"
-  [[sources.feeds]]
-  category = "national"
-  url = "https://beta.example/feed"
-
-[[sources]]
-id = "gamma"
-name = "Gamma Nouvelles"
-countries = ["CA"]
-language = "fr"
-homepage = "https://gamma.example"
-  [[sources.feeds]]
-  category = "national"
-  url = "https://gamma.example/feed"
-"""
 
 
 def article(key: str, title: str, hours: float, category: str = "national") -> ArticleInput:
@@ -74,21 +36,6 @@ def news_bot(fake: FakeBotAPI, db_url: str, tmp_path: Path) -> Iterator[RunningB
         yield running
         fake.wait_for(lambda: not fake.unanswered_callbacks())
     assert fake.errors == [], fake.describe()
-
-
-def set_up_reader(users: UserStore, user_id: int, sources: tuple[str, ...]) -> None:
-    users.ensure(user_id, user_id, "Ada", "en")
-    users.set_primary_country(user_id, "CA")
-    users.set_primary_language(user_id, "CA", "en")
-    for position, source in enumerate(sources):
-        if position == 0:
-            users.set_primary_source(user_id, "CA", source)
-        else:
-            users.toggle_other_source(user_id, "CA", source)
-    users.set_categories(user_id, ["national"])
-    users.set_delivery_minutes(user_id, [480])
-    users.set_timezone(user_id, "America/Toronto")
-    users.set_setup_complete(user_id)
 
 
 def seed(articles: ArticleStore) -> None:

@@ -8,6 +8,8 @@ from tests.handlers.user import TelegramUser
 
 EXPIRED = "This menu has expired — send /settings"
 
+COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
+
 
 def walk_to_categories_for_germany(user: TelegramUser) -> None:
     """Germany: de+en, one timezone. Primary German, DW German as the primary source."""
@@ -312,17 +314,35 @@ def test_stop_keep_then_start_resumes_deliveries(bot: RunningBot, ada: TelegramU
 
 def test_help_and_unknown_commands(fake: FakeBotAPI, ada: TelegramUser) -> None:
     help_text = ada.send("/help").text
-    for command in ("/start", "/headlines", "/settings", "/help", "/stop"):
-        assert command in help_text
+    for command in COMMANDS:
+        assert f"/{command}" in help_text
     assert "Send /help" in ada.send("/frobnicate").text
-    assert [c["command"] for c in fake.commands()] == [
-        "start",
-        "headlines",
-        "settings",
-        "help",
-        "stop",
-    ]
+    assert [c["command"] for c in fake.commands()] == COMMANDS
 
 
 def test_text_before_start_points_to_start(ada: TelegramUser) -> None:
     assert ada.send("hello").text == "Send /start to set up your news."
+
+
+def test_settings_quiet_hours_digest_size_and_empty_digests(
+    bot: RunningBot, ada: TelegramUser
+) -> None:
+    complete_setup_for_germany(ada)
+    ada.send("/settings")
+    ada.press("Quiet hours")
+    menu = ada.press("22:00–07:00")
+    assert "Quiet hours: 22:00–07:00" in menu.text
+    ada.press("Quiet hours")
+    assert "Send quiet hours like" in ada.send("whenever").text
+    typed = ada.send("23:30-06:15")
+    assert "Quiet hours: 23:30–06:15" in typed.text
+    ada.press("Stories per digest", typed)
+    assert "Stories per digest: 7" in ada.press("7").text
+    ada.press("Empty digests")
+    ada.press("Tell me")
+    ada.press("Done")
+    reader = bot.services.users.get(ada.id)
+    assert reader is not None
+    assert (reader.quiet_start, reader.quiet_end) == (23 * 60 + 30, 6 * 60 + 15)
+    assert reader.stories_per_digest == 7 and reader.empty_digest == "say"
+    assert reader.next_due_at is not None, "finishing settings schedules the next digest"

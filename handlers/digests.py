@@ -1,0 +1,140 @@
+"""/digest (now, on demand), /pause (a day, a week, until resumed) and /resume."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from telegram import Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import ContextTypes
+
+from digest.schedule import pause_until
+from handlers.digest_push import DigestScheduler, next_due_for
+from handlers.i18n import babel_locale, gettext_for, ui_language_for
+from handlers.keyboards import button, decode, markup
+from handlers.messaging import edit_in_place
+from handlers.render import esc
+from storage.users import Reader, UserStore
+
+PAUSE_STEP = "p"
+PAUSE_CHOICES = ("day", "week", "forever")
+CALLBACK_PATTERN = rf"^1\|{PAUSE_STEP}\|"
+
+
+class Digests:
+    """On-demand digests and pausing, built once with the scheduler and a way to wake the sender."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        scheduler: DigestScheduler,
+        wake_sender: Callable[[], Awaitable[object]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.users = users
+        self.scheduler = scheduler
+        self.wake_sender = wake_sender
+        self.clock = clock
+
+    async def digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Queue the reader's digests for right now; the scheduled ones still come."""
+        message, reader = update.effective_message, self._reader(update)
+        if message is None:
+            return
+        _ = _translator(update, reader)
+        if reader is None or not reader.setup_complete:
+            await message.reply_text(_("Set up your news first: send /start."))
+            return
+        if not reader.categories:
+            await message.reply_text(_("Pick a category first in /settings."))
+            return
+        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        queued = self.scheduler.on_demand(reader, self.clock())
+        if queued:
+            context.application.create_task(self.wake_sender(), name="outbox-drain")
+        else:
+            await message.reply_text(
+                _("Nothing new from your sources since your last digest. Try /headlines.")
+            )
+
+    async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Offer how long to pause."""
+        message, reader = update.effective_message, self._reader(update)
+        if message is None:
+            return
+        _ = _translator(update, reader)
+        if reader is None:
+            await message.reply_text(_("Set up your news first: send /start."))
+            return
+        keyboard = markup(
+            [
+                [
+                    button(_("1 day"), PAUSE_STEP, "t", "day"),
+                    button(_("1 week"), PAUSE_STEP, "t", "week"),
+                ],
+                [button(_("Until I resume"), PAUSE_STEP, "t", "forever")],
+            ]
+        )
+        await message.reply_text(
+            esc(_("Pause your digests for how long?")),
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+        )
+
+    async def pause_chosen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A pause length was picked."""
+        query = update.callback_query
+        if query is None:
+            return
+        reader = self.users.get(query.from_user.id)
+        press = decode(query.data)
+        _ = gettext_for(reader.ui_language if reader else ui_language_for(None))
+        if reader is None or press is None or press.arg not in PAUSE_CHOICES:
+            await query.answer(_("This menu has expired — send /settings"))
+            return
+        now = self.clock()
+        until = pause_until(now, press.arg)
+        indefinite = press.arg == "forever"
+        self.users.set_paused(reader.id, True, None if indefinite else until)
+        await query.answer(_("Paused."))
+        if indefinite:
+            text = _("Digests are paused until you send /resume.")
+        else:
+            when = format_datetime(
+                until,
+                format="medium",
+                tzinfo=ZoneInfo(reader.timezone or "UTC"),
+                locale=babel_locale(reader.ui_language),
+            )
+            text = _("Digests are paused until {when}. Send /resume to resume earlier.").format(
+                when=when
+            )
+        await edit_in_place(query, esc(text), None)
+
+    async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Resume deliveries; the next digest is the next scheduled one from now."""
+        message, reader = update.effective_message, self._reader(update)
+        if message is None:
+            return
+        _ = _translator(update, reader)
+        if reader is None:
+            await message.reply_text(_("Set up your news first: send /start."))
+            return
+        now = self.clock()
+        self.users.set_paused(reader.id, False)
+        self.users.set_next_due(reader.id, next_due_for(reader, now))
+        await message.reply_text(_("Your digests are back on."))
+
+    def _reader(self, update: Update) -> Reader | None:
+        user = update.effective_user
+        return self.users.get(user.id) if user else None
+
+
+def _translator(update: Update, reader: Reader | None) -> Callable[[str], str]:
+    if reader is not None:
+        return gettext_for(reader.ui_language)
+    user = update.effective_user
+    return gettext_for(ui_language_for(user.language_code if user else None))

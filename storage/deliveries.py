@@ -1,0 +1,313 @@
+"""The outbox: every push (digest, broadcast) is a row here before it is sent.
+
+How a push moves, and why it survives restarts:
+
+1. The scheduler (or a broadcast) *enqueues* one row per (reader, kind, slot). The unique key makes
+   enqueueing idempotent, so a tick that runs twice, or a restart mid-tick, writes nothing new.
+   The stories a digest carries are recorded in ``delivered_articles`` in the same transaction,
+   so the next digest in that category never repeats them.
+2. A sender *claims* due rows (``pending`` and due, or ``sending`` but abandoned by a crashed
+   worker longer than ``stale_after`` ago). Claiming is one atomic UPDATE, so two workers never
+   get the same row: PostgreSQL picks candidates with ``FOR UPDATE SKIP LOCKED``; SQLite has one
+   writer at a time and the UPDATE re-checks each row's state (compare-and-set) anyway.
+3. After the Bot API answers, the row is marked ``sent`` with the message id, or put back to
+   ``pending`` for a later retry, or ``failed`` with the reason, or ``blocked`` (which cancels the
+   reader's other pushes). Only a message in flight at a crash can therefore repeat.
+
+Every method is one short transaction returning plain data. Times are stored in UTC: SQLite keeps
+no zone, so a naive value read back is UTC by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+from storage.tables import DeliveredArticle, Delivery
+
+STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
+_OUTBOX: Table = Delivery.__table__  # type: ignore[attr-defined]
+_DA: Table = DeliveredArticle.__table__  # type: ignore[attr-defined]
+_T = _OUTBOX.c
+_CHUNK = 5000
+_CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One push to write: who gets it, which slot it fills, and the Bot API call to make."""
+
+    user_id: int
+    chat_id: int
+    kind: str
+    slot_key: str
+    payload: dict[str, Any]
+    broadcast_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """An outbox row as stored; times are timezone-aware UTC.
+
+    ``claimed_at`` is when a worker last took the row or, for a failed or blocked row, gave up.
+    """
+
+    id: int
+    user_id: int
+    chat_id: int
+    kind: str
+    slot_key: str
+    broadcast_id: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    message_id: int | None
+    last_error: str | None
+    created_at: datetime
+
+
+class DeliveryStore:
+    """Facade over the deliveries (outbox) and delivered_articles tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # ----------------------------------------------------------------- writing
+    def enqueue(
+        self,
+        items: Sequence[OutboxItem],
+        now: datetime,
+        delivered: Sequence[tuple[int, str, int]] = (),
+    ) -> int:
+        """Write pushes (skipping slots already in the outbox) and the stories they carry.
+
+        ``delivered`` holds (user_id, category, article_id); duplicates are ignored. Returns how
+        many outbox rows were new.
+        """
+        now = _utc(now)
+        rows = [
+            {
+                "user_id": i.user_id, "chat_id": i.chat_id, "kind": i.kind,
+                "slot_key": i.slot_key, "broadcast_id": i.broadcast_id, "payload": i.payload,
+                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+            }
+            for i in items
+        ]  # fmt: skip
+        stories = [
+            {"user_id": u, "category": c, "article_id": a, "delivered_at": now}
+            for u, c, a in dict.fromkeys(delivered)
+        ]
+        inserted = 0
+        with self._engine.begin() as conn:
+            if rows:
+                stmt = _insert(conn, _OUTBOX).on_conflict_do_nothing(
+                    index_elements=["user_id", "kind", "slot_key"]
+                )
+                inserted = len(conn.execute(stmt.returning(_T.id), rows).all())
+            if stories:
+                conn.execute(_insert(conn, _DA).on_conflict_do_nothing(), stories)
+        return inserted
+
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        stale_after: timedelta = timedelta(minutes=2),
+    ) -> list[DeliveryRow]:
+        """Atomically take up to ``limit`` due rows for ``worker``, oldest due first.
+
+        Due means ``pending`` with ``next_attempt_at <= now``, or ``sending`` but claimed before
+        ``now - stale_after`` (its worker died mid-send). Each claim counts as an attempt.
+        """
+        now = _utc(now)
+        due = or_(
+            and_(_T.status == "pending", _T.next_attempt_at <= now),
+            and_(_T.status == "sending", _T.claimed_at < now - stale_after),
+        )
+        candidates = (
+            select(_T.id).where(due).order_by(_T.next_attempt_at, _T.id).limit(max(0, limit))
+        )
+        for _ in range(_CLAIM_ROUNDS):
+            with self._engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Two statements on purpose: in ``UPDATE ... WHERE id IN (SELECT ... LIMIT n
+                    # FOR UPDATE SKIP LOCKED)`` PostgreSQL may rescan the subquery per row, skip
+                    # the rows it has just updated, and so take far more than ``n`` rows.
+                    candidates = candidates.with_for_update(skip_locked=True)
+                ids = list(conn.execute(candidates).scalars())
+                if not ids:
+                    return []
+                stmt = (
+                    update(_OUTBOX)
+                    .where(_T.id.in_(ids), due)  # compare-and-set: only rows still due are taken
+                    .values(
+                        status="sending",
+                        claimed_by=worker[:64],
+                        claimed_at=now,
+                        attempts=_T.attempts + 1,
+                    )
+                    .returning(*_T)
+                )
+                got = [_row(r) for r in conn.execute(stmt)]
+            if got:
+                break  # else another worker took every candidate first (SQLite): look again
+        return sorted(got, key=lambda r: (r.next_attempt_at, r.id))
+
+    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
+        """Record the Telegram message id. Unconditional: a message that went out was sent."""
+        self._set(delivery_id, None, status="sent", message_id=message_id, sent_at=_utc(now),
+                  last_error=None)  # fmt: skip
+
+    def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+        """Back to ``pending`` until ``next_attempt_at`` (only if it is still in flight)."""
+        self._set(delivery_id, "sending", status="pending", last_error=_clip(error),
+                  next_attempt_at=_utc(next_attempt_at))  # fmt: skip
+
+    def mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
+        """Give up on the row, keeping the reason; only a row still in flight changes."""
+        self._set(delivery_id, "sending", status="failed", last_error=_clip(error),
+                  claimed_at=_utc(now))  # fmt: skip
+
+    def mark_blocked(self, user_id: int, delivery_id: int, error: str, now: datetime) -> int:
+        """The reader blocked the bot (or is gone): this row ``blocked``, their others cancelled.
+
+        Returns how many other pending or in-flight rows of the reader were cancelled.
+        """
+        reason = _clip(f"cancelled: reader blocked the bot ({error})")
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_OUTBOX)
+                .where(_T.id == delivery_id)
+                .values(status="blocked", last_error=_clip(error), claimed_at=_utc(now))
+            )
+            result = conn.execute(
+                update(_OUTBOX)
+                .where(
+                    _T.user_id == user_id,
+                    _T.id != delivery_id,
+                    _T.status.in_(("pending", "sending")),
+                )
+                .values(status="cancelled", last_error=reason)
+            )
+            return int(result.rowcount)
+
+    def cancel_broadcast(self, broadcast_id: int, now: datetime) -> int:
+        """Cancel a broadcast's rows not yet claimed; rows already in flight still go out."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(_OUTBOX)
+                .where(_T.broadcast_id == broadcast_id, _T.status == "pending")
+                .values(status="cancelled", last_error=f"cancelled at {_utc(now):%Y-%m-%d %H:%M}Z")
+            )
+            return int(result.rowcount)
+
+    def prune_delivered_articles(self, before: datetime) -> int:
+        """Forget stories delivered before ``before`` (they are older than any digest window)."""
+        with self._engine.begin() as conn:
+            result = conn.execute(delete(_DA).where(_DA.c.delivered_at < _utc(before)))
+            return int(result.rowcount)
+
+    # ----------------------------------------------------------------- reading
+    def get(self, delivery_id: int) -> DeliveryRow | None:
+        with self._engine.connect() as conn:
+            found = conn.execute(select(*_T).where(_T.id == delivery_id)).first()
+            return _row(found) if found is not None else None
+
+    def for_user(self, user_id: int) -> list[DeliveryRow]:
+        """A reader's outbox rows, oldest first (for support questions and tests)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(*_T).where(_T.user_id == user_id).order_by(_T.id))
+            return [_row(r) for r in rows]
+
+    def counts(
+        self,
+        *,
+        kind: str | None = None,
+        broadcast_id: int | None = None,
+        since: datetime | None = None,
+    ) -> dict[str, int]:
+        """Rows per status (every known status present, zero if none), optionally filtered."""
+        stmt = select(_T.status, func.count()).group_by(_T.status)
+        if kind is not None:
+            stmt = stmt.where(_T.kind == kind)
+        if broadcast_id is not None:
+            stmt = stmt.where(_T.broadcast_id == broadcast_id)
+        if since is not None:
+            stmt = stmt.where(_T.created_at >= _utc(since))
+        out = dict.fromkeys(STATUSES, 0)
+        with self._engine.connect() as conn:
+            out.update({status: int(n) for status, n in conn.execute(stmt)})
+        return out
+
+    def pending_count(self) -> int:
+        """Rows still to send (pending, whenever due, or in flight)."""
+        stmt = select(func.count()).where(_T.status.in_(("pending", "sending")))
+        with self._engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def delivered_article_ids(self, user_id: int, category: str) -> set[int]:
+        return self.delivered_article_ids_many([user_id], category)[user_id]
+
+    def delivered_article_ids_many(
+        self, user_ids: Sequence[int], category: str
+    ) -> dict[int, set[int]]:
+        """Stories already sent in ``category``, for many readers in few queries (fan-out)."""
+        out: dict[int, set[int]] = {u: set() for u in user_ids}
+        ids = list(out)
+        with self._engine.connect() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                stmt = select(_DA.c.user_id, _DA.c.article_id).where(
+                    _DA.c.category == category, _DA.c.user_id.in_(ids[start : start + _CHUNK])
+                )
+                for user_id, article_id in conn.execute(stmt):
+                    out[user_id].add(article_id)
+        return out
+
+    # ----------------------------------------------------------------- helpers
+    def _set(self, delivery_id: int, only_if: str | None, **values: object) -> None:
+        stmt = update(_OUTBOX).where(_T.id == delivery_id)
+        if only_if is not None:
+            stmt = stmt.where(_T.status == only_if)
+        with self._engine.begin() as conn:
+            conn.execute(stmt.values(**values))
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT support (both SQLite and PostgreSQL spell it so)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _row(r: Row[Any] | Any) -> DeliveryRow:
+    m = r._mapping
+    return DeliveryRow(
+        id=m["id"], user_id=m["user_id"], chat_id=m["chat_id"], kind=m["kind"],
+        slot_key=m["slot_key"], broadcast_id=m["broadcast_id"], payload=dict(m["payload"]),
+        status=m["status"], attempts=m["attempts"], next_attempt_at=_utc(m["next_attempt_at"]),
+        claimed_by=m["claimed_by"], claimed_at=_utc_or_none(m["claimed_at"]),
+        sent_at=_utc_or_none(m["sent_at"]), message_id=m["message_id"],
+        last_error=m["last_error"], created_at=_utc(m["created_at"]),
+    )  # fmt: skip

@@ -1,0 +1,191 @@
+"""The outbox and leases: idempotent enqueue, claims no two workers share, terminal states, counts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from storage.db import make_engine
+from storage.deliveries import DeliveryStore, OutboxItem
+from storage.leases import LeaseStore
+from storage.users import UserStore
+
+T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+
+
+def item(user: int, slot: str = "2026-11-25T07:00/national", kind: str = "digest") -> OutboxItem:
+    payload = {"method": "sendMessage", "text": f"<b>news for {user}</b>", "parse_mode": "HTML"}
+    return OutboxItem(user, user, kind, slot, payload)
+
+
+@pytest.fixture
+def store(engine: Engine) -> DeliveryStore:
+    users = UserStore(engine)
+    for user_id in range(1, 6):
+        users.ensure(user_id, user_id, f"u{user_id}", "en")
+    return DeliveryStore(engine)
+
+
+def test_enqueue_is_idempotent_per_slot(store: DeliveryStore) -> None:
+    first = [item(1), item(2), item(1, "2026-11-25T07:00/sports"), item(1)]
+    assert store.enqueue(first, T0) == 3  # the repeated slot inside one call is skipped too
+    assert store.enqueue([item(1), item(2), item(3)], T0) == 1
+    assert store.counts()["pending"] == 4
+    row = store.for_user(1)[0]
+    assert row.payload["text"] == "<b>news for 1</b>"
+    assert row.status == "pending" and row.attempts == 0 and row.next_attempt_at == T0
+
+
+def test_delivered_articles_are_recorded_once_and_pruned(store: DeliveryStore) -> None:
+    delivered = [(1, "national", 10), (1, "national", 11), (1, "sports", 10), (2, "national", 10)]
+    store.enqueue([item(1)], T0, delivered + [(1, "national", 10)])
+    store.enqueue([item(1)], T0 + timedelta(days=1), [(1, "national", 12), (1, "national", 11)])
+    assert store.delivered_article_ids(1, "national") == {10, 11, 12}
+    many = store.delivered_article_ids_many([1, 2, 3], "national")
+    assert many == {1: {10, 11, 12}, 2: {10}, 3: set()}
+    assert store.prune_delivered_articles(T0 + timedelta(hours=1)) == 4
+    assert store.delivered_article_ids(1, "national") == {12}
+
+
+def test_claim_takes_due_rows_oldest_first_and_counts_attempts(store: DeliveryStore) -> None:
+    store.enqueue([item(2)], T0 + timedelta(minutes=1))  # not due yet at T0
+    store.enqueue([item(1), item(3)], T0)
+    got = store.claim("w1", T0, limit=10)
+    assert [r.user_id for r in got] == [1, 3]
+    assert {(r.status, r.claimed_by, r.attempts, r.claimed_at) for r in got} == {
+        ("sending", "w1", 1, T0)
+    }
+    assert store.claim("w2", T0, limit=10) == []
+    assert [r.user_id for r in store.claim("w2", T0 + timedelta(minutes=1), limit=10)] == [2]
+
+
+def test_stale_in_flight_rows_are_claimed_again(store: DeliveryStore) -> None:
+    store.enqueue([item(1), item(2)], T0)
+    assert len(store.claim("crashed", T0, limit=10)) == 2
+    assert store.claim("w2", T0 + timedelta(minutes=1), limit=10) == []
+    again = store.claim("w2", T0 + timedelta(minutes=3), limit=1)
+    assert [(r.user_id, r.claimed_by, r.attempts) for r in again] == [(1, "w2", 2)]
+
+
+def test_two_engines_in_threads_never_claim_the_same_row(engine: Engine, db_url: str) -> None:
+    users = UserStore(engine)
+    for user_id in range(1, 41):
+        users.ensure(user_id, user_id, None, "en")
+    items = [item(u, f"slot-{s}") for u in range(1, 41) for s in range(5)]
+    assert DeliveryStore(engine).enqueue(items, T0) == 200
+    other = make_engine(db_url)
+    claimed: dict[str, list[int]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def worker(name: str, eng: Engine) -> None:
+        store = DeliveryStore(eng)
+        try:
+            start.wait()
+            while rows := store.claim(name, T0, limit=7):
+                claimed[name].extend(r.id for r in rows)
+                time.sleep(0.002)  # as a sender would between claims: lets the other one in
+        except BaseException as e:  # surfaced below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=a) for a in (("a", engine), ("b", other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    other.dispose()
+    assert errors == []
+    every = claimed["a"] + claimed["b"]
+    assert [i for i, n in Counter(every).items() if n > 1] == []
+    assert len(every) == 200
+    assert claimed["a"] and claimed["b"], "both workers should have got some rows"
+
+
+def test_outcomes_and_blocking_cancels_the_readers_other_pushes(store: DeliveryStore) -> None:
+    store.enqueue([item(1, f"s{i}") for i in range(4)] + [item(2), item(3)], T0)
+    rows = {(r.user_id, r.slot_key): r for r in store.claim("w", T0, limit=4)}
+    store.mark_sent(rows[(1, "s0")].id, 777, T0)
+    store.mark_retry(rows[(1, "s1")].id, "Bad Gateway", T0 + timedelta(seconds=2))
+    assert store.mark_blocked(1, rows[(1, "s2")].id, "Forbidden: bot was blocked", T0) == 2
+    by_slot = {r.slot_key: r for r in store.for_user(1)}
+    assert by_slot["s0"].status == "sent" and by_slot["s0"].message_id == 777
+    assert by_slot["s0"].sent_at == T0
+    assert by_slot["s1"].status == "cancelled"  # it was back to pending, then cancelled
+    assert by_slot["s2"].status == "blocked" and "blocked" in (by_slot["s2"].last_error or "")
+    assert by_slot["s3"].status == "cancelled"  # in flight with another worker: cancelled too
+    store.mark_retry(by_slot["s3"].id, "late answer", T0)  # must not bring it back
+    assert store.get(by_slot["s3"].id).status == "cancelled"  # type: ignore[union-attr]
+    assert [r.status for r in store.for_user(2) + store.for_user(3)] == ["pending", "pending"]
+
+
+def test_retry_failure_and_counts(store: DeliveryStore) -> None:
+    store.enqueue([item(1), item(2)], T0)
+    store.enqueue([item(3, kind="broadcast")], T0 + timedelta(hours=1))
+    one, two = store.claim("w", T0, limit=2)
+    store.mark_retry(one.id, "Timed out", T0 + timedelta(seconds=4))
+    store.mark_failed(two.id, "x" * 500, T0)
+    failed = store.get(two.id)
+    assert failed is not None and failed.status == "failed" and len(failed.last_error or "") == 300
+    assert store.claim("w", T0 + timedelta(seconds=3), limit=5) == []
+    assert [r.id for r in store.claim("w", T0 + timedelta(seconds=4), limit=5)] == [one.id]
+    assert store.counts(kind="digest") == {
+        "pending": 0, "sending": 1, "sent": 0, "failed": 1, "blocked": 0, "cancelled": 0
+    }  # fmt: skip
+    assert store.counts(since=T0 + timedelta(minutes=30))["pending"] == 1
+    assert store.pending_count() == 2
+
+
+def test_broadcast_counts_and_cancellation(store: DeliveryStore) -> None:
+    items = [
+        OutboxItem(u, u, "broadcast", "b:9", {"method": "sendMessage", "text": "hi"}, 9)
+        for u in (1, 2, 3, 4)
+    ]
+    assert store.enqueue(items + [item(5)], T0) == 5
+    first = store.claim("w", T0, limit=1)[0]
+    store.mark_sent(first.id, 5, T0)
+    store.claim("w", T0, limit=1)  # one in flight when the admin cancels
+    assert store.cancel_broadcast(9, T0) == 2
+    live = store.counts(broadcast_id=9)
+    assert (live["sent"], live["sending"], live["cancelled"], live["pending"]) == (1, 1, 2, 0)
+    assert store.counts(kind="digest")["pending"] == 1
+
+
+def test_lease_is_exclusive_renewable_and_expires(engine: Engine) -> None:
+    leases, ttl = LeaseStore(engine), timedelta(seconds=30)
+    assert leases.holder("scheduler", T0) is None
+    assert leases.acquire("scheduler", "host-a:1", T0, ttl)
+    assert not leases.acquire("scheduler", "host-b:2", T0 + timedelta(seconds=10), ttl)
+    assert leases.acquire("scheduler", "host-a:1", T0 + timedelta(seconds=20), ttl)  # renewed
+    assert not leases.acquire("scheduler", "host-b:2", T0 + timedelta(seconds=45), ttl)
+    assert leases.holder("scheduler", T0 + timedelta(seconds=45)) == "host-a:1"
+    assert leases.holder("scheduler", T0 + timedelta(seconds=50)) is None  # expired
+    assert leases.acquire("scheduler", "host-b:2", T0 + timedelta(seconds=50), ttl)
+    leases.release("scheduler", "host-a:1")  # not the holder any more: no effect
+    assert leases.holder("scheduler", T0 + timedelta(seconds=51)) == "host-b:2"
+    leases.release("scheduler", "host-b:2")
+    assert leases.acquire("scheduler", "host-a:1", T0 + timedelta(seconds=52), ttl)
+
+
+def test_only_one_of_two_processes_gets_the_lease(engine: Engine, db_url: str) -> None:
+    engines = [engine, make_engine(db_url)]
+    results: dict[str, bool] = {}
+    start = threading.Barrier(2)
+
+    def take(name: str, eng: Engine) -> None:
+        start.wait()
+        results[name] = LeaseStore(eng).acquire("scheduler", name, T0, timedelta(seconds=30))
+
+    threads = [threading.Thread(target=take, args=(f"p{i}", e)) for i, e in enumerate(engines)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    engines[1].dispose()
+    assert sorted(results.values()) == [False, True]
+    winner = next(name for name, won in results.items() if won)
+    assert LeaseStore(engine).holder("scheduler", T0) == winner
