@@ -97,14 +97,15 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     fetcher = Fetcher()
     # Pushes pace and retry themselves (the outbox records it), so their bot has no rate limiter.
     push_bot = Bot(token, base_url=settings.telegram_api_base_url)
-    sender = OutboxSender(
-        push_bot, services.deliveries, services.users, worker_id=worker_identity(),
-        max_rate=settings.send_max_rate, clock=clock,
-    )  # fmt: skip
     scheduler = DigestScheduler(
         services.users, services.articles, services.deliveries, services.catalog
     )
-    pusher = Pusher(scheduler, sender, services.leases, worker_identity(), clock)
+    worker = worker_identity()
+    sender = OutboxSender(
+        push_bot, services.deliveries, services.users, worker_id=worker,
+        max_rate=settings.send_max_rate, clock=clock,
+    )  # fmt: skip
+    pusher = Pusher(scheduler, sender, services.leases, services.deliveries, worker, clock)
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from handlers.digest_push import DigestScheduler, TickReport
 from handlers.outbox_sender import OutboxSender, SendReport
+from storage.deliveries import DeliveryStore
 from storage.leases import LeaseStore
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,13 @@ class Pusher:
         scheduler: DigestScheduler,
         sender: OutboxSender,
         leases: LeaseStore,
+        deliveries: DeliveryStore,
         worker_id: str,
         clock: Callable[[], datetime],
     ) -> None:
         self.scheduler = scheduler
         self.sender = sender
+        self.sender_store = deliveries
         self.leases = leases
         self.worker_id = worker_id
         self.clock = clock
@@ -63,7 +66,12 @@ class Pusher:
                 )
         if held != self._holding:
             if held:
-                log.info("this process is the pusher (digests and outbox)")
+                orphans = await asyncio.to_thread(
+                    self.sender_store.requeue_orphans, self.worker_id, now
+                )
+                log.info(
+                    "this process is the pusher (digests and outbox); %d rows resumed", orphans
+                )
             else:
                 holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
                 log.warning(

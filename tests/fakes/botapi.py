@@ -31,7 +31,7 @@ import re
 import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -267,6 +267,13 @@ class FakeBotAPI:
             }
             self._callbacks[query_id] = _PendingCallback(query, self.clock())
             return self._queue_update("callback_query", query)
+
+    def add_users(self, user_ids: Iterable[int], *, first_name: str = "Reader") -> None:
+        """Users who started the bot earlier (their chats exist), without queueing updates:
+        for fan-out tests with hundreds of readers set up directly in the database."""
+        with self._cond:
+            for user_id in user_ids:
+                self._users.setdefault(user_id, {"first_name": first_name, "language_code": "en"})
 
     def block_bot(self, user_id: int) -> None:
         """From now on every send/edit to this chat gets 403, as after the user blocks the bot."""
