@@ -35,8 +35,8 @@ STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
 _OUTBOX: Table = Delivery.__table__  # type: ignore[attr-defined]
 _DA: Table = DeliveredArticle.__table__  # type: ignore[attr-defined]
 _T = _OUTBOX.c
-_CHUNK = 5000
-_CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
+_CHUNK = 5000  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
+_CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +163,20 @@ class DeliveryStore:
             if got:
                 break  # else another worker took every candidate first (SQLite): look again
         return sorted(got, key=lambda r: (r.next_attempt_at, r.id))
+
+    def requeue_orphans(self, worker: str, now: datetime) -> int:
+        """Rows left ``sending`` by any other worker go back to pending, due now.
+
+        Called by a process the moment it becomes the only pusher (it holds the lease): whoever
+        claimed those rows is gone, so waiting out ``stale_after`` would only delay them.
+        """
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(_OUTBOX)
+                .where(_T.status == "sending", _T.claimed_by != worker[:64])
+                .values(status="pending", next_attempt_at=_utc(now), claimed_by=None)
+            )
+            return int(result.rowcount or 0)
 
     def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
         """Record the Telegram message id. Unconditional: a message that went out was sent."""
