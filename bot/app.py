@@ -27,11 +27,13 @@ from handlers.headlines import Headlines
 from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 from handlers.outbox_sender import OutboxSender
 from handlers.setup import SetupFlow
+from handlers.stats import StatsHandler
 from storage.articles import ArticleStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
 from storage.leases import LeaseStore
+from storage.stats import StatsStore
 from storage.users import UserStore
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,11 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     setup = SetupFlow(services.users, services.catalog, clock)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
     digests = Digests(services.users, scheduler, pusher.drain, clock)
-    application.add_handlers(routes(setup, headlines, digests))
+    stats = StatsHandler(
+        StatsStore(services.engine), services.users, settings.admin_ids,
+        refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,
+    )  # fmt: skip
+    application.add_handlers(routes(setup, headlines, digests, stats))
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher)
 

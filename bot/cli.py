@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -17,7 +18,9 @@ from bot.settings import Settings
 from digest.catalog import CatalogError
 from digest.fetch import Fetcher
 from digest.ingest import IngestReport
+from handlers.stats import print_stats
 from storage.errors import StorageError
+from storage.stats import StatsStore
 
 log = logging.getLogger("newsbot")
 
@@ -33,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="fetch every catalog feed once, then exit")
     fetch.add_argument(
         "--json", action="store_true", help="print the counts as one JSON object (last line)"
+    )
+    stats = commands.add_parser("stats", help="print reader, delivery and feed statistics")
+    stats.add_argument(
+        "--json", action="store_true", help="print them as one JSON object (last line)"
     )
     return parser
 
@@ -125,12 +132,28 @@ def _summary(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
+def stats(as_json: bool) -> int:
+    """Print what /stats shows admins."""
+    settings = _settings()
+    if isinstance(settings, str):
+        return _fail(settings)
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    setup_logging("WARNING" if not as_json else "ERROR", token)
+    services = _services(settings)
+    if isinstance(services, str):
+        return _fail(services)
+    refresh = timedelta(seconds=services.settings.feed_refresh_seconds)
+    return print_stats(StatsStore(services.engine), refresh=refresh, as_json=as_json)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run()
     if args.command == "fetch":
         return fetch(args.json)
+    if args.command == "stats":
+        return stats(args.json)
     return EXIT_CONFIG  # pragma: no cover - argparse rejects unknown commands
 
 

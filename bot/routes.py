@@ -10,11 +10,14 @@ from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.setup import SetupFlow
+from handlers.stats import StatsHandler
 
 PRIVATE = filters.ChatType.PRIVATE
 
 
-def routes(setup: SetupFlow, headlines: Headlines, digests: Digests) -> list[BaseHandler]:
+def routes(
+    setup: SetupFlow, headlines: Headlines, digests: Digests, stats: StatsHandler
+) -> list[BaseHandler]:
     return [
         CommandHandler("start", setup.start, filters=PRIVATE),
         CommandHandler("settings", setup.settings, filters=PRIVATE),
@@ -23,6 +26,7 @@ def routes(setup: SetupFlow, headlines: Headlines, digests: Digests) -> list[Bas
         CommandHandler("pause", digests.pause, filters=PRIVATE),
         CommandHandler("resume", digests.resume, filters=PRIVATE),
         CommandHandler("help", basics.show_help, filters=PRIVATE),
+        CommandHandler("stats", stats.stats, filters=PRIVATE),
         CommandHandler("stop", setup.stop, filters=PRIVATE),
         CallbackQueryHandler(headlines.press, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(digests.pause_chosen, pattern=PAUSE_BUTTONS),

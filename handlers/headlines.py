@@ -6,13 +6,14 @@ import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
 from digest.catalog import CATEGORIES, Catalog
 from digest.rank import RankedStory
 from digest.selection import selection_for, top_stories
+from handlers.digest_view import story_buttons
 from handlers.flow import ALL_CATEGORIES
 from handlers.i18n import Gettext, gettext_for, ui_language_for
 from handlers.keyboards import button, decode, markup, rows_of
@@ -128,16 +129,15 @@ class Headlines:
         pages: int,
         _: Gettext,
     ) -> InlineKeyboardMarkup:
-        reads = [
-            InlineKeyboardButton(
-                f"{first + i} · "
-                + _("Read on {source}").format(
-                    source=source_name(s.article.source_id, self.catalog)
-                ),
-                url=s.article.url,
+        rows = [
+            story_buttons(
+                first + i,
+                s.article.id,
+                source_name(s.article.source_id, self.catalog),
+                s.article.url,
+                _,
             )
             for i, s in enumerate(shown)
-            if s.article.url.startswith(("http://", "https://"))
         ]
         nav = []
         if page > 0:
@@ -145,7 +145,7 @@ class Headlines:
         nav.append(button("🗂", STEP, PICK, ""))
         if page + 1 < pages:
             nav.append(button(_("Next") + " ▶️", STEP, PAGE, f"{category}.{page + 1}"))
-        return markup([*rows_of(reads, 1), nav])
+        return markup([*rows, nav])
 
 
 def _picker(_: Gettext) -> InlineKeyboardMarkup:

@@ -75,8 +75,9 @@ def test_paging_through_headlines_edits_one_message(news_bot: RunningBot, fake: 
     assert "Alpha story 0" in first.text and "Beta copy" not in first.text
     assert "Also covered by Beta & Sons Times" in first.text
     assert "Alpha sports story" not in first.text
-    reads = [b for row in first.buttons for b in row if "url" in b]
-    assert len(reads) == 5 and reads[0]["text"].startswith("1 · Read on ")
+    story_rows = [row for row in first.buttons if len(row) == 3]
+    assert len(story_rows) == 5
+    assert [b["text"] for b in story_rows[0]] == ["1 · 📖 Full story", "🔗 Related", "↗ Alpha News"]
     second = user.press("Next")
     assert "Page 2 of 2" in second.text and second.message_id == first.message_id
     assert "6." in second.text and "Next" not in " ".join(user.labels(second))

@@ -1,0 +1,240 @@
+"""/stats for admins, and ``newsbot stats`` for operators: one summary, three renderings.
+
+The figures come from :class:`storage.stats.StatsStore` (aggregate SQL). :func:`summary` lays them
+out once as sections of lines in the admin's UI language; Telegram gets them as escaped HTML
+(:func:`stats_text`) followed by a chart photo, the command line as plain text or one JSON object
+(:func:`print_stats`). For anyone not in ``ADMIN_IDS`` the command does not exist: they get the
+unknown-command reply, and the attempt is logged by user id only (message text can hold anything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TextIO
+
+from babel.numbers import format_decimal
+from telegram import Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import ContextTypes
+
+from handlers import basics
+from handlers.chart import stats_chart
+from handlers.i18n import (
+    babel_locale,
+    country_name,
+    gettext_for,
+    language_name,
+    ngettext_for,
+    ui_language_for,
+)
+from handlers.render import MAX_TEXT, esc
+from handlers.setup_views import category_label
+from storage.stats import FeedProblem, Stats, StatsStore
+from storage.users import UserStore
+
+log = logging.getLogger(__name__)
+
+Section = tuple[str, list[str]]
+BREAKDOWN_LIMIT = 10  # entries per breakdown line; the rest are summed up as "others"
+URL_LIMIT, ERROR_LIMIT = 100, 120
+
+
+class StatsHandler:
+    """/stats, built once with the store it reads and the admins allowed to see it."""
+
+    def __init__(
+        self,
+        stats: StatsStore,
+        users: UserStore,
+        admin_ids: frozenset[int],
+        *,
+        refresh: timedelta,
+        days: int = 30,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = stats
+        self.users = users
+        self.admin_ids = admin_ids
+        self.refresh = refresh
+        self.days = days
+        self.clock = clock
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Admins get the summary, then the chart; anyone else the unknown-command reply."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None:
+            return
+        if user.id not in self.admin_ids:
+            log.warning("/stats refused: user %d is not an admin", user.id)
+            await basics.unknown_command(update, context)
+            return
+        reader = self.users.get(user.id)
+        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        _ = gettext_for(language)
+        await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        # A handful of aggregate queries, then CPU-bound drawing: both off the event loop.
+        snapshot = await asyncio.to_thread(
+            self.store.snapshot, self.clock(), self.days, refresh=self.refresh
+        )
+        await message.reply_text(
+            stats_text(snapshot, language), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+        )
+        await context.bot.send_chat_action(message.chat_id, ChatAction.UPLOAD_PHOTO)
+        png = await asyncio.to_thread(stats_chart, snapshot)
+        caption = _("New readers and digests sent per day, last {days} days (UTC)")
+        await message.reply_photo(png, caption=caption.format(days=len(snapshot.daily)))
+
+
+def summary(stats: Stats, ui_language: str) -> tuple[str, list[Section]]:
+    """The title and the sections of the summary, every label and number localized."""
+    _ = gettext_for(ui_language)
+    n = _number_formatter(ui_language)
+    r, b, f = stats.readers, stats.broadcasts, stats.feeds
+    readers = [
+        _("Total: {n}").format(n=n(r.total)),
+        _("Active: {n}").format(n=n(r.active)),
+        _("Paused: {n}").format(n=n(r.paused)),
+        _("Blocked: {n}").format(n=n(r.blocked)),
+        _("Setting up: {n}").format(n=n(r.setting_up)),
+        _("New this week: {n}").format(n=n(r.new_this_week)),
+    ]
+    countries = [(country_name(c, ui_language, c), k) for c, k in stats.by_country]
+    languages = [(language_name(lang, ui_language), k) for lang, k in stats.by_language]
+    categories = [(category_label(c, _), k) for c, k in stats.by_category]
+    feeds = [
+        _("Feeds: {n}").format(n=n(f.total)),
+        _("OK: {n}").format(n=n(f.ok)),
+        _("Failing: {n}").format(n=n(f.failing)),
+        _("Backing off: {n}").format(n=n(f.backing_off)),
+        _("Never fetched: {n}").format(n=n(f.never_fetched)),
+    ]
+    if f.worst:
+        feeds.append(_("Worst feeds:"))
+        feeds += [_problem(p, ui_language) for p in f.worst]
+    sections: list[Section] = [
+        (_("Readers"), readers),
+        (_("By country"), [_breakdown(countries, ui_language)]),
+        (_("By language"), [_breakdown(languages, ui_language)]),
+        (_("By category"), [_breakdown(categories, ui_language)]),
+        (
+            _("Digests sent"),
+            [
+                _("Today: {n}").format(n=n(stats.digests_today)),
+                _("Yesterday: {n}").format(n=n(stats.digests_yesterday)),
+            ],
+        ),
+        (
+            _("Broadcasts"),
+            [
+                _("Broadcasts: {n}").format(n=n(b.broadcasts)),
+                _("Messages sent: {n}").format(n=n(b.sent)),
+                _("Blocked: {n}").format(n=n(b.blocked)),
+                _("Failed: {n}").format(n=n(b.failed)),
+                _("Pending: {n}").format(n=n(b.pending)),
+            ],
+        ),
+        (_("Feed health"), feeds),
+    ]
+    title = _("Newsbot statistics, {time} UTC").format(time=f"{stats.taken_at:%Y-%m-%d %H:%M}")
+    return title, sections
+
+
+def stats_text(stats: Stats, ui_language: str) -> str:
+    """The summary as Telegram HTML: everything escaped, within one message's 4096 characters."""
+    title, sections = summary(stats, ui_language)
+    parts = [f"📊 <b>{esc(title)}</b>"]
+    parts += [
+        f"<b>{esc(heading)}</b>\n" + "\n".join(map(esc, lines)) for heading, lines in sections
+    ]
+    return _fit("\n\n".join(parts), MAX_TEXT)
+
+
+def stats_plain(stats: Stats, ui_language: str = "en") -> str:
+    """The same summary for a terminal."""
+    title, sections = summary(stats, ui_language)
+    blocks = [heading + "".join(f"\n  {line}" for line in lines) for heading, lines in sections]
+    return "\n\n".join([title, *blocks])
+
+
+def stats_json(stats: Stats) -> dict[str, Any]:
+    """Plain JSON data: breakdowns as ordered objects, times and days as ISO 8601 strings."""
+    data = asdict(stats)
+    for key in ("by_country", "by_language", "by_category"):
+        data[key] = dict(getattr(stats, key))
+    plain: dict[str, Any] = json.loads(json.dumps(data, default=_iso))
+    return plain
+
+
+def print_stats(
+    store: StatsStore,
+    *,
+    refresh: timedelta,
+    as_json: bool,
+    now: datetime | None = None,
+    days: int = 30,
+    out: TextIO | None = None,
+) -> int:
+    """``newsbot stats [--json]``: the summary as text, or one JSON object on one line."""
+    stats = store.snapshot(now or datetime.now(UTC), days, refresh=refresh)
+    out = out or sys.stdout
+    if as_json:
+        print(json.dumps(stats_json(stats), ensure_ascii=False), file=out)
+    else:
+        print(stats_plain(stats), file=out)
+    return 0
+
+
+def _number_formatter(ui_language: str) -> Callable[[int], str]:
+    locale = babel_locale(ui_language)
+    return lambda value: format_decimal(value, locale=locale)
+
+
+def _breakdown(pairs: list[tuple[str, int]], ui_language: str) -> str:
+    """ "India 1,200 · Canada 300 · others 12", or a dash when there is nothing to break down."""
+    if not pairs:
+        return "—"
+    n = _number_formatter(ui_language)
+    shown = [f"{name} {n(count)}" for name, count in pairs[:BREAKDOWN_LIMIT]]
+    rest = sum(count for _name, count in pairs[BREAKDOWN_LIMIT:])
+    if rest:
+        shown.append(gettext_for(ui_language)("others {n}").format(n=n(rest)))
+    return " · ".join(shown)
+
+
+def _problem(problem: FeedProblem, ui_language: str) -> str:
+    _ = gettext_for(ui_language)
+    failures = ngettext_for(ui_language)("{n} failure", "{n} failures", problem.failures)
+    success = problem.last_success_at
+    last = f"{success:%Y-%m-%d %H:%M}" if success else _("never")
+    head = _("{source}: {failures}, last success {when}").format(
+        source=problem.source_id,
+        failures=failures.format(n=_number_formatter(ui_language)(problem.failures)),
+        when=last,
+    )
+    error = _clip(problem.last_error or _("no error recorded"), ERROR_LIMIT)
+    return f"• {head}\n   {_clip(problem.url, URL_LIMIT)}\n   {error}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut at a line break (tags never span lines here, so the HTML stays balanced)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 2)
+    return text[: cut if cut > 0 else limit - 2] + "\n…"
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, date):  # datetimes too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
