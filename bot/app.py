@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from telegram import Bot
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.jobs import schedule_ingest, schedule_pushes
+from bot.jobs import schedule_ingest, schedule_pushes, schedule_related
 from bot.pusher import Pusher, worker_identity
 from bot.routes import routes
 from bot.settings import Settings
@@ -19,7 +19,9 @@ from bot.update_processor import PerUserUpdateProcessor
 from digest.catalog import Catalog, load_catalog
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
+from digest.full_story import FullStoryService, make_page_fetcher
 from digest.ingest import Ingestor
+from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.digest_push import DigestScheduler
 from handlers.digests import Digests
@@ -28,6 +30,8 @@ from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 from handlers.outbox_sender import OutboxSender
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
+from handlers.stories import Stories
+from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
@@ -97,6 +101,11 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         raise ValueError("TELEGRAM_BOT_TOKEN is required")
     token = settings.telegram_bot_token.get_secret_value()
     fetcher = Fetcher()
+    page_fetcher = make_page_fetcher(settings.allow_private_networks)
+    full_stories = FullStoryService(
+        services.articles, ArticleTextStore(services.engine), page_fetcher, clock=clock
+    )
+    related = RelatedFinder(services.articles, RelatedIndex(), clock=clock)
     # Pushes pace and retry themselves (the outbox records it), so their bot has no rate limiter.
     push_bot = Bot(token, base_url=settings.telegram_api_base_url)
     scheduler = DigestScheduler(
@@ -115,6 +124,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         if not run_jobs:
             return
         schedule_pushes(application, pusher)
+        schedule_related(application, related)
         if settings.feed_fetch_enabled:
             schedule_ingest(
                 application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
@@ -123,6 +133,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     async def post_shutdown(application: Application) -> None:
         await pusher.release()
         await fetcher.aclose()
+        await page_fetcher.aclose()
         await push_bot.shutdown()
 
     application = (
@@ -142,7 +153,10 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         StatsStore(services.engine), services.users, settings.admin_ids,
         refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,
     )  # fmt: skip
-    application.add_handlers(routes(setup, headlines, digests, stats))
+    stories = Stories(
+        services.users, services.articles, services.catalog, full_stories, related, clock
+    )
+    application.add_handlers(routes(setup, headlines, digests, stats, stories))
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher)
 

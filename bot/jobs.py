@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram.ext import Application, ContextTypes
 
 from bot.pusher import Pusher
 from digest.ingest import Ingestor
+from digest.related import RelatedFinder
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +18,8 @@ DIGEST_JOB = "digest-tick"
 SEND_JOB = "outbox"
 DIGEST_TICK_SECONDS = 60
 SEND_POLL_SECONDS = 5
+RELATED_JOB = "related-refresh"
+RELATED_REFRESH_SECONDS = 300
 
 
 def _queue(application: Application):  # type: ignore[no-untyped-def]
@@ -62,6 +66,28 @@ async def send_tick(context: ContextTypes.DEFAULT_TYPE) -> None:
         await pusher.drain()
     except Exception:
         log.exception("outbox drain failed")
+
+
+async def related_refresh(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Keep the Related index warm, so no reader's press pays for building it."""
+    finder = context.job.data if context.job is not None else None
+    if not isinstance(finder, RelatedFinder):
+        return
+    try:
+        added = await asyncio.to_thread(finder.refresh)
+    except Exception:
+        log.exception("related index refresh failed")
+        return
+    if added:
+        log.info("related index: %d new articles", added)
+
+
+def schedule_related(application: Application, finder: RelatedFinder) -> None:
+    """Build the index right after start-up, then top it up every few minutes."""
+    _queue(application).run_repeating(
+        related_refresh, interval=RELATED_REFRESH_SECONDS, first=5, name=RELATED_JOB,
+        data=finder, job_kwargs={"max_instances": 1, "coalesce": True},
+    )  # fmt: skip
 
 
 def schedule_ingest(application: Application, ingestor: Ingestor, every_seconds: int) -> None:

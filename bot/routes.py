@@ -11,12 +11,18 @@ from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
+from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
+from handlers.stories import Stories
 
 PRIVATE = filters.ChatType.PRIVATE
 
 
 def routes(
-    setup: SetupFlow, headlines: Headlines, digests: Digests, stats: StatsHandler
+    setup: SetupFlow,
+    headlines: Headlines,
+    digests: Digests,
+    stats: StatsHandler,
+    stories: Stories,
 ) -> list[BaseHandler]:
     return [
         CommandHandler("start", setup.start, filters=PRIVATE),
@@ -30,6 +36,7 @@ def routes(
         CommandHandler("stop", setup.stop, filters=PRIVATE),
         CallbackQueryHandler(headlines.press, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(digests.pause_chosen, pattern=PAUSE_BUTTONS),
+        CallbackQueryHandler(stories.press, pattern=STORY_BUTTONS),
         CallbackQueryHandler(setup.press),
         MessageHandler(PRIVATE & filters.COMMAND, basics.unknown_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.text),

@@ -25,7 +25,7 @@ from handlers.render import MAX_TEXT, esc
 from handlers.setup_views import category_label
 from handlers.story_views import StoryLimits, source_name, story_html
 
-STORY_STEP = "s"
+STORY_STEP = "a"  # "a" for article; never reuse a menu step code (see handlers.flow)
 FULL_STORY = "f"
 RELATED = "r"
 _TAGS = re.compile(r"<[^>]+>")

@@ -203,6 +203,52 @@ class ArticleStore:
         with Session(self._engine) as session:
             return int(session.exec(select(func.count()).select_from(Article)).one())
 
+    def story_with_cluster(self, article_id: int, since: datetime) -> list[ArticleRow]:
+        """The article (whatever its age) and the others of its cluster published since
+        ``since``, newest first; empty if the article is unknown. One round trip where
+        "Related" would otherwise need two (the article, then its cluster).
+
+        The caller filters languages: given a language condition, SQLite (without ANALYZE
+        statistics) would pick the (language, published) index and scan the whole window,
+        where the cluster index finds the few rows of one story directly.
+        """
+        cluster = select(Article.cluster_id).where(Article.id == article_id).scalar_subquery()
+        query = (
+            select(Article)
+            .where(
+                (col(Article.id) == article_id)
+                | ((col(Article.cluster_id) == cluster) & (col(Article.published_at) >= since))
+            )
+            .order_by(col(Article.published_at).desc(), col(Article.id).desc())
+        )
+        with Session(self._engine) as session:
+            return list(_rows(session, session.exec(query).all()).values())
+
+    def since(
+        self,
+        published_since: datetime,
+        *,
+        after_id: int = 0,
+        edited_since: datetime | None = None,
+        limit: int = 2000,
+    ) -> list[ArticleRow]:
+        """Articles published since ``published_since`` with an id above ``after_id``, in id
+        order: pages for an in-memory index to load, and then only what is new (the primary
+        key finds it, whatever the table's size). With ``edited_since``, only the articles
+        edited (stored, then changed) at or after it; that condition is a table scan.
+        """
+        query = select(Article).where(
+            Article.published_at >= published_since, col(Article.id) > after_id
+        )
+        if edited_since is not None:
+            query = query.where(
+                Article.updated_at >= edited_since,
+                col(Article.updated_at) > col(Article.first_seen_at),
+            )
+        with Session(self._engine) as session:
+            rows = session.exec(query.order_by(col(Article.id)).limit(limit)).all()
+            return list(_rows(session, rows).values())
+
 
 def _existing(session: Session, source_id: str, keys: list[str]) -> dict[str, Article]:
     found: dict[str, Article] = {}

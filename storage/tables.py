@@ -229,3 +229,64 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     holder: str = Field(max_length=64)
     expires_at: datetime
+
+
+class ArticleText(SQLModel, table=True):
+    """The extracted full text of one article, or why there is none: fetched once, for everyone.
+
+    No foreign key to ``articles``: article pruning and text pruning then need no ordering, and a
+    text outliving its article for a while is harmless (nothing can reach it without the article).
+    ``fetched_at`` is indexed for pruning and for the age of a cached failure.
+    """
+
+    __tablename__ = "article_texts"
+
+    article_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    status: str = Field(max_length=8)
+    reason: str | None = Field(default=None, max_length=32)
+    title: str = Field(default="", max_length=500)
+    author: str | None = Field(default=None, max_length=200)
+    published_at: datetime | None = None
+    paragraphs: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    final_url: str = Field(default="", max_length=2048)
+    fetched_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Broadcast(SQLModel, table=True):
+    """An admin's message to many readers: a draft until confirmed, then sent via the outbox.
+
+    ``status`` moves draft → queued → sending → done, or to cancelled from any of the first three.
+    The partial unique index below lets at most one broadcast be ``sending``: two confirmed at once
+    queue up behind each other, and the database, not a process, decides which one goes first.
+    ``progress_text`` is the text last put on the admin's progress message, so an edit is made
+    only when it changes something (after a restart too, and from any process); ``reported_at``
+    says the final report is on screen, so the progress job can forget the broadcast.
+    """
+
+    __tablename__ = "broadcasts"
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    admin_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    admin_chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    admin_language: str = Field(default="en", max_length=8)
+    status: str = Field(default="draft", max_length=16)
+    audience_kind: str | None = Field(default=None, max_length=16)
+    audience_value: str | None = Field(default=None, max_length=16)
+    payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    total: int = 0
+    progress_message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    progress_text: str | None = Field(default=None, max_length=4096)
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    reported_at: datetime | None = None
+
+
+_BROADCAST_STATUS = Broadcast.__table__.c.status  # type: ignore[attr-defined]
+Index(
+    "uq_broadcasts_one_sending",
+    _BROADCAST_STATUS,
+    unique=True,
+    sqlite_where=_BROADCAST_STATUS == "sending",
+    postgresql_where=_BROADCAST_STATUS == "sending",
+)

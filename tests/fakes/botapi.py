@@ -56,9 +56,10 @@ NOT_SENT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_rea
 _PATH = re.compile(r"/bot(?P<token>[^/]+)/(?P<method>[^/]*)")
 _NOT_FOUND = {"ok": False, "error_code": 404, "description": "Not Found"}
 # Flood control applies to what users see: new messages and edits.
-RATE_LIMITED = frozenset(
-    {"sendMessage", "sendPhoto", "editMessageText", "editMessageCaption", "editMessageReplyMarkup"}
-)
+RATE_LIMITED = frozenset({
+    "sendMessage", "sendPhoto", "copyMessage", "editMessageText", "editMessageCaption",
+    "editMessageReplyMarkup",
+})  # fmt: skip
 CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
     "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
@@ -633,6 +634,27 @@ class FakeBotAPI:
         message.kind, message.photo, message.parse_mode = "photo", sizes, params.get("parse_mode")
         self._apply_markup(message, markup)
         return self._message_json(message)
+
+    def _api_copyMessage(self, params: dict[str, Any]) -> dict[str, int]:
+        """A copy without a link to the original: text and entities, or the photo with its
+        caption (replaced if ``caption`` is given). Answers a MessageId, as Telegram does."""
+        source_chat = self._chat(params["from_chat_id"], sending=False)
+        source = self._messages.get(source_chat, {}).get(params["message_id"])
+        if source is None or source.deleted:
+            raise bad_request("message to copy not found")
+        chat = self._chat(params["chat_id"], sending=True)
+        text, html, entities = source.text, source.html, list(source.entities)
+        parse_mode = source.parse_mode
+        if source.kind != "text" and "caption" in params:
+            parsed = self._render(params["caption"] or "", params, caption=True)
+            text, html, entities = parsed.text, params["caption"], list(parsed.entities)
+            parse_mode = params.get("parse_mode")
+        markup = validate_reply_markup(params.get("reply_markup"), inline_only=False)
+        message = self._store(chat, text=text, html=html, entities=copy.deepcopy(entities))
+        message.kind, message.photo = source.kind, copy.deepcopy(source.photo)
+        message.parse_mode = parse_mode
+        self._apply_markup(message, markup)
+        return {"message_id": message.message_id}
 
     def _api_editMessageText(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._edit_target(params)

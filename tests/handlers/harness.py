@@ -25,7 +25,11 @@ T = TypeVar("T")
 
 
 def settings_for(
-    fake: FakeBotAPI, db_url: str, catalog: Path | None = None, fetch_feeds: bool = False
+    fake: FakeBotAPI,
+    db_url: str,
+    catalog: Path | None = None,
+    fetch_feeds: bool = False,
+    allow_private: bool = False,
 ) -> Settings:
     """Feeds are not fetched unless a test asks: the bundled catalog points at the internet."""
     return Settings(
@@ -34,6 +38,7 @@ def settings_for(
         DATABASE_URL=db_url,
         NEWSBOT_CATALOG=catalog,
         FEED_FETCH_ENABLED=fetch_feeds,
+        ALLOW_PRIVATE_NETWORKS=allow_private,
         _env_file=None,
     )  # type: ignore[call-arg]
 
@@ -64,8 +69,10 @@ class RunningBot:
         *,
         clock: ManualClock | None = None,
         run_jobs: bool = False,
+        allow_private: bool = False,
     ) -> None:
-        self.services: Services = build_services(settings_for(fake, db_url, catalog, fetch_feeds))
+        settings = settings_for(fake, db_url, catalog, fetch_feeds, allow_private)
+        self.services: Services = build_services(settings)
         self.clock = clock or ManualClock()
         self._run_jobs = run_jobs
         self.parts: BotParts | None = None

@@ -1,0 +1,187 @@
+"""The story buttons: Full story, Continue reading, Related. They work on messages of any age.
+
+Buttons carry only the article id (``1|s|f|123``), so a forged or stale id simply finds nothing
+and gets "This story is no longer available". Each press is answered at once; the page fetch and
+extraction then run as a background task, so a slow publisher never holds up the reader's next
+tap or anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from digest.catalog import Catalog
+from digest.full_story import FullStoryService
+from digest.rank import RankedStory
+from digest.related import RelatedFinder, RelatedStory
+from digest.selection import selection_for
+from handlers.digest_view import FULL_STORY, RELATED, STORY_STEP, story_buttons
+from handlers.full_story_view import fallback_text, share_url, story_pages
+from handlers.i18n import Gettext, gettext_for, ui_language_for
+from handlers.keyboards import button, decode, markup
+from handlers.render import esc
+from handlers.story_views import clip, source_name, story_html
+from storage.articles import ArticleRow, ArticleStore
+from storage.users import Reader, UserStore
+
+log = logging.getLogger(__name__)
+
+CONTINUE = "c"
+CALLBACK_PATTERN = rf"^1\|{STORY_STEP}\|"
+RELATED_LIMIT = 8
+
+
+class Stories:
+    """Handlers for every story button, built once with the services they use."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        articles: ArticleStore,
+        catalog: Catalog,
+        full_stories: FullStoryService,
+        related: RelatedFinder,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.users = users
+        self.articles = articles
+        self.catalog = catalog
+        self.full_stories = full_stories
+        self.related_finder = related
+        self.clock = clock
+
+    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Route a story button; unknown, pruned or forged ids get a polite toast."""
+        query = update.callback_query
+        if query is None:
+            return
+        reader = self.users.get(query.from_user.id)
+        _ = gettext_for(
+            reader.ui_language if reader else ui_language_for(query.from_user.language_code)
+        )
+        press = decode(query.data)
+        article_id, _sep, part = (press.arg if press else "").partition(".")
+        article = self.articles.get(int(article_id)) if article_id.isdigit() else None
+        well_formed = press is not None and (
+            part.isdigit()
+            if press.action == CONTINUE
+            else press.action in (FULL_STORY, RELATED) and not part
+        )
+        if press is None or article is None or not well_formed:
+            await query.answer(_("This story is no longer available."))
+            return
+        await query.answer()
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        if press.action == RELATED:
+            work = self._send_related(context, chat_id, article, reader, _)
+        else:
+            page = int(part or 0)
+            if press.action == CONTINUE:
+                await _drop_continue_button(query)
+            work = self._send_full_story(context, chat_id, article, reader, page, _)
+        context.application.create_task(work, update=update, name=f"story-{article.id}")
+
+    async def _send_full_story(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        article: ArticleRow,
+        reader: Reader | None,
+        page: int,
+        _: Gettext,
+    ) -> None:
+        story = await self.full_stories.get(article.id)
+        source = source_name(article.source_id, self.catalog)
+        read_on = InlineKeyboardButton(
+            "↗ " + _("Read full story on {source}").format(source=source), url=article.url
+        )
+        share = InlineKeyboardButton("📤 " + _("Share"), url=share_url(article.url, article.title))
+        more = button("🔗 " + _("More related news"), STORY_STEP, RELATED, str(article.id))
+        if story is None or not story.ok:
+            text = fallback_text(
+                article.title, article.summary, source, story.reason if story else None, _
+            )
+            keyboard = markup([[read_on], [share, more]])
+        else:
+            language = reader.ui_language if reader else "en"
+            zone = reader.timezone if reader and reader.timezone else "UTC"
+            pages = story_pages(story, source, zone, language, _)
+            page = min(page, len(pages) - 1)
+            text = pages[page]
+            rows = [[read_on], [share, more]]
+            if page + 1 < len(pages):
+                label = _("Continue reading ({page}/{pages})").format(
+                    page=page + 2, pages=len(pages)
+                )
+                rows.insert(
+                    0, [button("⬇️ " + label, STORY_STEP, CONTINUE, f"{article.id}.{page + 1}")]
+                )
+            keyboard = markup(rows)
+        await context.bot.send_message(
+            chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
+            disable_web_page_preview=True,
+        )  # fmt: skip
+
+    async def _send_related(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        article: ArticleRow,
+        reader: Reader | None,
+        _: Gettext,
+    ) -> None:
+        now = self.clock()
+        languages = selection_for(reader, self.catalog).languages if reader else frozenset()
+        wanted = languages or frozenset({article.language})
+        found = await asyncio.to_thread(self._related, article.id, wanted, now)
+        language = reader.ui_language if reader else "en"
+        title = _("Related to: {title}").format(title=clip(article.title, 160))
+        if not found:
+            text = f"<b>{esc(title)}</b>\n\n" + esc(_("No related stories yet."))
+            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            return
+        blocks = [f"<b>🔗 {esc(title)}</b>"]
+        rows = []
+        for number, item in enumerate(found, start=1):
+            ranked = RankedStory(item.article, (), 0.0)
+            blocks.append(story_html(number, ranked, self.catalog, now, language, _))
+            source = source_name(item.article.source_id, self.catalog)
+            rows.append(story_buttons(number, item.article.id, source, item.article.url, _))
+        await context.bot.send_message(
+            chat_id, "\n\n".join(blocks), parse_mode=ParseMode.HTML, reply_markup=markup(rows),
+            disable_web_page_preview=True,
+        )  # fmt: skip
+
+    def _related(
+        self, article_id: int, languages: frozenset[str], now: datetime
+    ) -> list[RelatedStory] | None:
+        """Index what arrived since the last look (cheap when nothing did), then search."""
+        self.related_finder.refresh(now)
+        return self.related_finder.related(article_id, languages, now, RELATED_LIMIT)
+
+
+async def _drop_continue_button(query: CallbackQuery) -> None:
+    """The previous part keeps its other buttons but loses "Continue" (it has been used)."""
+    message = query.message
+    if message is None or not hasattr(message, "reply_markup") or message.reply_markup is None:
+        return
+    prefix = f"1|{STORY_STEP}|{CONTINUE}|"
+    keyboard = message.reply_markup.inline_keyboard
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith(prefix)] for row in keyboard
+    ]
+    if sum(map(len, rows)) == sum(map(len, keyboard)):
+        return
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup([r for r in rows if r]))
+    except TelegramError:
+        log.debug("could not drop the continue button", exc_info=True)

@@ -1,0 +1,222 @@
+"""Story buttons through the fake Bot API: Full story from a local page server, Related."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.articles import ArticleInput
+from tests.fakes.botapi import FakeBotAPI, Message
+from tests.feedserver import FeedServer, Reply
+from tests.handlers.harness import ManualClock, RunningBot
+from tests.handlers.news_catalog import CATALOG, set_up_reader
+from tests.handlers.user import TelegramUser
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+READER = 41
+UNAVAILABLE = "This story is no longer available."
+
+
+@pytest.fixture
+def pages() -> Iterator[FeedServer]:
+    with FeedServer(Path(__file__).parents[1] / "data" / "pages") as server:
+        server.add_file("/tidal", "article.html", headers={"Content-Type": "text/html"})
+        server.add_file("/paywalled", "paywalled.html", headers={"Content-Type": "text/html"})
+        server.add_route("/gone", lambda _r: Reply(404, {"Content-Type": "text/html"}, b"gone"))
+        yield server
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def story_bot(
+    fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
+) -> Iterator[RunningBot]:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(CATALOG)
+    with RunningBot(fake, db_url, catalog=catalog, clock=clock, allow_private=True) as running:
+        yield running
+        fake.wait_for(lambda: not fake.unanswered_callbacks())
+    assert fake.errors == [], fake.describe()
+
+
+def seed(bot: RunningBot, pages: FeedServer) -> dict[str, int]:
+    """Articles whose links point at the local page server; returns title → id."""
+
+    def item(key: str, title: str, path: str, hours: float, summary: str) -> ArticleInput:
+        return ArticleInput(
+            entry_key=key, url=pages.url(path), title=title, summary=summary, image_url=None,
+            published_at=NOW - timedelta(hours=hours), language="en", categories=("national",),
+        )  # fmt: skip
+
+    articles = bot.services.articles
+    alpha = articles.upsert("alpha", [
+        item("a1", "Harbour city opens its first tidal power station", "/tidal", 1,
+             "The tidal power station switched on in the harbour city."),
+        item("a2", "Central bank weighs a faster exit", "/paywalled", 2, "Rates may rise."),
+        item("a3", "Ferry terminal to close", "/gone", 3, "The old ferry terminal closes."),
+        item("a4", "Alpha weekend weather outlook", "/gone", 4, "Sunny and mild."),
+    ], NOW).new  # fmt: skip
+    beta = articles.upsert("beta", [
+        item("b1", "Tidal power station opens in harbour city", "/tidal", 0.5,
+             "The harbour city's tidal power station is now running."),
+        item("b2", "Harbour tidal turbines draw engineers' praise", "/tidal", 5,
+             "Engineers praised the tidal power turbines in the harbour estuary."),
+    ], NOW).new  # fmt: skip
+    rows = {r.title: r.id for r in [*alpha, *beta]}
+    clusters = {i: i for i in rows.values()}
+    clusters[rows["Tidal power station opens in harbour city"]] = rows[
+        "Harbour city opens its first tidal power station"
+    ]
+    articles.set_clusters(clusters)
+    return rows
+
+
+def headlines(user: TelegramUser) -> Message:
+    return user.send("/headlines national")
+
+
+def reader(bot: RunningBot, fake: FakeBotAPI) -> TelegramUser:
+    set_up_reader(bot.services.users, READER, ("alpha", "beta"))
+    return TelegramUser(fake, READER, "Ada")
+
+
+def wait_new_message(fake: FakeBotAPI, before: int) -> Message:
+    fake.wait_for(lambda: len(fake.chat_messages(READER)) > before)
+    message = fake.last_message(READER)
+    assert message is not None
+    return message
+
+
+def test_full_story_reads_the_article_in_the_chat(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    before = len(fake.chat_messages(READER))
+    user.press_for_toast("1 · 📖 Full story", page)
+    story = wait_new_message(fake, before)
+    assert story.text.startswith("Harbour city opens its first tidal power station")
+    assert "Alpha News · Tuesday, 5 March 2024" in story.text and "By Maria Okafor" in story.text
+    assert "The harbour city switched on its first tidal power station" in story.text
+    assert "cookies" not in story.text
+    labels = [b["text"] for row in story.buttons for b in row]
+    assert "↗ Read full story on Alpha News" in labels and "📤 Share" in labels
+    assert "🔗 More related news" in labels
+    share = next(b for row in story.buttons for b in row if b["text"] == "📤 Share")
+    assert share["url"].startswith("https://t.me/share/url?url=")
+    assert any(c.method == "sendChatAction" for c in fake.calls)
+    # A second press, by anyone, costs no fetch: the text is cached in the database.
+    before = len(fake.chat_messages(READER))
+    user.press_for_toast("1 · 📖 Full story", page)
+    wait_new_message(fake, before)
+    assert len(pages.requests_for("/tidal")) == 1
+
+
+def test_unreadable_pages_fall_back_to_the_summary(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    rows = seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    for title, reason in (
+        ("Central bank weighs a faster exit", "behind the publisher's paywall"),
+        ("Ferry terminal to close", "The publisher's page is gone."),
+    ):
+        page = headlines(user)
+        before = len(fake.chat_messages(READER))
+        user.press_data(page.message_id, f"1|a|f|{rows[title]}")
+        message = wait_new_message(fake, before)
+        assert title in message.text and reason in message.text
+        assert "Read it on Alpha News" in message.text
+
+
+def test_related_lists_the_same_story_first_then_the_subject(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    rows = seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    before = len(fake.chat_messages(READER))
+    seed_id = rows["Harbour city opens its first tidal power station"]
+    user.press_data(page.message_id, f"1|a|r|{seed_id}")
+    related = wait_new_message(fake, before)
+    lines = related.text.splitlines()
+    assert lines[0].startswith("🔗 Related to: Harbour city opens")
+    assert "1. Tidal power station opens in harbour city" in related.text
+    assert related.text.index("Tidal power station opens") < related.text.index("turbines")
+    assert "1. Harbour city opens its first" not in related.text, "never the story itself"
+    assert [b["text"] for b in related.buttons[0]][:2] == ["1 · 📖 Full story", "🔗 Related"]
+
+
+def test_forged_or_pruned_ids_answer_politely(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer, clock: ManualClock
+) -> None:
+    seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    for data in ("1|a|f|999999", "1|a|r|abc", "1|a|x|1", "1|a|f|", "1|a|c|1.999x"):
+        assert user.press_data(page.message_id, data) == UNAVAILABLE
+    # A week later the buttons of the old message still work (within the retention).
+    clock.advance(days=7)
+    before = len(fake.chat_messages(READER))
+    user.press_for_toast("🔗 Related", page)
+    assert "Related to:" in wait_new_message(fake, before).text
+    # After the retention the article is pruned: the same button answers politely.
+    story_bot.services.articles.prune(NOW + timedelta(days=1))
+    assert user.press_for_toast("1 · 📖 Full story", page) == UNAVAILABLE
+
+
+def test_fast_presses_each_get_an_answer(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    data = next(b["callback_data"] for b in page.buttons[0] if "Full story" in b["text"])
+    for _ in range(5):
+        fake.user_presses_button(READER, page.message_id, data)
+    fake.wait_for(lambda: not fake.unanswered_callbacks())
+    fake.wait_for(
+        lambda: sum("Harbour city opens" in m.text for m in fake.chat_messages(READER)) >= 5
+    )
+    assert len(pages.requests_for("/tidal")) == 1
+
+
+def test_long_story_continues_in_a_few_messages(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i}: the council heard evidence about the harbour works, the tides, "
+        f"the turbines, the fishermen's concerns and the cost to the town. {'x' * 200}</p>"
+        for i in range(60)
+    )
+    body = (
+        "<html><head><title>Long read</title></head><body><article><h1>Long read</h1>"
+        f"{paragraphs}</article></body></html>"
+    ).encode()
+    pages.add_route("/long", lambda _r: Reply(200, {"Content-Type": "text/html"}, body))
+    article = ArticleInput(
+        entry_key="long", url=pages.url("/long"), title="Long read", summary="A long one.",
+        image_url=None, published_at=NOW, language="en", categories=("national",),
+    )  # fmt: skip
+    (row,) = story_bot.services.articles.upsert("alpha", [article], NOW).new
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    before = len(fake.chat_messages(READER))
+    user.press_data(page.message_id, f"1|a|f|{row.id}")
+    first = wait_new_message(fake, before)
+    assert first.text.endswith("…") and len(first.text) <= 4096
+    assert "Continue reading (2/4)" in " ".join(user.labels(first))
+    second_count = len(fake.chat_messages(READER))
+    user.press_for_toast("Continue reading", first)
+    second = wait_new_message(fake, second_count)
+    assert "Paragraph" in second.text and second.text != first.text
+    refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == first.message_id)
+    assert "Continue" not in " ".join(user.labels(refreshed)), "the used button is gone"
