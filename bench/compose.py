@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from digest.catalog import load_catalog
+from digest.selection import selection_for, top_stories
 from handlers.digest_push import DigestScheduler
 from storage.articles import ArticleInput, ArticleStore
 from storage.db import make_engine, migrate
@@ -37,6 +38,7 @@ from storage.tables import (
 from storage.users import UserStore
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TOPICS = ("rates", "storm", "match", "vote")
 CATEGORIES = ("national", "international", "business", "sports", "all")
 
 
@@ -52,7 +54,7 @@ def populate(engine_url: str, readers: int, selections: int, articles_per_source
             ArticleInput(
                 entry_key=f"{source.id}-{i}",
                 url=f"https://{source.id}.example/{i}",
-                title=f"{source.name} story {i} about {rng.choice(['rates', 'storm', 'match', 'vote'])}",
+                title=f"{source.name} story {i} about {rng.choice(TOPICS)}",
                 summary="A summary of reasonable length for a news story. " * 3,
                 image_url=None,
                 published_at=NOW - timedelta(minutes=rng.randint(1, 2000)),
@@ -127,19 +129,20 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         per_reader = seconds / max(report.readers, 1) * 1e6
-        print(f"tick: {report.readers:,} readers, {report.rankings} rankings (distinct "
-              f"selection×category), {report.enqueued:,} digests queued, {report.empty:,} empty")
+        print(
+            f"tick: {report.readers:,} readers, {report.rankings} rankings (distinct "
+            f"selection×category), {report.enqueued:,} digests queued, {report.empty:,} empty"
+        )
         print(f"tick time {seconds:.1f}s ({per_reader:.0f} µs per reader), "
               f"peak traced memory {peak / 2**20:.0f} MiB")  # fmt: skip
         ranking_times = []
         for user in itertools.islice(UserStore(engine).due(NOW + timedelta(days=2), 50), 50):
-            from digest.selection import selection_for, top_stories
-
             t0 = time.perf_counter()
             top_stories(ArticleStore(engine), selection_for(user, catalog), None, NOW)
             ranking_times.append(time.perf_counter() - t0)
         if ranking_times:
-            print(f"one ranking (query + rank): median {statistics.median(ranking_times) * 1e3:.1f} ms")
+            median_ms = statistics.median(ranking_times) * 1e3
+            print(f"one ranking (query + rank): median {median_ms:.1f} ms")
 
 
 if __name__ == "__main__":

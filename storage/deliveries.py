@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
@@ -180,8 +180,20 @@ class DeliveryStore:
 
     def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
         """Record the Telegram message id. Unconditional: a message that went out was sent."""
-        self._set(delivery_id, None, status="sent", message_id=message_id, sent_at=_utc(now),
-                  last_error=None)  # fmt: skip
+        self.mark_sent_many([(delivery_id, message_id)], now)
+
+    def mark_sent_many(self, sent: Sequence[tuple[int, int]], now: datetime) -> None:
+        """``mark_sent`` for several (delivery_id, message_id) in one transaction: a commit per
+        message was the largest cost of a fast fan-out (0.9 of 2.1 ms CPU per message)."""
+        if not sent:
+            return
+        stmt = (
+            update(_OUTBOX)
+            .where(_T.id == bindparam("row_id"))
+            .values(status="sent", message_id=bindparam("mid"), sent_at=_utc(now), last_error=None)
+        )
+        with self._engine.begin() as conn:
+            conn.execute(stmt, [{"row_id": row_id, "mid": mid} for row_id, mid in sent])
 
     def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
         """Back to ``pending`` until ``next_attempt_at`` (only if it is still in flight)."""
@@ -315,13 +327,9 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _row(r: Row[Any] | Any) -> DeliveryRow:
-    m = r._mapping
-    return DeliveryRow(
-        id=m["id"], user_id=m["user_id"], chat_id=m["chat_id"], kind=m["kind"],
-        slot_key=m["slot_key"], broadcast_id=m["broadcast_id"], payload=dict(m["payload"]),
-        status=m["status"], attempts=m["attempts"], next_attempt_at=_utc(m["next_attempt_at"]),
-        claimed_by=m["claimed_by"], claimed_at=_utc_or_none(m["claimed_at"]),
-        sent_at=_utc_or_none(m["sent_at"]), message_id=m["message_id"],
-        last_error=m["last_error"], created_at=_utc(m["created_at"]),
-    )  # fmt: skip
+def _row(r: Row[Any]) -> DeliveryRow:
+    values = dict(r._mapping)
+    for key in ("next_attempt_at", "claimed_at", "sent_at", "created_at"):
+        values[key] = _utc_or_none(values[key])
+    values["payload"] = dict(values["payload"])
+    return DeliveryRow(**values)

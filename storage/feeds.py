@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, update
+from sqlalchemy import Integer, Table, bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -18,6 +18,32 @@ from storage.db import session_scope
 from storage.tables import FeedState
 
 _FEEDS: Table = FeedState.__table__  # type: ignore[attr-defined]
+_SUCCESS = (
+    update(_FEEDS)
+    .where(_FEEDS.c.id == bindparam("b_id"))
+    .values(
+        last_fetch_at=bindparam("b_now"),
+        last_success_at=bindparam("b_now"),
+        last_error=None,
+        consecutive_failures=0,
+        next_fetch_at=bindparam("b_next"),
+        etag=bindparam("b_etag"),
+        last_modified=bindparam("b_modified"),
+        items_seen=func.coalesce(bindparam("b_items", type_=Integer), _FEEDS.c.items_seen),
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSuccess:
+    """One successful fetch (a 200 or a 304) to record; ``items_seen`` None keeps the count."""
+
+    feed_id: int
+    now: datetime
+    next_fetch_at: datetime
+    etag: str | None
+    last_modified: str | None
+    items_seen: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +117,26 @@ class FeedStore:
         items_seen: int | None,
     ) -> None:
         """A 200 or a 304: clear the failure streak, keep the validators for next time."""
-        values: dict[str, object] = {
-            "last_fetch_at": now,
-            "last_success_at": now,
-            "last_error": None,
-            "consecutive_failures": 0,
-            "next_fetch_at": next_fetch_at,
-            "etag": _clip(etag, 512),
-            "last_modified": _clip(last_modified, 128),
-        }
-        if items_seen is not None:
-            values["items_seen"] = items_seen
-        self._update(feed_id, values)
+        self.record_successes(
+            [FetchSuccess(feed_id, now, next_fetch_at, etag, last_modified, items_seen)]
+        )
+
+    def record_successes(self, successes: Iterable[FetchSuccess]) -> None:
+        """Several :meth:`record_success` at once: one transaction, one executemany UPDATE."""
+        rows = [
+            {
+                "b_id": s.feed_id,
+                "b_now": s.now,
+                "b_next": s.next_fetch_at,
+                "b_etag": _clip(s.etag, 512),
+                "b_modified": _clip(s.last_modified, 128),
+                "b_items": s.items_seen,  # None keeps the stored count
+            }
+            for s in successes
+        ]
+        if rows:
+            with self._engine.begin() as connection:
+                connection.execute(_SUCCESS, rows)
 
     def record_failure(
         self, feed_id: int, *, now: datetime, error: str, next_fetch_at: datetime
@@ -119,8 +153,8 @@ class FeedStore:
         )
 
     def _update(self, feed_id: int, values: dict[str, object]) -> None:
-        # A Core UPDATE on a connection: once per feed per pass, and an ORM session for one
-        # statement costs ten times as much (1 ms against 0.1 ms on SQLite).
+        # Core on a connection, not an ORM session: these run once per feed per pass, and a
+        # session for one statement cost about ten times as much (1 ms against 0.1 ms, SQLite).
         with self._engine.begin() as connection:
             connection.execute(update(_FEEDS).where(_FEEDS.c.id == feed_id).values(**values))
 

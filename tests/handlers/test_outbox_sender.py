@@ -94,7 +94,7 @@ async def test_every_row_is_sent_once_and_its_message_id_kept(
     items[0] = digest(1, reply_markup=keyboard, link_preview_options={"is_disabled": True})
     assert deliveries.enqueue(items, now()) == 20
 
-    report = await sender(tg, stores).drain()
+    report = await sender(tg, stores, max_rate=500).drain()
 
     assert (report.sent, report.failed, report.retried, report.rate_limited) == (20, 0, 0, 0)
     assert len(fake.calls_to("sendMessage")) == 20 and not fake.errors

@@ -1,4 +1,4 @@
-"""The outbox and leases: idempotent enqueue, claims no two workers share, terminal states, counts."""
+"""The outbox and leases: idempotent enqueue, claims never shared, terminal states, counts."""
 
 from __future__ import annotations
 
@@ -189,3 +189,22 @@ def test_only_one_of_two_processes_gets_the_lease(engine: Engine, db_url: str) -
     assert sorted(results.values()) == [False, True]
     winner = next(name for name, won in results.items() if won)
     assert LeaseStore(engine).holder("scheduler", T0) == winner
+
+
+def test_a_new_pusher_requeues_rows_orphaned_by_other_workers(store: DeliveryStore) -> None:
+    store.enqueue([item(1), item(2), item(3)], T0)
+    store.claim("dead", T0, limit=2)
+    store.claim("me", T0, limit=1)
+    assert store.requeue_orphans("me", T0 + timedelta(seconds=5)) == 2
+    again = store.claim("me", T0 + timedelta(seconds=5), limit=10)  # due now, not in 2 minutes
+    assert sorted(r.user_id for r in again) == [1, 2]
+    assert {r.attempts for r in again} == {2}
+    assert store.for_user(3)[0].status == "sending"  # its own in-flight row is left alone
+
+
+def test_a_dead_holders_lease_is_taken_over_once(engine: Engine) -> None:
+    leases, ttl = LeaseStore(engine), timedelta(seconds=30)
+    assert leases.acquire("scheduler", "host:1:aa", T0, ttl)
+    assert leases.take_over("scheduler", "host:1:aa", "host:2:bb", T0, ttl)
+    assert not leases.take_over("scheduler", "host:1:aa", "host:3:cc", T0, ttl)
+    assert leases.holder("scheduler", T0) == "host:2:bb"
