@@ -11,7 +11,12 @@ from sqlalchemy.engine import Engine
 from telegram import Bot
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.jobs import schedule_ingest, schedule_pushes, schedule_related
+from bot.jobs import (
+    schedule_broadcast_progress,
+    schedule_ingest,
+    schedule_pushes,
+    schedule_related,
+)
 from bot.pusher import Pusher, worker_identity
 from bot.routes import routes
 from bot.settings import Settings
@@ -23,6 +28,7 @@ from digest.full_story import FullStoryService, make_page_fetcher
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
+from handlers.broadcast import Broadcasts
 from handlers.digest_push import DigestScheduler
 from handlers.digests import Digests
 from handlers.headlines import Headlines
@@ -33,6 +39,7 @@ from handlers.stats import StatsHandler
 from handlers.stories import Stories
 from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleStore
+from storage.broadcasts import BroadcastStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
@@ -70,6 +77,7 @@ class BotParts:
 
     application: Application
     pusher: Pusher
+    broadcasts: Broadcasts
 
 
 def build_services(settings: Settings) -> Services:
@@ -125,6 +133,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
             return
         schedule_pushes(application, pusher)
         schedule_related(application, related)
+        schedule_broadcast_progress(application, broadcasts)
         if settings.feed_fetch_enabled:
             schedule_ingest(
                 application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
@@ -153,12 +162,17 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         StatsStore(services.engine), services.users, settings.admin_ids,
         refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,
     )  # fmt: skip
+    broadcasts = Broadcasts(
+        BroadcastStore(services.engine), services.deliveries, services.catalog,
+        settings.admin_ids, users=services.users, max_rate=settings.broadcast_max_rate,
+        wake_sender=pusher.drain, clock=clock,
+    )  # fmt: skip
     stories = Stories(
         services.users, services.articles, services.catalog, full_stories, related, clock
     )
-    application.add_handlers(routes(setup, headlines, digests, stats, stories))
+    application.add_handlers(routes(setup, headlines, digests, stats, stories, broadcasts))
     application.add_error_handler(basics.on_error)
-    return BotParts(application=application, pusher=pusher)
+    return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
 
 
 async def _register_commands(application: Application) -> None:

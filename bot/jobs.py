@@ -10,6 +10,7 @@ from telegram.ext import Application, ContextTypes
 from bot.pusher import Pusher
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder
+from handlers.broadcast import Broadcasts
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,8 @@ SEND_JOB = "outbox"
 DIGEST_TICK_SECONDS = 60
 SEND_POLL_SECONDS = 5
 RELATED_JOB = "related-refresh"
+BROADCAST_JOB = "broadcast-progress"
+BROADCAST_PROGRESS_SECONDS = 3
 RELATED_REFRESH_SECONDS = 300
 
 
@@ -87,6 +90,25 @@ def schedule_related(application: Application, finder: RelatedFinder) -> None:
     _queue(application).run_repeating(
         related_refresh, interval=RELATED_REFRESH_SECONDS, first=5, name=RELATED_JOB,
         data=finder, job_kwargs={"max_instances": 1, "coalesce": True},
+    )  # fmt: skip
+
+
+async def broadcast_progress(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Edit each running broadcast's progress line; finish, report and start the next."""
+    broadcasts = context.job.data if context.job is not None else None
+    if not isinstance(broadcasts, Broadcasts):
+        return
+    try:
+        await broadcasts.refresh(context.bot)
+    except Exception:
+        log.exception("broadcast progress update failed")
+
+
+def schedule_broadcast_progress(application: Application, broadcasts: Broadcasts) -> None:
+    """Progress lines move every few seconds (Telegram allows one edit per second per chat)."""
+    _queue(application).run_repeating(
+        broadcast_progress, interval=BROADCAST_PROGRESS_SECONDS, first=2, name=BROADCAST_JOB,
+        data=broadcasts, job_kwargs={"max_instances": 1, "coalesce": True},
     )  # fmt: skip
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import basics
+from handlers.broadcast import Broadcasts
+from handlers.broadcast_views import CALLBACK_PATTERN as BROADCAST_BUTTONS
 from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
 from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
@@ -23,6 +25,7 @@ def routes(
     digests: Digests,
     stats: StatsHandler,
     stories: Stories,
+    broadcasts: Broadcasts,
 ) -> list[BaseHandler]:
     return [
         CommandHandler("start", setup.start, filters=PRIVATE),
@@ -33,10 +36,12 @@ def routes(
         CommandHandler("resume", digests.resume, filters=PRIVATE),
         CommandHandler("help", basics.show_help, filters=PRIVATE),
         CommandHandler("stats", stats.stats, filters=PRIVATE),
+        CommandHandler("broadcast", broadcasts.start_broadcast, filters=PRIVATE),
         CommandHandler("stop", setup.stop, filters=PRIVATE),
         CallbackQueryHandler(headlines.press, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(digests.pause_chosen, pattern=PAUSE_BUTTONS),
         CallbackQueryHandler(stories.press, pattern=STORY_BUTTONS),
+        CallbackQueryHandler(broadcasts.press, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.press),
         MessageHandler(PRIVATE & filters.COMMAND, basics.unknown_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.text),

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     feed_refresh_seconds: int = Field(default=900, ge=60, alias="FEED_REFRESH_SECONDS")
     feed_fetch_enabled: bool = Field(default=True, alias="FEED_FETCH_ENABLED")
     send_max_rate: float = Field(default=30.0, gt=0, le=1000, alias="SEND_MAX_RATE")
+    broadcast_max_rate: float = Field(default=30.0, gt=0, le=1000, alias="BROADCAST_MAX_RATE")
     allow_private_networks: bool = Field(default=False, alias="ALLOW_PRIVATE_NETWORKS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
