@@ -14,8 +14,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from digest.full_story import FullStory
 
+from digest.full_story import FullStory
 from handlers.digest_view import visible_length
 from handlers.i18n import Gettext, babel_locale
 from handlers.render import esc

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,9 +165,12 @@ async def test_random_server_errors_lose_nothing(
     schedule = sorted(random.Random(7).sample(range(1, 40), 4))  # ~5% of the calls (≥ 2)
     errors = [(500, "Internal Server Error"), (502, "Bad Gateway"), (504, "Gateway Timeout")]
 
+    def sends_reached(count: int) -> Callable[[], bool]:
+        return lambda: len(fake.calls_to("sendMessage")) >= count
+
     def inject() -> None:  # each failure answers the call after the scheduled number of sends
         for n, index in enumerate(schedule):
-            fake.wait_for(lambda i=index: len(fake.calls_to("sendMessage")) >= i, timeout=10)
+            fake.wait_for(sends_reached(index), timeout=10)
             fake.fail_next("sendMessage", *errors[n % 3])
 
     injector = threading.Thread(target=inject, daemon=True)
