@@ -18,7 +18,7 @@ from tests.e2e.fanout_db import seed_due_readers
 from tests.e2e.test_newsbot_run import bot_env
 from tests.fakes.botapi import FakeBotAPI
 
-IN_FLIGHT = 4  # the sender's concurrency: the most that can repeat after a crash
+IN_FLIGHT = 8  # 4 requests in flight + up to 4 sent rows whose "sent" mark is not yet committed
 
 
 def digest_sends(fake: FakeBotAPI) -> Counter[int]:
