@@ -41,8 +41,8 @@ own profiler on a per-thread CPU clock, merged, top 10 of our code by cumulative
 
 The server runs in a child process so that its CPU time (Python's http.server, one thread per
 connection) is not charged to the ingest, as a real publisher's would not be. Only 127.0.0.1
-sees traffic, and the benchmark stops by itself: about 75 s at the defaults on an idle 2-core
-machine (3 x (first pass + 304 pass + bare parse)), longer on a busy one.
+sees traffic, and the benchmark stops by itself: three times (first pass + 304 pass + bare
+parse), about 100 s at the defaults on a quiet 2-core machine, 2-2.5 minutes on a busy one.
 """
 
 from __future__ import annotations
