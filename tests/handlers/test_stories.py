@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,3 +221,18 @@ def test_long_story_continues_in_a_few_messages(
     assert "Paragraph" in second.text and second.text != first.text
     refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == first.message_id)
     assert "Continue" not in " ".join(user.labels(refreshed)), "the used button is gone"
+
+
+def test_forged_huge_ids_answer_politely_without_an_error(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#14.10: a 40-digit id once overflowed the database integer and logged a traceback."""
+    seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    huge = "9" * 40
+    caplog.set_level(logging.INFO)
+    for data in (f"1|a|f|{huge}", f"1|a|r|{huge}", f"1|a|c|{huge}.1", f"1|a|c|1.{huge}",
+                 f"1|a|f|{2**63}"):  # fmt: skip
+        assert user.press_data(page.message_id, data) == UNAVAILABLE
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
