@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from handlers.button_urls import telegram_accepts_url
+
 VERSION = "1"
 MAX_CALLBACK_BYTES = 64
 _FIELD = re.compile(r"^[A-Za-z0-9_.:/+\-]{0,40}$")
@@ -82,4 +84,7 @@ def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[Inline
 
 
 def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([row for row in rows if row])
+    """The keyboard, without empty rows and without any URL button Telegram would refuse (one
+    such link would make Telegram reject the whole message)."""
+    kept = [[b for b in row if b.url is None or telegram_accepts_url(b.url)] for row in rows]
+    return InlineKeyboardMarkup([row for row in kept if row])
