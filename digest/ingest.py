@@ -41,6 +41,7 @@ from digest.feed_timing import FeedTiming, after_failure, after_success
 from digest.fetch import Fetcher, FetchResult, Validators
 from digest.language import article_language
 from digest.parse import ParsedEntry, ParsedFeed, parse_feed
+from digest.redact import shown_url
 from storage.articles import ArticleInput, ArticleRow, ArticleStore, UpsertResult
 from storage.feeds import FeedRow, FeedStore, FetchSuccess
 
@@ -159,7 +160,9 @@ class Ingestor:
             retry_after = e.retry_after_seconds if isinstance(e, FetchError) else None
             await self._record_failure(feed, now, str(e), retry_after)
             report.failed += 1
-            report.failures.append({"source": feed.source_id, "url": feed.url, "error": str(e)})
+            report.failures.append(
+                {"source": feed.source_id, "url": shown_url(feed.url), "error": str(e)}
+            )
             return
         report.entries += len(parsed.entries)
         async with self._db_lock:
@@ -265,8 +268,9 @@ class Ingestor:
     ) -> None:
         failures = feed.consecutive_failures + 1
         log.warning(
-            "feed %s (%s) failed %d× in a row: %s", feed.url, feed.source_id, failures, error
-        )
+            "feed %s (%s) failed %d× in a row: %s", shown_url(feed.url), feed.source_id, failures,
+            error,
+        )  # fmt: skip
         await self._db(
             self.feeds.record_failure,
             feed.id,

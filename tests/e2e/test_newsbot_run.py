@@ -219,3 +219,32 @@ def test_uncaught_tracebacks_are_redacted(tmp_path: Path) -> None:
     assert "RuntimeError: rejected <token>" in result.stderr
     assert "ZeroDivisionError" in result.stderr
     assert WRONG_TOKEN.split(":", 1)[1] not in result.stderr
+
+
+def test_feed_credentials_never_show_in_fetch_or_stats(tmp_path: Path) -> None:
+    """#14.9: user:pass@ and ?token= in a catalog feed URL once showed in logs and outputs."""
+    with FeedServer() as server:
+        server.add_file("/alpha.xml", rss([BUDGET_EN], datetime.now(UTC)))
+        server.add_route("/broken.xml", lambda _r: Reply(500, {}, b""))
+        catalog = write_catalog(
+            tmp_path / "catalog.toml",
+            server,
+            {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/broken.xml")]},
+        )
+        text = catalog.read_text().replace("http://127.0.0.1", "http://reader:PASSSECRET@127.0.0.1")
+        catalog.write_text(text.replace('.xml"', '.xml?token=TOKSECRET&cat=x"'))
+        env = {"NEWSBOT_CATALOG": str(catalog), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+        plain = run_cli_args(tmp_path, ["fetch"], **env)
+        as_json = run_cli_args(tmp_path, ["fetch", "--json"], **env)
+        assert len(server.requests_for("/alpha.xml")) == 2, "the credentials still reach the feed"
+    stats = run_cli_args(tmp_path, ["stats"], **env)
+    stats_json = run_cli_args(tmp_path, ["stats", "--json"], **env)
+    assert "failed: beta http://***@127.0.0.1:" in plain.stdout, plain.stdout
+    assert "feed http://***@127.0.0.1:" in plain.stderr, "the warning is logged, redacted"
+    assert json.loads(as_json.stdout.splitlines()[-1])["failures"][0]["url"].endswith(
+        "/broken.xml?token=***&cat=x"
+    )
+    assert "/broken.xml?token=***&cat=x" in stats.stdout
+    for result in (plain, as_json, stats, stats_json):
+        assert result.returncode == 0, result.stderr
+        assert "SECRET" not in result.stdout + result.stderr
