@@ -123,3 +123,17 @@ def test_without_allowed_updates_listing_it_telegram_never_sends_my_chat_member(
             "status": "member",
         }  # fmt: skip
         assert change["chat"]["id"] == READER and change["from"]["id"] == READER
+
+
+def test_a_reader_back_by_start_alone_gets_the_next_slot_not_the_missed_one(
+    news_bot: RunningBot, fake: FakeBotAPI, clock: ManualClock
+) -> None:
+    """Unblocking without the update reaching us (or a 403 that marked them): /start reschedules."""
+    set_up(news_bot, fake, clock, READER)
+    news_bot.services.users.set_active(READER, False)  # as after a 403 from a send
+    clock.advance(days=2, minutes=32)  # 08:30 two days later: the stored 08:00 slot is stale
+    fake.user_sends_command(READER, "/start")
+    fake.wait_for(lambda: active(news_bot, READER), message="reader active again")
+    after = news_bot.services.users.get(READER)
+    assert after is not None
+    assert after.next_due_at == datetime(2026, 11, 27, 13, 0, tzinfo=UTC), "next 08:00, no catch-up"
