@@ -510,7 +510,7 @@ class FakeBotAPI:
         spec = find_method(match["method"])
         name = spec.name if spec else match["method"]
         params: dict[str, Any] = {}
-        arrived = time.monotonic()
+        arrived, early = time.monotonic(), False
         with self._cond:
             try:
                 if match["token"] != self.token:
@@ -529,7 +529,7 @@ class FakeBotAPI:
             except ApiError as error:
                 outcome = error
             status, response = self._record(name, params, outcome)
-            if name in RATE_LIMITED and early:
+            if early:
                 self.early_retries.append(self.calls[-1])
             if status == 429:
                 retry_after = response.get("parameters", {}).get("retry_after") or 0
