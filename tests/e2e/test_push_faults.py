@@ -77,6 +77,8 @@ def test_two_processes_a_bad_telegram_and_a_kill_deliver_every_digest(
             # a late answer is not a failure: each of those is recorded, and sent only once
             fake.wait_for(lambda: slow <= recorded_chats(db_url), timeout=30)
             assert max(digest_sends(fake).values()) == 1, "a late answer made a duplicate"
+            # a flood wait as Telegram imposes it now and then: nothing may come inside it
+            fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
             fake.wait_for(lambda: sent() >= 250, timeout=60)
             victim = a if pusher_pid(db_url) == a.pid else b
             assert victim.pid == pusher_pid(db_url) and victim.pid != os.getpid()
@@ -102,6 +104,6 @@ def test_two_processes_a_bad_telegram_and_a_kill_deliver_every_digest(
         assert set(sends) == set(readers)
         assert twice <= in_flight, f"sent twice though not in flight: {sorted(twice - in_flight)}"
         assert max(sends.values()) <= 2
-        assert fake.early_retries == [], "sends inside a retry_after window"
+        assert floods and fake.early_retries == [], "sends inside a retry_after window"
         assert server_errors, "the 5% of 5xx happened"
         assert statuses(db_url) == {"sent": READERS}
