@@ -35,6 +35,7 @@ from handlers.headlines import Headlines
 from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 from handlers.membership import Membership
 from handlers.outbox_sender import OutboxSender
+from handlers.push_request import PushRequest
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
@@ -115,8 +116,9 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         services.articles, ArticleTextStore(services.engine), page_fetcher, clock=clock
     )
     related = RelatedFinder(services.articles, RelatedIndex(), clock=clock)
-    # Pushes pace and retry themselves (the outbox records it), so their bot has no rate limiter.
-    push_bot = Bot(token, base_url=settings.telegram_api_base_url)
+    # Pushes pace and retry themselves (the outbox records it), so their bot has no rate limiter;
+    # its timeouts fit Telegram's send latency and tell "not sent" from "maybe delivered".
+    push_bot = Bot(token, base_url=settings.telegram_api_base_url, request=PushRequest())
     scheduler = DigestScheduler(
         services.users, services.articles, services.deliveries, services.catalog
     )

@@ -2,18 +2,31 @@
 
 Two `newsbot run` processes on one database must not both push. The lease makes one of them the
 pusher; the other says so in its log and stays idle, checking again every few seconds, so it
-takes over when the first one stops. Outbox claims are atomic as well, so even a lease handed
-over mid-send cannot make a row go out twice (only a message in flight at a crash can repeat).
+takes over when the first one stops. How the lease keeps pushes single:
+
+1. While a tick or a drain runs, a background task renews the lease every third of its TTL, and
+   first confirms the claims of the rows the sender holds (queued, in flight, sent but not yet
+   recorded), so a fan-out longer than the TTL keeps both.
+2. If renewing finds another holder (or the database has refused renewals until the lease
+   expired), the lease is lost: the sender stops claiming and starting sends at once, gives back
+   what it had not started, and lets sends already in flight finish.
+3. A process that becomes the pusher puts back only rows whose claim has expired; a holder on
+   this host whose process is gone is taken over at once, and its rows with it.
+4. On shutdown the lease is given up only once every sent row is recorded.
+
+Outbox claims are atomic as well, so only a message in flight at a crash can repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from handlers.digest_push import DigestScheduler, TickReport
@@ -24,7 +37,10 @@ from storage.leases import LeaseStore
 log = logging.getLogger(__name__)
 
 LEASE = "pusher"
-LEASE_TTL = timedelta(seconds=30)
+# Test-only override (NEWSBOT_TEST_LEASE_SECONDS): e2e tests need fan-outs longer than the TTL
+# without waiting minutes. Not a setting: operators have no reason to change it.
+LEASE_TTL = timedelta(seconds=float(os.environ.get("NEWSBOT_TEST_LEASE_SECONDS") or 30))
+FLUSH_ON_SHUTDOWN_SECONDS = 10.0
 
 
 def worker_identity() -> str:
@@ -33,7 +49,7 @@ def worker_identity() -> str:
 
 
 class Pusher:
-    """Owns the lease; runs ticks and drains only while holding it."""
+    """Owns the lease; runs ticks and drains only while holding it, and renews it meanwhile."""
 
     def __init__(
         self,
@@ -53,21 +69,30 @@ class Pusher:
         self._draining = asyncio.Lock()
         self._again = False
         self._holding: bool | None = None
+        self._lost = asyncio.Event()  # set when the lease is lost mid-work: the sender stops
+        self._renewed = 0.0  # time.monotonic() of the last successful take or renewal
+        self._renewer: asyncio.Task[None] | None = None
+        self._working = 0
 
     async def hold(self) -> bool:
         """Take or renew the lease; log when this process starts or stops being the pusher."""
         now = self.clock()
         held = await asyncio.to_thread(self.leases.acquire, LEASE, self.worker_id, now, LEASE_TTL)
+        dead = None
         if not held:
             holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
             if holder and _holder_is_dead(holder):
                 held = await asyncio.to_thread(
                     self.leases.take_over, LEASE, holder, self.worker_id, now, LEASE_TTL
                 )
+                dead = holder if held else None
+        if held:
+            self._renewed = time.monotonic()
+            self._lost.clear()
         if held != self._holding:
             if held:
                 orphans = await asyncio.to_thread(
-                    self.sender_store.requeue_orphans, self.worker_id, now
+                    self.sender_store.requeue_orphans, self.worker_id, now, now - LEASE_TTL, dead
                 )
                 log.info(
                     "this process is the pusher (digests and outbox); %d rows resumed", orphans
@@ -86,7 +111,8 @@ class Pusher:
         """One scheduler tick (if this process is the pusher)."""
         if not await self.hold():
             return None
-        return await asyncio.to_thread(self.scheduler.tick, self.clock())
+        async with self._renewing():
+            return await asyncio.to_thread(self.scheduler.tick, self.clock())
 
     async def drain(self) -> SendReport | None:
         """Send what is due; concurrent calls fold into the running drain."""
@@ -99,12 +125,67 @@ class Pusher:
                 self._again = False
                 if not await self.hold():
                     return report
-                report = await self.sender.drain()
-                if not self._again:
+                async with self._renewing():
+                    report = await self.sender.drain(stop=self._lost)
+                if not self._again or self._lost.is_set():
                     return report
 
     async def release(self) -> None:
+        """Give the lease up on shutdown, unless sent rows could not be recorded: then keep it
+        until it expires, so no other process resends them meanwhile."""
+        if not await self.sender.flush(FLUSH_ON_SHUTDOWN_SECONDS):
+            log.error("shutting down with sent rows unrecorded; the lease is kept until it expires")
+            return
         await asyncio.to_thread(self.leases.release, LEASE, self.worker_id)
+
+    # ----------------------------------------------------------------- renewal
+    @contextlib.asynccontextmanager
+    async def _renewing(self) -> AsyncIterator[None]:
+        """Keep the lease (and the sender's claims) alive while a tick or a drain runs."""
+        self._working += 1
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="pusher-lease")
+        try:
+            yield
+        finally:
+            self._working -= 1
+            if self._working == 0 and self._renewer is not None:
+                self._renewer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._renewer
+                self._renewer = None
+
+    async def _renew(self) -> None:
+        ttl = LEASE_TTL.total_seconds()
+        failing = False
+        while True:
+            await asyncio.sleep(ttl / 3)
+            now = self.clock()
+            try:  # claims first: none may look older than the lease that covers it
+                await asyncio.to_thread(
+                    self.sender_store.touch_claims, self.worker_id, self.sender.held_ids(), now
+                )
+                held = await asyncio.to_thread(
+                    self.leases.acquire, LEASE, self.worker_id, now, LEASE_TTL
+                )
+            except Exception as e:
+                if not failing:
+                    log.warning("pusher lease renewal failed: %s", type(e).__name__)
+                failing = True
+                if time.monotonic() - self._renewed >= ttl:
+                    self._lose("the lease expired while the database refused renewals")
+                    return
+                continue
+            failing = False
+            if not held:
+                self._lose("another process holds the lease")
+                return
+            self._renewed = time.monotonic()
+
+    def _lose(self, why: str) -> None:
+        log.warning("this process is no longer the pusher (%s): sending stops", why)
+        self._lost.set()
+        self._holding = False
 
 
 def _holder_is_dead(holder: str | None) -> bool:

@@ -12,14 +12,20 @@ One drain, step by step:
    the flood gate: a 429 closes it for ``retry_after`` seconds for every chat (Telegram's flood
    control is per bot), and the same row is sent again when it opens, without spending an attempt
    (up to ``max_flood_waits`` times, or at once back to the outbox if the wait is long).
-4. The answer decides the row's fate: message id stored; 5xx, timeouts and network errors back to
-   the outbox with exponential back-off until ``max_attempts``, then failed with the reason; 403
-   and "chat not found" / "user is deactivated" mark the reader inactive and cancel their other
-   pushes; any other 400 (a bad payload) fails the row at once. Nothing escapes as an exception.
-5. Claim more when the queue runs low; stop when nothing more is due now, and log the counts.
+4. The answer decides the row's fate: message id stored (through ``SentLog``, which holds it in
+   memory while the database refuses the write, and meanwhile nothing new is claimed or sent);
+   5xx, network errors and timeouts before the request was written back to the outbox with
+   exponential back-off until ``max_attempts``, then failed with the reason; a timeout after it
+   was written ("may have been delivered") is sent once more after ``maybe_sent_wait``, and given
+   up if that times out too; 403 and "chat not found" / "user is deactivated" mark the reader
+   inactive and cancel their other pushes; any other 400 (a bad payload) fails the row at once.
+   Nothing escapes as an exception.
+5. Claim more when the queue runs low; stop when nothing more is due now, or at once when told
+   to (the pusher lost its lease), and log the counts.
 
 This process never holds a row forever: a row it claimed but could not finish is either back in
-the outbox or, if the process died, claimed again by the next worker after ``stale_after``.
+the outbox or, if the process died, taken back by the next pusher once its claim has expired
+(``held_ids`` are the claims the pusher keeps confirming).
 """
 
 from __future__ import annotations
@@ -42,8 +48,11 @@ from telegram.error import (
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TimedOut,
 )
 
+from handlers.push_request import NotSent
+from handlers.sent_log import SentLog
 from storage.deliveries import DeliveryRow, DeliveryStore
 from storage.users import UserStore
 
@@ -51,6 +60,8 @@ log = logging.getLogger(__name__)
 
 _METHODS = frozenset({"sendMessage", "sendPhoto", "copyMessage"})
 _GONE = ("chat not found", "user is deactivated", "peer_id_invalid")
+MAYBE_SENT = "timed out: may have been delivered"
+_OUTCOMES = {"sent": "sent", "retry": "retried", "failed": "failed", "uncertain": "uncertain"}
 
 
 def _utcnow() -> datetime:
@@ -60,7 +71,9 @@ def _utcnow() -> datetime:
 @dataclass
 class SendReport:
     """What one drain did; ``rate_limited`` counts 429 answers, ``cancelled`` rows dropped
-    because their reader blocked the bot during this drain."""
+    because their reader blocked the bot during this drain, ``uncertain`` answers that timed
+    out after the request was written (the message may have been delivered: such a row is
+    sent again once at most, and given up if that times out too)."""
 
     sent: int = 0
     retried: int = 0
@@ -68,13 +81,15 @@ class SendReport:
     blocked: int = 0
     cancelled: int = 0
     rate_limited: int = 0
+    uncertain: int = 0
     seconds: float = 0.0
 
     def __str__(self) -> str:
         return (
             f"sent={self.sent} retried={self.retried} failed={self.failed} "
             f"blocked={self.blocked} cancelled={self.cancelled} "
-            f"rate_limited={self.rate_limited} in {self.seconds:.1f}s"
+            f"rate_limited={self.rate_limited} uncertain={self.uncertain} "
+            f"in {self.seconds:.1f}s"
         )
 
 
@@ -121,35 +136,6 @@ class _Pacer:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self._rate)
-
-
-class _SentLog:
-    """Group commit of sent rows: while one batch is written, the next gathers. A fast fan-out
-    writes several rows per transaction, a slow one each row at once; a send counts as done
-    only once its row says so."""
-
-    def __init__(self, write: Callable[[list[tuple[int, int]]], None]) -> None:
-        self._write = write
-        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def add(self, delivery_id: int, message_id: int) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((delivery_id, message_id, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run())
-        await done
-
-    async def _run(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            try:
-                await asyncio.to_thread(self._write, [(d, m) for d, m, _ in batch])
-            except Exception as e:  # the rows stay "sending" and are claimed again later
-                log.error("outbox write of %d sent rows failed: %s", len(batch), type(e).__name__)
-            for *_, done in batch:
-                if not done.done():
-                    done.set_result(None)
 
 
 class _Queue:
@@ -200,6 +186,9 @@ class _Queue:
                 del self.chats[chat]
         return before - self._size
 
+    def ids(self) -> list[int]:
+        return [row.id for queue in self.chats.values() for row in queue]
+
     def take_all(self) -> list[DeliveryRow]:
         rows = [row for queue in self.chats.values() for row in queue]
         self.chats.clear()
@@ -229,6 +218,7 @@ class OutboxSender:
         max_flood_pause: float = 60.0,
         clock: Callable[[], datetime] = _utcnow,
         batch: int = 100,
+        maybe_sent_wait: float | None = None,
     ) -> None:
         self._bot, self._deliveries, self._users = bot, deliveries, users
         self._worker = worker_id
@@ -241,13 +231,41 @@ class OutboxSender:
         self._clock = clock
         self._chat_ready: dict[int, float] = {}  # chat -> monotonic time it may get the next one
         self._report = SendReport()
-        self._sent = _SentLog(lambda rows: deliveries.mark_sent_many(rows, self._clock()))
+        self._sent = SentLog(lambda rows: deliveries.mark_sent_many(rows, self._clock()))
+        # A timed-out send is tried again only after its answer can no longer be on the way.
+        read_timeout = getattr(bot.request, "read_timeout", None) or 5.0
+        self._maybe_wait = 2 * read_timeout if maybe_sent_wait is None else maybe_sent_wait
+        self._stop = asyncio.Event()
+        self._queue = _Queue()
+        self._in_flight_ids: set[int] = set()
 
-    async def drain(self) -> SendReport:
-        """Claim and send until nothing is due now; log and return the counts."""
+    def held_ids(self) -> list[int]:
+        """Rows this sender has claimed and not finished: queued, in flight, or sent but not
+        yet recorded. The pusher confirms these claims while it renews its lease."""
+        ids = set(self._queue.ids()) | self._in_flight_ids
+        return sorted(ids | {d for d, _ in self._sent.held()})
+
+    async def flush(self, within: float | None = None) -> bool:
+        """Wait until every sent row is recorded; False if some are still held after
+        ``within`` seconds (the database still refuses writes)."""
+        done = await self._sent.flush(within)
+        if not done:
+            log.error("outbox: %d sent rows are not recorded yet: %s", len(self._sent.held()),
+                      self._sent.held()[:50])  # fmt: skip
+        return done
+
+    async def drain(self, stop: asyncio.Event | None = None) -> SendReport:
+        """Claim and send until nothing is due now; log and return the counts.
+
+        ``stop`` set (the pusher lost its lease) ends the drain at once: nothing more is claimed
+        or started, rows not started go back to the outbox, sends in flight finish. While the
+        database refuses to record sent rows, nothing new is claimed or started either.
+        """
         report = self._report = SendReport()
         started = time.monotonic()
-        queue, tasks, wake = _Queue(), set[asyncio.Task[None]](), asyncio.Event()
+        self._stop = stop if stop is not None else asyncio.Event()
+        queue = self._queue = _Queue()
+        tasks, wake = set[asyncio.Task[None]](), asyncio.Event()
         exhausted = False
 
         def done(task: asyncio.Task[None]) -> None:
@@ -256,14 +274,19 @@ class OutboxSender:
 
         try:
             while True:
-                if not exhausted and (queued := len(queue)) <= self._batch // 2:
+                if self._stop.is_set() and not exhausted:
+                    exhausted = True  # the lease is gone: hand back what has not started
+                    report.retried += await self._release(queue)
+                holding = self._sent.failing  # sent rows the database has not taken yet
+                if not exhausted and not holding and (queued := len(queue)) <= self._batch // 2:
                     rows = await self._claim(self._batch - queued)
                     exhausted = not rows
                     queue.add(rows)
                 if self._pacer.closed_for() > self._max_flood_pause:
                     exhausted = True  # a long flood wait: hand everything back to the outbox
-                    report.retried += await asyncio.to_thread(self._release, queue)
-                room = len(tasks) < 2 * self._concurrency  # half sending, half writing outcomes
+                    report.retried += await self._release(queue)
+                # half the tasks sending, half writing outcomes; none new while rows are held
+                room = len(tasks) < 2 * self._concurrency and not holding
                 row = queue.pick(self._chat_ready) if room else None
                 if row is not None:
                     task = asyncio.create_task(self._run(row, queue, report))
@@ -273,13 +296,15 @@ class OutboxSender:
                 if not queue.chats and not tasks and exhausted:
                     break
                 wake.clear()
+                timeout = 0.1 if holding else queue.next_ready(self._chat_ready)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), queue.next_ready(self._chat_ready))
+                    await asyncio.wait_for(wake.wait(), timeout)
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            report.retried += await asyncio.to_thread(self._release, queue)
+            await self._sent.flush()  # sent rows recorded before any row goes back
+            report.retried += await self._release(queue)
             now = time.monotonic()
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
             report.seconds = time.monotonic() - started
@@ -299,6 +324,8 @@ class OutboxSender:
                 await asyncio.sleep(wait)
             async with self._in_flight:  # bounds HTTP requests, not the database writes after
                 await self._pacer.acquire()
+                if self._stop.is_set():  # the lease was lost while this row waited its turn
+                    return await self._retry_at(row, "released unsent", self._clock())
                 try:
                     message_id, error = await self._call(row), None
                 except Exception as e:
@@ -355,6 +382,8 @@ class OutboxSender:
             return "blocked"
         if isinstance(error, BadRequest | _BadPayload | ChatMigrated):
             return await self._fail(row, reason)
+        if isinstance(error, TimedOut) and not isinstance(error, NotSent):
+            return await self._maybe_sent(row)
         if isinstance(error, NetworkError | InvalidToken):  # 5xx, timeouts, connection trouble
             if row.attempts >= self._max_attempts:
                 return await self._fail(row, f"gave up after {row.attempts} attempts: {reason}")
@@ -363,13 +392,30 @@ class OutboxSender:
         log.error("delivery %s: unexpected %s", row.id, reason, exc_info=error)
         return await self._fail(row, f"unexpected: {reason}")
 
+    async def _maybe_sent(self, row: DeliveryRow) -> str:
+        """Timed out after the request was written: Telegram may have delivered it. Send it
+        once more, after a wait its first answer cannot outlast; if that times out too, give
+        up with the same reason rather than risk a third copy."""
+        if (row.last_error or "").startswith(MAYBE_SENT):
+            log.warning("delivery %s to reader %s %s, twice: given up", row.id, row.user_id,
+                        MAYBE_SENT)  # fmt: skip
+            await self._record(self._deliveries.mark_failed, row.id, f"{MAYBE_SENT} (twice)",
+                               self._clock(), self._worker)  # fmt: skip
+        else:
+            later = self._clock() + timedelta(seconds=self._maybe_wait)
+            await self._record(self._deliveries.mark_retry, row.id, MAYBE_SENT, later,
+                               self._worker)  # fmt: skip
+        return "uncertain"
+
     async def _fail(self, row: DeliveryRow, reason: str) -> str:
         log.warning("delivery %s to reader %s failed: %s", row.id, row.user_id, reason)
-        await self._record(self._deliveries.mark_failed, row.id, reason, self._clock())
+        await self._record(
+            self._deliveries.mark_failed, row.id, reason, self._clock(), self._worker
+        )
         return "failed"
 
     async def _retry_at(self, row: DeliveryRow, reason: str, when: datetime) -> str:
-        await self._record(self._deliveries.mark_retry, row.id, reason, when)
+        await self._record(self._deliveries.mark_retry, row.id, reason, when, self._worker)
         return "retry"
 
     def _reason(self, error: BaseException) -> str:
@@ -395,26 +441,31 @@ class OutboxSender:
             return []
 
     async def _run(self, row: DeliveryRow, queue: _Queue, report: SendReport) -> None:
+        self._in_flight_ids.add(row.id)
         try:
             outcome = await self.send_one(row)
         finally:
             queue.busy.discard(row.chat_id)
+            self._in_flight_ids.discard(row.id)
         if outcome == "blocked":
             report.blocked += 1
             report.cancelled += queue.drop_user(row.user_id)
         else:
-            field = {"sent": "sent", "retry": "retried", "failed": "failed"}[outcome]
+            field = _OUTCOMES[outcome]
             setattr(report, field, getattr(report, field) + 1)
 
-    def _release(self, queue: _Queue) -> int:
-        """Give rows claimed but not started back to the outbox, due when the flood gate opens."""
+    async def _release(self, queue: _Queue) -> int:
+        """Give rows claimed but not started back to the outbox, due when the flood gate opens.
+
+        A row whose release cannot be written stays claimed and comes back once its claim
+        expires (nothing confirms it any more): late, never twice.
+        """
         when = self._clock() + timedelta(seconds=self._pacer.closed_for())
         rows = queue.take_all()
         for row in rows:
-            try:
-                self._deliveries.mark_retry(row.id, "released unsent", when)
-            except Exception as e:
-                log.error("outbox release of %s failed: %s", row.id, self._reason(e))
+            await self._record(
+                self._deliveries.mark_retry, row.id, "released unsent", when, self._worker
+            )
         return len(rows)
 
 

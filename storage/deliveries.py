@@ -13,6 +13,9 @@ How a push moves, and why it survives restarts:
 3. After the Bot API answers, the row is marked ``sent`` with the message id, or put back to
    ``pending`` for a later retry, or ``failed`` with the reason, or ``blocked`` (which cancels the
    reader's other pushes). Only a message in flight at a crash can therefore repeat.
+4. While a worker holds rows it confirms its claims (``touch_claims``) at every renewal of its
+   lease, so ``claimed_at`` is the claim's last sign of life: a new pusher puts back only rows
+   whose claim has expired (``requeue_orphans``), never those of a worker still sending them.
 
 Every method is one short transaction returning plain data. Times are stored in UTC: SQLite keeps
 no zone, so a naive value read back is UTC by construction.
@@ -55,7 +58,8 @@ class OutboxItem:
 class DeliveryRow:
     """An outbox row as stored; times are timezone-aware UTC.
 
-    ``claimed_at`` is when a worker last took the row or, for a failed or blocked row, gave up.
+    ``claimed_at`` is when a worker last took or confirmed the row (the claim is live while it
+    keeps confirming it) or, for a failed or blocked row, gave up.
     """
 
     id: int
@@ -164,19 +168,47 @@ class DeliveryStore:
                 break  # else another worker took every candidate first (SQLite): look again
         return sorted(got, key=lambda r: (r.next_attempt_at, r.id))
 
-    def requeue_orphans(self, worker: str, now: datetime) -> int:
-        """Rows left ``sending`` by any other worker go back to pending, due now.
+    def requeue_orphans(
+        self, worker: str, now: datetime, expired_before: datetime, dead: str | None = None
+    ) -> int:
+        """Rows left ``sending`` by other workers whose claim has expired go back to pending.
 
-        Called by a process the moment it becomes the only pusher (it holds the lease): whoever
-        claimed those rows is gone, so waiting out ``stale_after`` would only delay them.
+        Called by a process the moment it becomes the pusher. A claim is live while its worker
+        keeps confirming it (``touch_claims``, at every lease renewal): a claim confirmed after
+        ``expired_before`` belongs to a worker that may still be sending it, and is left alone.
+        ``dead`` names a worker known to be gone (its process no longer exists): its rows come
+        back at once, without waiting for them to expire. Returns how many rows came back.
         """
+        orphaned = _T.claimed_at < _utc(expired_before)
+        if dead is not None:
+            orphaned = or_(orphaned, _T.claimed_by == dead[:64])
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(_OUTBOX)
-                .where(_T.status == "sending", _T.claimed_by != worker[:64])
+                .where(_T.status == "sending", _T.claimed_by != worker[:64], orphaned)
                 .values(status="pending", next_attempt_at=_utc(now), claimed_by=None)
             )
             return int(result.rowcount or 0)
+
+    def touch_claims(self, worker: str, ids: Sequence[int], now: datetime) -> int:
+        """Confirm that ``worker`` still holds these in-flight rows (their claim stays live).
+
+        Only rows still ``sending`` for ``worker`` change; returns how many did.
+        """
+        touched = 0
+        with self._engine.begin() as conn:
+            for start in range(0, len(ids), _CHUNK):
+                result = conn.execute(
+                    update(_OUTBOX)
+                    .where(
+                        _T.id.in_(ids[start : start + _CHUNK]),
+                        _T.status == "sending",
+                        _T.claimed_by == worker[:64],
+                    )
+                    .values(claimed_at=_utc(now))
+                )
+                touched += int(result.rowcount or 0)
+        return touched
 
     def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
         """Record the Telegram message id. Unconditional: a message that went out was sent."""
@@ -195,14 +227,20 @@ class DeliveryStore:
         with self._engine.begin() as conn:
             conn.execute(stmt, [{"row_id": row_id, "mid": mid} for row_id, mid in sent])
 
-    def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
-        """Back to ``pending`` until ``next_attempt_at`` (only if it is still in flight)."""
-        self._set(delivery_id, "sending", status="pending", last_error=_clip(error),
+    def mark_retry(
+        self, delivery_id: int, error: str, next_attempt_at: datetime, worker: str | None = None
+    ) -> None:
+        """Back to ``pending`` until ``next_attempt_at`` (only if it is still in flight, and
+        still ``worker``'s when given: a row another worker has taken since is theirs)."""
+        self._set(delivery_id, "sending", worker, status="pending", last_error=_clip(error),
                   next_attempt_at=_utc(next_attempt_at))  # fmt: skip
 
-    def mark_failed(self, delivery_id: int, error: str, now: datetime) -> None:
-        """Give up on the row, keeping the reason; only a row still in flight changes."""
-        self._set(delivery_id, "sending", status="failed", last_error=_clip(error),
+    def mark_failed(
+        self, delivery_id: int, error: str, now: datetime, worker: str | None = None
+    ) -> None:
+        """Give up on the row, keeping the reason; only a row still in flight (for ``worker``,
+        when given) changes."""
+        self._set(delivery_id, "sending", worker, status="failed", last_error=_clip(error),
                   claimed_at=_utc(now))  # fmt: skip
 
     def mark_blocked(self, user_id: int, delivery_id: int, error: str, now: datetime) -> int:
@@ -301,10 +339,14 @@ class DeliveryStore:
         return out
 
     # ----------------------------------------------------------------- helpers
-    def _set(self, delivery_id: int, only_if: str | None, **values: object) -> None:
+    def _set(
+        self, delivery_id: int, only_if: str | None, worker: str | None, **values: object
+    ) -> None:
         stmt = update(_OUTBOX).where(_T.id == delivery_id)
         if only_if is not None:
             stmt = stmt.where(_T.status == only_if)
+        if worker is not None:
+            stmt = stmt.where(_T.claimed_by == worker[:64])
         with self._engine.begin() as conn:
             conn.execute(stmt.values(**values))
 

@@ -31,7 +31,10 @@ def digest_sends(fake: FakeBotAPI) -> Counter[int]:
 
 
 @contextmanager
-def newsbot(fake: FakeBotAPI, db_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def newsbot(
+    fake: FakeBotAPI, db_url: str, log: Path, **env: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`newsbot run` against the fake; ``env`` adds or overrides variables."""
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"],
@@ -40,8 +43,7 @@ def newsbot(fake: FakeBotAPI, db_url: str, log: Path) -> Iterator[subprocess.Pop
                 TELEGRAM_BOT_TOKEN=fake.token,
                 TELEGRAM_API_BASE_URL=fake.base_url,
                 DATABASE_URL=db_url,
-                FEED_FETCH_ENABLED="false",
-                SEND_MAX_RATE="120",
+                **({"FEED_FETCH_ENABLED": "false", "SEND_MAX_RATE": "120"} | env),
             ),
             stdout=out,
             stderr=subprocess.STDOUT,

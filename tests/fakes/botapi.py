@@ -27,6 +27,7 @@ import asyncio
 import copy
 import json
 import math
+import random
 import re
 import socketserver
 import threading
@@ -168,6 +169,14 @@ class FakeBotAPI:
         self._chat_rate: float | None = None
         self._global_rate: float | None = None
         self._buckets: dict[int | None, _Bucket] = {}
+        # Fault switches (delay_answers, fail_randomly) and the flood-window record.
+        self._answer_delay = 0.0
+        self._delayed_methods: frozenset[str] = frozenset()
+        self._random_failure: tuple[float, frozenset[str], random.Random] | None = None
+        self._random_status = 502
+        self._flood_windows: list[tuple[float, float]] = []  # (answered at, retry allowed at)
+        self.early_retry_grace = 0.25  # a request this soon after a 429 was already on its way
+        self.early_retries: list[Call] = []  # rate-limited calls that came inside a window
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -341,6 +350,28 @@ class FakeBotAPI:
                 _Failure(status, description, retry_after, count)
             )
 
+    def delay_answers(self, seconds: float, methods: Iterable[str] = RATE_LIMITED) -> None:
+        """Answer calls to ``methods`` ``seconds`` late, as a busy Telegram does: the call takes
+        effect at once (the message is delivered), only its answer waits. 0 switches it off."""
+        with self._cond:
+            self._answer_delay, self._delayed_methods = seconds, frozenset(methods)
+
+    def fail_randomly(
+        self,
+        fraction: float,
+        methods: Iterable[str] = ("sendMessage",),
+        *,
+        status: int = 502,
+        seed: int = 14,
+    ) -> None:
+        """Answer about ``fraction`` of the calls to ``methods`` with a 5xx (nothing delivered),
+        drawn from a seeded generator. 0 switches it off."""
+        with self._cond:
+            self._random_failure = (
+                (fraction, frozenset(methods), random.Random(seed)) if fraction else None
+            )
+            self._random_status = status
+
     # -- assertions ------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
@@ -510,6 +541,7 @@ class FakeBotAPI:
         spec = find_method(match["method"])
         name = spec.name if spec else match["method"]
         params: dict[str, Any] = {}
+        arrived, early = time.monotonic(), False
         with self._cond:
             try:
                 if match["token"] != self.token:
@@ -517,12 +549,38 @@ class FakeBotAPI:
                 if spec is None:
                     raise ApiError(404, "Not Found")
                 params = decode_params(spec, parse_body(content_type, body, url.query))
+                early = name in RATE_LIMITED and any(
+                    start + self.early_retry_grace < arrived < end
+                    for start, end in self._flood_windows
+                )
                 self._scripted_failure(name)
+                self._random_failure_for(name)
                 self._rate_limit(name, params)
                 outcome: Any = getattr(self, f"_api_{name}")(params)
             except ApiError as error:
                 outcome = error
-            return self._record(name, params, outcome)
+            status, response = self._record(name, params, outcome)
+            if early:
+                self.early_retries.append(self.calls[-1])
+            if status == 429:
+                retry_after = response.get("parameters", {}).get("retry_after") or 0
+                self._flood_windows.append((self.calls[-1].at, self.calls[-1].at + retry_after))
+            return status, response
+
+    def answer_delay(self, method: str) -> float:
+        """How late the answer to ``method`` goes out (``delay_answers``)."""
+        spec = find_method(method)
+        with self._cond:
+            name = spec.name if spec else method
+            return self._answer_delay if name in self._delayed_methods else 0.0
+
+    def _random_failure_for(self, method: str) -> None:
+        if self._random_failure is None:
+            return
+        fraction, methods, rng = self._random_failure
+        if method in methods and rng.random() < fraction:
+            raise ApiError(self._random_status, "Bad Gateway" if self._random_status == 502
+                           else "Internal Server Error")  # fmt: skip
 
     def _record(
         self, method: str, params: dict[str, Any], outcome: Any
@@ -904,6 +962,9 @@ class _Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type", "")
         status, payload = self.server.fake._handle(self.path, content_type, self._body())
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        method = _PATH.fullmatch(urlsplit(self.path).path)
+        if method is not None and (delay := self.server.fake.answer_delay(method["method"])):
+            time.sleep(delay)  # the call took effect; only the answer is late
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

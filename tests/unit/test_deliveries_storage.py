@@ -195,11 +195,41 @@ def test_a_new_pusher_requeues_rows_orphaned_by_other_workers(store: DeliverySto
     store.enqueue([item(1), item(2), item(3)], T0)
     store.claim("dead", T0, limit=2)
     store.claim("me", T0, limit=1)
-    assert store.requeue_orphans("me", T0 + timedelta(seconds=5)) == 2
-    again = store.claim("me", T0 + timedelta(seconds=5), limit=10)  # due now, not in 2 minutes
+    later = T0 + timedelta(seconds=35)
+    assert store.requeue_orphans("me", later, expired_before=later - timedelta(seconds=30)) == 2
+    again = store.claim("me", later, limit=10)  # due now, not in 2 minutes
     assert sorted(r.user_id for r in again) == [1, 2]
     assert {r.attempts for r in again} == {2}
     assert store.for_user(3)[0].status == "sending"  # its own in-flight row is left alone
+
+
+def test_claims_confirmed_by_a_live_worker_are_never_requeued(store: DeliveryStore) -> None:
+    store.enqueue([item(u) for u in (1, 2, 3, 4)], T0)
+    ids = {r.user_id: r.id for r in store.claim("alive", T0, limit=3)}
+    # the live worker confirms two of its rows 25 s later; the third (say its release failed
+    # and it forgot it) is no longer confirmed
+    assert store.touch_claims("alive", [ids[1], ids[2]], T0 + timedelta(seconds=25)) == 2
+    assert store.touch_claims("someone else", [ids[3]], T0 + timedelta(seconds=25)) == 0
+    at = T0 + timedelta(seconds=40)
+    assert store.requeue_orphans("new", at, expired_before=at - timedelta(seconds=30)) == 1
+    assert [r.status for u in (1, 2, 3) for r in store.for_user(u)] == [
+        "sending", "sending", "pending"
+    ]  # fmt: skip
+    # a late outcome of the expired claim does not touch the row once another worker has it
+    taken = next(r for r in store.claim("new", at, limit=2) if r.user_id == 3)
+    store.mark_retry(taken.id, "late answer", at, worker="alive")
+    store.mark_failed(taken.id, "late answer", at, worker="alive")
+    assert store.get(taken.id).status == "sending"  # type: ignore[union-attr]
+
+
+def test_a_dead_workers_rows_come_back_at_once(store: DeliveryStore) -> None:
+    store.enqueue([item(1), item(2), item(3)], T0)
+    store.claim("host:1:dead", T0, limit=1)
+    store.claim("host:2:alive", T0, limit=1)
+    at = T0 + timedelta(seconds=1)  # long before either claim expires
+    expired = at - timedelta(seconds=30)
+    assert store.requeue_orphans("me", at, expired_before=expired, dead="host:1:dead") == 1
+    assert [store.for_user(u)[0].status for u in (1, 2)] == ["pending", "sending"]
 
 
 def test_a_dead_holders_lease_is_taken_over_once(engine: Engine) -> None:

@@ -7,6 +7,7 @@ here through PTB's own request encoding and error mapping (BadRequest, Forbidden
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import json
 import time
@@ -475,6 +476,30 @@ async def test_fail_next_scripts_errors(bot: Bot, fake: FakeBotAPI, chat: int) -
     assert retry_seconds(caught.value) == 7
     await bot.send_message(chat, "finally")
     assert [c.status for c in fake.calls_to("sendMessage")] == [502, 502, 429, 200]
+
+
+async def test_fault_switches_late_answers_random_5xx_and_early_retries(
+    bot: Bot, fake: FakeBotAPI, chat: int
+) -> None:
+    fake.delay_answers(0.3)
+    started = time.monotonic()
+    await bot.send_message(chat, "late")
+    assert time.monotonic() - started >= 0.3
+    assert fake.last_message(chat).text == "late"  # type: ignore[union-attr]
+    fake.delay_answers(0)
+    fake.fail_randomly(0.5)
+    for i in range(20):
+        with contextlib.suppress(NetworkError):
+            await bot.send_message(chat, str(i))
+    failed = [c.status for c in fake.calls_to("sendMessage") if c.status != 200]
+    assert 3 <= len(failed) <= 17 and set(failed) == {502}
+    fake.fail_randomly(0)
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
+    with pytest.raises(RetryAfter):
+        await bot.send_message(chat, "flooded")
+    fake.early_retry_grace = 0.0  # nothing of ours is on the wire: any send now is too early
+    await bot.send_message(chat, "too early")
+    assert [c.params["text"] for c in fake.early_retries] == ["too early"]
 
 
 # -- updates and callbacks -------------------------------------------------------------
