@@ -78,7 +78,7 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
             self.size += len(data)
 
-    def parse_marked_section(self, i: int, report: int = 1) -> int:
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
         """``<![keyword[ … ]]>``: the standard library raises AssertionError on a keyword it
         does not know (``<![foo[``) or on none at all. HTML has no marked sections; browsers
         read one as a bogus comment that ends at the next ``>``, and so do we."""
