@@ -99,6 +99,16 @@ class UpsertResult:
 
 def fit(item: ArticleInput) -> ArticleInput | str:
     """``item`` fitted to the columns' lengths, or why it cannot be stored."""
+    if (
+        len(item.url) <= URL_CHARS
+        and len(item.entry_key) <= KEY_CHARS
+        and len(item.title) <= TITLE_CHARS
+        and len(item.summary) <= SUMMARY_CHARS
+        and len(item.image_url or "") <= IMAGE_CHARS
+        and len(item.language) <= LANGUAGE_CHARS
+        and all(len(c) <= CATEGORY_CHARS for c in item.categories)
+    ):
+        return item  # the usual case, cheaply
     if len(item.url) > URL_CHARS:
         return f"link of {len(item.url)} characters (limit {URL_CHARS})"
     if len(item.language) > LANGUAGE_CHARS:
@@ -112,7 +122,7 @@ def fit(item: ArticleInput) -> ArticleInput | str:
         item, entry_key=key, title=item.title[:TITLE_CHARS], summary=item.summary[:SUMMARY_CHARS],
         image_url=image, categories=categories,
     )  # fmt: skip
-    return item if fitted == item else fitted
+    return fitted
 
 
 class ArticleStore:
