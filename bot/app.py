@@ -33,6 +33,7 @@ from handlers.digest_push import DigestScheduler
 from handlers.digests import Digests
 from handlers.headlines import Headlines
 from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
+from handlers.membership import Membership
 from handlers.outbox_sender import OutboxSender
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
@@ -49,7 +50,7 @@ from storage.users import UserStore
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query"]
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 Clock = Callable[[], datetime]
 
 
@@ -170,7 +171,10 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     stories = Stories(
         services.users, services.articles, services.catalog, full_stories, related, clock
     )
-    application.add_handlers(routes(setup, headlines, digests, stats, stories, broadcasts))
+    membership = Membership(services.users, clock)
+    application.add_handlers(
+        routes(setup, headlines, digests, stats, stories, broadcasts, membership)
+    )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
 

@@ -11,13 +11,16 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from pydantic import ValidationError
+from telegram import Bot
+from telegram.error import InvalidToken, TelegramError
 
 from bot.app import ALLOWED_UPDATES, Services, build_bot, build_ingestor, build_services
-from bot.logging_setup import setup_logging
+from bot.logging_setup import RedactTokenFilter, setup_logging
 from bot.settings import Settings
 from digest.catalog import CatalogError
 from digest.fetch import Fetcher
 from digest.ingest import IngestReport
+from digest.redact import shown_url
 from handlers.stats import print_stats
 from storage.errors import StorageError
 from storage.stats import StatsStore
@@ -80,8 +83,34 @@ def run() -> int:
     if isinstance(services, str):
         return _fail(services)
     log.info("catalog %s: %d sources", services.catalog.path, len(services.catalog.sources))
-    build_bot(services).application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    token = settings.telegram_bot_token.get_secret_value()
+    try:
+        asyncio.run(_check_bot_api(token, settings.telegram_api_base_url))
+        build_bot(services).application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except TelegramError as e:  # a last resort too: whatever Telegram says, one line, no token
+        return _fail(_start_up_error(e, settings))
     return 0
+
+
+async def _check_bot_api(token: str, base_url: str) -> None:
+    """getMe once before polling, so a refused token or a wrong base URL is one line here rather
+    than PTB's retry-loop traceback (which logging redacts, but which is no answer)."""
+    async with Bot(token, base_url=base_url):
+        pass
+
+
+def _start_up_error(error: TelegramError, settings: Settings) -> str:
+    """One line on why Telegram refused to start the bot, without the token (PTB's InvalidToken
+    message quotes it in full)."""
+    base = shown_url(settings.telegram_api_base_url)
+    if isinstance(error, InvalidToken):
+        return (
+            f"the Bot API at {base} refused TELEGRAM_BOT_TOKEN (401 or 404): check the token, "
+            "and that TELEGRAM_API_BASE_URL ends in /bot"
+        )
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    detail = RedactTokenFilter(token).redact(str(error))[:200]
+    return f"the Bot API at {base} failed at start-up: {type(error).__name__}: {detail}"
 
 
 def fetch(as_json: bool) -> int:
@@ -131,7 +160,9 @@ def _summary(report: IngestReport) -> str:
             f"{report.skipped_entries} entries skipped, "
             f"{report.capped_entries} beyond the per-feed cap"
         )
-    lines += [f"  failed: {f['source']} {f['url']}: {f['error']}" for f in report.failures[:10]]
+    lines += [
+        f"  failed: {f['source']} {shown_url(f['url'])}: {f['error']}" for f in report.failures[:10]
+    ]
     if len(report.failures) > 10:
         lines.append(f"  … and {len(report.failures) - 10} more")
     lines += [

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from handlers import basics
 from handlers.broadcast import Broadcasts
@@ -11,6 +18,7 @@ from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
 from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
+from handlers.membership import Membership
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
@@ -26,8 +34,10 @@ def routes(
     stats: StatsHandler,
     stories: Stories,
     broadcasts: Broadcasts,
+    membership: Membership,
 ) -> list[BaseHandler]:
     return [
+        ChatMemberHandler(membership.changed, ChatMemberHandler.MY_CHAT_MEMBER),
         CommandHandler("start", setup.start, filters=PRIVATE),
         CommandHandler("settings", setup.settings, filters=PRIVATE),
         CommandHandler("headlines", headlines.command, filters=PRIVATE),

@@ -52,8 +52,8 @@ from digest.errors import DigestError, FetchError
 from digest.feed_timing import FeedTiming, after_failure, after_success, due_by
 from digest.fetch import Fetcher, FetchResult, Validators
 from digest.language import article_language
-from digest.normalize import redact_url
 from digest.parse import MAX_ENTRIES, ParsedEntry, ParsedFeed, parse_feed
+from digest.redact import shown_url
 from storage.articles import ArticleInput, ArticleRow, ArticleStore, UpsertResult
 from storage.feeds import FeedRow, FeedStore, FetchSuccess
 
@@ -186,7 +186,7 @@ class Ingestor:
             {
                 "source": feed.source_id,
                 "category": feed.category,
-                "url": redact_url(feed.url),
+                "url": shown_url(feed.url),
                 "seconds": round(time.monotonic() - pass_started, 3),
                 "outcome": outcome,
             }
@@ -237,7 +237,9 @@ class Ingestor:
         retry_after: float | None,
     ) -> None:  # fmt: skip
         report.failed += 1
-        report.failures.append({"source": feed.source_id, "url": feed.url, "error": error})
+        report.failures.append(
+            {"source": feed.source_id, "url": shown_url(feed.url), "error": error}
+        )
         try:
             await self._record_failure(feed, now, error, retry_after)
         except Exception:  # the database itself: the feed stays due, the pass goes on
@@ -339,8 +341,9 @@ class Ingestor:
     ) -> None:
         failures = feed.consecutive_failures + 1
         log.warning(
-            "feed %s (%s) failed %d× in a row: %s", feed.url, feed.source_id, failures, error
-        )
+            "feed %s (%s) failed %d× in a row: %s", shown_url(feed.url), feed.source_id, failures,
+            error,
+        )  # fmt: skip
         await self._db(
             self.feeds.record_failure,
             feed.id,

@@ -3,7 +3,8 @@
 Built to fit by construction: at most 10 stories, each with a bounded title and summary, and if
 the whole still exceeds Telegram's 4096 characters (long titles in every story), summaries are
 shortened and then dropped until it fits. Three buttons per story: Full story, Related, and a
-link to the publisher; 30 buttons at most, well under Telegram's 100.
+link to the publisher (left out when Telegram would refuse the link: the story still shows);
+30 buttons at most, well under Telegram's 100.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.catalog import Catalog
 from digest.compose import Digest
+from handlers.button_urls import telegram_accepts_url
 from handlers.i18n import Gettext, babel_locale, gettext_for
 from handlers.keyboards import button, markup
 from handlers.render import MAX_TEXT, esc
@@ -46,7 +48,7 @@ def story_buttons(
         button(f"{number} · 📖 " + _("Full story"), STORY_STEP, FULL_STORY, str(article_id)),
         button("🔗 " + _("Related"), STORY_STEP, RELATED, str(article_id)),
     ]
-    if url.startswith(("http://", "https://")):
+    if telegram_accepts_url(url):
         row.append(InlineKeyboardButton(f"↗ {source}", url=url))
     return row
 

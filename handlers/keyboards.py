@@ -4,6 +4,8 @@ Format ``1|<step>|<action>|<arg>``: a version (so a future format can tell old b
 answer them politely), the menu step the button belongs to, a one-letter action and an optional
 argument (a country code, language, source id, minute of day...). Decoding never raises: anything
 that is not exactly this shape decodes to ``None`` and the caller answers "this menu has expired".
+Every number in a button fits the database's 64-bit integers: a forged 40-digit id decodes to
+``None`` too, so no handler ever hands the database a number it cannot bind.
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from handlers.button_urls import telegram_accepts_url
+
 VERSION = "1"
 MAX_CALLBACK_BYTES = 64
 _FIELD = re.compile(r"^[A-Za-z0-9_.:/+\-]{0,40}$")
+_DIGITS = re.compile(r"[0-9]+")
+MAX_ID = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER (64-bit) on SQLite
 
 
 class Action:
@@ -63,6 +69,8 @@ def decode(data: str | None) -> Press | None:
     _, step, action, arg = parts
     if not step or not action or not all(_FIELD.match(p) for p in (step, action, arg)):
         return None
+    if any(int(run) > MAX_ID for p in (step, arg) for run in _DIGITS.findall(p)):
+        return None
     return Press(step=step, action=action, arg=arg)
 
 
@@ -76,4 +84,7 @@ def rows_of(buttons: list[InlineKeyboardButton], width: int) -> list[list[Inline
 
 
 def markup(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([row for row in rows if row])
+    """The keyboard, without empty rows and without any URL button Telegram would refuse (one
+    such link would make Telegram reject the whole message)."""
+    kept = [[b for b in row if b.url is None or telegram_accepts_url(b.url)] for row in rows]
+    return InlineKeyboardMarkup([row for row in kept if row])

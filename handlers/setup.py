@@ -68,9 +68,14 @@ class SetupFlow:
     # ------------------------------------------------------------------ commands
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
-        reader = self._ensure_reader(update)
+        known = self.users.get(update.effective_user.id) if update.effective_user else None
+        reader = self._ensure_reader(update)  # a reader who had blocked the bot is active again
         _ = gettext_for(reader.ui_language)
         note = None
+        if known is not None and not known.active and reader.setup_complete:
+            # Back after blocking the bot: the next digest is the next slot from now, not the
+            # one missed while away.
+            reader = self._reschedule(reader)
         if reader.paused:
             self.users.set_paused(reader.id, False)
             reader = self._reschedule(self._reload(reader))

@@ -23,6 +23,7 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
+from digest.redact import shown_url
 from handlers import basics
 from handlers.chart import stats_chart
 from handlers.i18n import (
@@ -168,6 +169,8 @@ def stats_json(stats: Stats) -> dict[str, Any]:
     data = asdict(stats)
     for key in ("by_country", "by_language", "by_category"):
         data[key] = dict(getattr(stats, key))
+    for problem in data["feeds"]["worst"]:
+        problem["url"] = shown_url(problem["url"])  # a catalog URL may carry credentials
     plain: dict[str, Any] = json.loads(json.dumps(data, default=_iso))
     return plain
 
@@ -219,7 +222,7 @@ def _problem(problem: FeedProblem, ui_language: str) -> str:
         when=last,
     )
     error = _clip(problem.last_error or _("no error recorded"), ERROR_LIMIT)
-    return f"• {head}\n   {_clip(problem.url, URL_LIMIT)}\n   {error}"
+    return f"• {head}\n   {_clip(shown_url(problem.url), URL_LIMIT)}\n   {error}"
 
 
 def _clip(text: str, limit: int) -> str:

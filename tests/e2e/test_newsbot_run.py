@@ -173,3 +173,78 @@ def test_run_fetches_feeds_at_start_up(tmp_path: Path) -> None:
         finally:
             process.send_signal(signal.SIGTERM)
             assert process.wait(20) == 0
+
+
+WRONG_TOKEN = "654321:WRONG-TOKEN-abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.mark.parametrize("fault", ["rejected token", "wrong base URL path", "unreachable"])
+def test_start_up_refused_by_telegram_is_one_line_without_the_token(
+    tmp_path: Path, fault: str
+) -> None:
+    """#14.1: PTB's InvalidToken traceback once printed the token on stderr."""
+    with FakeBotAPI() as fake:
+        token, base = {
+            "rejected token": (WRONG_TOKEN, fake.base_url),  # 401
+            "wrong base URL path": (fake.token, fake.base_url.replace("/bot", "/api/bot")),  # 404
+            "unreachable": (fake.token, "http://127.0.0.1:1/bot"),
+        }[fault]
+        result = run_cli(
+            tmp_path, TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=base, LOG_LEVEL="WARNING",
+            DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}", FEED_FETCH_ENABLED="false",
+        )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newsbot: the Bot API at "), result.stderr
+    output = result.stdout + result.stderr
+    secret = token.split(":", 1)[1]
+    assert token not in output and secret not in output
+
+
+def test_uncaught_tracebacks_are_redacted(tmp_path: Path) -> None:
+    """Whatever escapes, Python's own traceback printer goes through the token redaction."""
+    script = (
+        "import threading\n"
+        "from bot.logging_setup import setup_logging\n"
+        f"setup_logging('INFO', {WRONG_TOKEN!r})\n"
+        f"t = threading.Thread(target=lambda: 1 / 0 if {WRONG_TOKEN!r} else None)\n"
+        "t.start(); t.join()\n"
+        f"raise RuntimeError('rejected ' + {WRONG_TOKEN!r})\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=bot_env(),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "RuntimeError: rejected <token>" in result.stderr
+    assert "ZeroDivisionError" in result.stderr
+    assert WRONG_TOKEN.split(":", 1)[1] not in result.stderr
+
+
+def test_feed_credentials_never_show_in_fetch_or_stats(tmp_path: Path) -> None:
+    """#14.9: user:pass@ and ?token= in a catalog feed URL once showed in logs and outputs."""
+    with FeedServer() as server:
+        server.add_file("/alpha.xml", rss([BUDGET_EN], datetime.now(UTC)))
+        server.add_route("/broken.xml", lambda _r: Reply(500, {}, b""))
+        catalog = write_catalog(
+            tmp_path / "catalog.toml",
+            server,
+            {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/broken.xml")]},
+        )
+        text = catalog.read_text().replace("http://127.0.0.1", "http://reader:PASSSECRET@127.0.0.1")
+        catalog.write_text(text.replace('.xml"', '.xml?token=TOKSECRET&cat=x"'))
+        env = {"NEWSBOT_CATALOG": str(catalog), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+        plain = run_cli_args(tmp_path, ["fetch"], **env)
+        as_json = run_cli_args(tmp_path, ["fetch", "--json"], **env)
+        assert len(server.requests_for("/alpha.xml")) == 2, "the credentials still reach the feed"
+    stats = run_cli_args(tmp_path, ["stats"], **env)
+    stats_json = run_cli_args(tmp_path, ["stats", "--json"], **env)
+    assert "failed: beta http://***@127.0.0.1:" in plain.stdout, plain.stdout
+    assert "feed http://***@127.0.0.1:" in plain.stderr, "the warning is logged, redacted"
+    assert json.loads(as_json.stdout.splitlines()[-1])["failures"][0]["url"].endswith(
+        "/broken.xml?token=***&cat=x"
+    )
+    assert "/broken.xml?token=***&cat=x" in stats.stdout
+    for result in (plain, as_json, stats, stats_json):
+        assert result.returncode == 0, result.stderr
+        assert "SECRET" not in result.stdout + result.stderr

@@ -285,6 +285,37 @@ class FakeBotAPI:
         with self._cond:
             self._blocked.discard(user_id)
 
+    def user_blocks_bot(self, user_id: int) -> dict[str, Any]:
+        """The user blocks the bot, as Telegram reports it: sends get 403 from now on, and a
+        ``my_chat_member`` update (member → kicked) is queued; like every update type, it is
+        delivered only if the bot's ``allowed_updates`` (when given) lists it."""
+        with self._cond:
+            self._blocked.add(user_id)
+            return self._member_update(user_id, "member", "kicked")
+
+    def user_unblocks_bot(self, user_id: int) -> dict[str, Any]:
+        """The user unblocks the bot: a ``my_chat_member`` update (kicked → member)."""
+        with self._cond:
+            self._blocked.discard(user_id)
+            return self._member_update(user_id, "kicked", "member")
+
+    def _member_update(self, user_id: int, old: str, new: str) -> dict[str, Any]:
+        """A ChatMemberUpdated for the bot in the user's private chat."""
+        self._users.setdefault(user_id, {"first_name": "Ada", "language_code": "en"})
+
+        def member(status: str) -> dict[str, Any]:
+            extra = {"until_date": 0} if status == "kicked" else {}  # 0: banned for good
+            return {"user": self._bot_json(), "status": status, **extra}
+
+        change = {
+            "chat": self._chat_json(user_id),
+            "from": self._user_json(user_id),
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        return self._queue_update("my_chat_member", change)
+
     def set_rate_limit(
         self, per_chat_per_second: float | None, global_per_second: float | None
     ) -> None:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
+
+from tests.fakes.button_urls import button_url_ok
 
 SPEC_PATH = Path(__file__).with_name("botapi_methods.json")
 
@@ -255,17 +257,8 @@ def _validate_button(button: Any) -> None:
     ):
         raise bad_request("BUTTON_DATA_INVALID")
     url = button.get("url")
-    if url is not None and not _button_url_ok(url):
+    if url is not None and not button_url_ok(url):
         raise bad_request("BUTTON_URL_INVALID")
-
-
-def _button_url_ok(url: Any) -> bool:
-    if not isinstance(url, str) or any(ch.isspace() for ch in url):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme.lower() in ("http", "https"):
-        return bool(parts.hostname)
-    return parts.scheme.lower() == "tg" and bool(parts.netloc)
 
 
 def validate_commands(commands: Any) -> list[dict[str, str]]:

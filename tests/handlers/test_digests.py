@@ -257,3 +257,26 @@ def test_stories_per_digest_setting(
     news_bot.push()
     (digest,) = digests(fake)
     assert "3." in digest.text and "4." not in digest.text and len(digest.buttons) == 3
+
+
+def test_a_link_telegram_refuses_costs_only_its_button(
+    news_bot: RunningBot, fake: FakeBotAPI, clock: ManualClock
+) -> None:
+    """#14.2: one entry linking to http://localhost/... once made Telegram refuse the digest."""
+    odd = ArticleInput(
+        entry_key="odd", url="http://localhost/x", title="Alpha odd link story",
+        summary="Linked to a host Telegram refuses.", image_url=None,
+        published_at=START - timedelta(minutes=10), language="en", categories=("national",),
+    )  # fmt: skip
+    seed(news_bot, START)
+    (row,) = news_bot.services.articles.upsert("alpha", [odd], START).new
+    news_bot.services.articles.set_clusters({row.id: row.id})
+    reader(news_bot, clock, fake, categories=("national",))
+    clock.advance(minutes=2)
+    _tick, sent = news_bot.push()
+    assert sent is not None and sent.sent == 1
+    (national,) = digests(fake)
+    assert "1. Alpha odd link story" in national.text and "Alpha n story 0" in national.text
+    rows = [[b["text"] for b in row] for row in national.buttons]
+    assert rows[0] == ["1 · 📖 Full story", "🔗 Related"], "no link button for the odd link"
+    assert rows[1] == ["2 · 📖 Full story", "🔗 Related", "↗ Alpha News"]

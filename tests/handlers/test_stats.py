@@ -216,3 +216,23 @@ def test_summary_fits_one_message_whatever_the_data() -> None:
     assert "Total: 1,000,000,000" in english
     assert "others " in english  # 190 countries summed up rather than listed
     assert "E" * 119 + "…" in english and "p" * 200 not in english
+
+
+def test_feed_credentials_never_show(bot: RunningBot, fake: FakeBotAPI, ada: TelegramUser) -> None:
+    """#14.9: a catalog feed URL with user:pass@ and ?token= once showed in full in /stats."""
+    url = "https://reader:PASSSECRET@delta.example/rss?token=TOKSECRET&cat=world"
+    with bot.services.engine.begin() as conn:
+        row = _feed("delta", failures=2, success=None, error="HTTP 500")
+        conn.execute(insert(FeedState), [{**row, "url": url}])
+    register_stats(bot, {ada.id})
+    mark = len(fake.calls)
+    ada.send("/stats")
+    fake.wait_for_call("sendPhoto", after=mark, timeout=30)
+    text = fake.chat_messages(ada.id)[0].text
+    assert "   https://***@delta.example/rss?token=***&cat=world" in text.splitlines()
+    plain, data = io.StringIO(), io.StringIO()
+    store, refresh = StatsStore(bot.services.engine), timedelta(minutes=15)
+    print_stats(store, refresh=refresh, as_json=False, now=T0, out=plain)
+    print_stats(store, refresh=refresh, as_json=True, now=T0, out=data)
+    for shown in (text, plain.getvalue(), data.getvalue()):
+        assert "SECRET" not in shown and "delta.example/rss" in shown

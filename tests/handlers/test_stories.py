@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -220,3 +221,53 @@ def test_long_story_continues_in_a_few_messages(
     assert "Paragraph" in second.text and second.text != first.text
     refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == first.message_id)
     assert "Continue" not in " ".join(user.labels(refreshed)), "the used button is gone"
+
+
+def test_forged_huge_ids_answer_politely_without_an_error(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """#14.10: a 40-digit id once overflowed the database integer and logged a traceback."""
+    seed(story_bot, pages)
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    huge = "9" * 40
+    caplog.set_level(logging.INFO)
+    for data in (f"1|a|f|{huge}", f"1|a|r|{huge}", f"1|a|c|{huge}.1", f"1|a|c|1.{huge}",
+                 f"1|a|f|{2**63}"):  # fmt: skip
+        assert user.press_data(page.message_id, data) == UNAVAILABLE
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_links_telegram_refuses_lose_only_their_buttons(
+    story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
+) -> None:
+    """#14.2: /headlines, Full story and Related with an entry linking to http://localhost/x."""
+    rows = seed(story_bot, pages)
+    odd = ArticleInput(
+        entry_key="odd", url="http://localhost/x", title="Harbour tidal station odd link",
+        summary="The harbour city tidal power station, linked oddly.", image_url=None,
+        published_at=NOW - timedelta(minutes=10), language="en", categories=("national",),
+    )  # fmt: skip
+    (row,) = story_bot.services.articles.upsert("beta", [odd], NOW).new
+    tidal = rows["Harbour city opens its first tidal power station"]
+    story_bot.services.articles.set_clusters({row.id: row.id})
+    user = reader(story_bot, fake)
+    page = headlines(user)
+    assert "Harbour tidal station odd link" in page.text
+    odd_row = next(r for r in page.buttons if r[0]["callback_data"] == f"1|a|f|{row.id}")
+    assert [b["text"] for b in odd_row] == [odd_row[0]["text"], "🔗 Related"]
+    assert any(b.get("url") == pages.url("/tidal") for r in page.buttons for b in r)
+
+    before = len(fake.chat_messages(READER))
+    user.press_data(page.message_id, f"1|a|f|{row.id}")
+    story = wait_new_message(fake, before)
+    assert "Harbour tidal station odd link" in story.text
+    labels = user.labels(story)
+    assert "🔗 More related news" in labels and "📤 Share" in labels
+    assert not any("Read full story" in label for label in labels)
+
+    before = len(fake.chat_messages(READER))
+    user.press_data(page.message_id, f"1|a|r|{tidal}")
+    related = wait_new_message(fake, before)
+    assert "Harbour tidal station odd link" in related.text
+    assert sum(len(r) == 2 for r in related.buttons) == 1, "only the odd story lost its link"

@@ -1,0 +1,51 @@
+"""A reader blocks or unblocks the bot: Telegram says so with a ``my_chat_member`` update.
+
+In a private chat the new status is ``kicked`` when the reader blocks the bot and ``member`` when
+they unblock it (Telegram sends it only if ``allowed_updates`` asks for ``my_chat_member``). A
+block marks the reader inactive at once, so no digest is queued for them and broadcast audiences
+and /stats count them as blocked, instead of learning it from a 403 per message. An unblock makes
+them active again with every setting kept, and reschedules their next digest from now, so digests
+resume at the next delivery time rather than with one missed while they were away.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from telegram import ChatMember, Update
+from telegram.constants import ChatType
+from telegram.ext import ContextTypes
+
+from handlers.digest_push import next_due_for
+from storage.users import UserStore
+
+log = logging.getLogger(__name__)
+
+
+class Membership:
+    """Keeps ``users.active`` in step with whether the reader has blocked the bot."""
+
+    def __init__(
+        self, users: UserStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.users = users
+        self.clock = clock
+
+    async def changed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The reader blocked (kicked) or unblocked (member) the bot in their private chat."""
+        change = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return
+        reader = self.users.get(change.chat.id)
+        if reader is None:
+            return  # never started the bot: nothing stored, /start will create them
+        status = change.new_chat_member.status
+        if status == ChatMember.BANNED and reader.active:
+            self.users.set_active(reader.id, False)
+            log.info("user %s blocked the bot: deliveries stop", reader.id)
+        elif status == ChatMember.MEMBER and not reader.active:
+            self.users.set_active(reader.id, True)
+            self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+            log.info("user %s unblocked the bot: deliveries resume", reader.id)
