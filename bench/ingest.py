@@ -39,6 +39,13 @@ calls, CPU and wall seconds (what is left of the process CPU is the event loop: 
 client, asyncio, thread hand-offs); and one first pass under cProfile, every thread with its
 own profiler on a per-thread CPU clock, merged, top 10 of our code by cumulative time.
 
+* **One dead feed** (``--no-dead-feed`` skips it): the time until every healthy feed's stories
+  are stored (the slowest healthy feed's ``timings`` entry, counted from the pass's start), for
+  a first pass with one more feed that never answers (on a host of its own, a default
+  ``Fetcher()``: it times out after 15 s) and for the same pass without it, one run each, and
+  their ratio. Target <= 1.2: a dead publisher must not delay anyone else's stories. The pass
+  with the dead feed itself lasts until its timeout; that figure is printed too.
+
 The server runs in a child process so that its CPU time (Python's http.server, one thread per
 connection) is not charged to the ingest, as a real publisher's would not be. Only 127.0.0.1
 sees traffic, and the benchmark stops by itself: three times (first pass + 304 pass + bare
@@ -94,6 +101,8 @@ from storage.feeds import FeedStore
 
 REAL_FEEDS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "feeds" / "real"
 RATIO_TARGET = 1.5
+DEAD_FEED_TARGET = 1.2
+DEAD_PATH = "/dead/never.xml"
 SPEEDUP_TARGET = 20.0
 _T = TypeVar("_T")
 
@@ -402,11 +411,13 @@ Route = tuple[int, str, bytes, bool]  # host index, path, decoded body, gzip
 
 
 def _serve(routes: list[Route], hosts: int, conn: Connection) -> None:
-    """Child process: one FeedServer per host; send the ports, serve until told to stop."""
+    """Child process: one FeedServer per host, and one more whose ``DEAD_PATH`` never answers;
+    send the ports, serve until told to stop."""
     from tests.feedserver import FeedServer
 
     with contextlib.ExitStack() as stack:
-        servers = [stack.enter_context(FeedServer()) for _ in range(hosts)]
+        servers = [stack.enter_context(FeedServer()) for _ in range(hosts + 1)]
+        servers[hosts].add_stall(DEAD_PATH)
         for host, path, body, gz in routes:
             headers = {
                 "Content-Type": "application/rss+xml; charset=utf-8",
@@ -710,6 +721,45 @@ def report_figures(
     )
 
 
+def dead_feed_source(hosts: int) -> SourceSpec:
+    """A source whose one feed never answers, on the extra host (index ``hosts``)."""
+    source = SourceSpec("dead000", "en", hosts)
+    source.feeds.append(FeedSpec(DEAD_PATH, "national", b"", False))
+    return source
+
+
+def healthy_stored_after(report: IngestReport) -> float:
+    """Seconds from the pass's start until the last healthy feed's stories were stored."""
+    healthy = [t for t in report.timings if not str(t["url"]).endswith(DEAD_PATH)]
+    return max(float(t["seconds"]) for t in healthy)  # type: ignore[arg-type]
+
+
+def dead_feed_figures(
+    sources: Sequence[SourceSpec], ports: Sequence[int], args: argparse.Namespace, workdir: Path
+) -> None:
+    """One pass without and one with a feed that never answers; see the module docstring."""
+    results: dict[bool, tuple[float, Timing, IngestReport]] = {}
+    for n, dead in enumerate((False, True)):
+        catalog = workdir / f"catalog-dead-{dead}.toml"
+        write_catalog(catalog, [*sources, dead_feed_source(args.hosts)] if dead else sources, ports)
+        with fresh_database(args.database_url, workdir, args.repeat + 10 + n) as engine:
+            pair = asyncio.run(_two_passes(catalog, engine, second=False))
+        report = pair.reports[0]
+        results[dead] = (healthy_stored_after(report), pair.first, report)
+    (clean, clean_pass, _), (with_dead, dead_pass, dead_report) = results[False], results[True]
+    outcome = next(
+        (t["outcome"] for t in dead_report.timings if str(t["url"]).endswith(DEAD_PATH)),
+        "not reported",
+    )
+    ratio = with_dead / clean
+    print(
+        f"\none dead feed    healthy feeds' stories all stored after {with_dead:.3f} s with a "
+        f"feed that never answers (it: {outcome}; pass {dead_pass.wall:.1f} s), "
+        f"{clean:.3f} s without (pass {clean_pass.wall:.1f} s): ratio {ratio:.2f} "
+        f"(target <= {DEAD_FEED_TARGET}: {_met(ratio <= DEAD_FEED_TARGET)})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC).replace(microsecond=0)
     n_real = round(args.feeds * args.real_share)
@@ -735,6 +785,8 @@ def run(args: argparse.Namespace) -> int:
             rss_growth = rss_growth or max_rss_mib() - rss_before
             bare.append(bare_parse(bodies))
         report_figures(pairs, bare, n_feeds, rss_growth)
+        if not args.no_dead_feed:
+            dead_feed_figures(sources, ports, args, workdir)
 
         if args.tracemalloc:
             with fresh_database(args.database_url, workdir, args.repeat) as engine:
@@ -799,6 +851,11 @@ def _parser() -> argparse.ArgumentParser:
         "--profile",
         action="store_true",
         help="add parse_feed alone, a stage breakdown and a cProfile",
+    )
+    parser.add_argument(
+        "--no-dead-feed",
+        action="store_true",
+        help="skip the pass with a feed that never answers (about 2 first passes + 15 s)",
     )
     parser.add_argument(
         "--tracemalloc",

@@ -155,11 +155,20 @@ def _summary(report: IngestReport) -> str:
         f"{report.new_articles} new articles, {report.updated_articles} updated, "
         f"{report.pruned} pruned",
     ]
+    if report.skipped_entries or report.capped_entries:
+        lines.append(
+            f"{report.skipped_entries} entries skipped, "
+            f"{report.capped_entries} beyond the per-feed cap"
+        )
     lines += [
         f"  failed: {f['source']} {shown_url(f['url'])}: {f['error']}" for f in report.failures[:10]
     ]
     if len(report.failures) > 10:
         lines.append(f"  … and {len(report.failures) - 10} more")
+    lines += [
+        f"  slowest: {t['source']}/{t['category']} {t['seconds']}s ({t['outcome']})"
+        for t in report.timings[:3]
+    ]
     return "\n".join(lines)
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 MAX_BACKOFF = timedelta(hours=6)
+DUE_TOLERANCE_SHARE = 0.05  # of the refresh interval...
+MAX_DUE_TOLERANCE = timedelta(seconds=30)  # ...at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +48,15 @@ def after_failure(
     if retry_after_seconds:
         delay = max(delay, min(timedelta(seconds=retry_after_seconds), timing.max_backoff))
     return now + delay
+
+
+def due_by(now: datetime, timing: FeedTiming) -> datetime:
+    """A pass starting at ``now`` fetches the feeds due up to this time.
+
+    Passes start on a timer every ``refresh``, and each feed's next fetch is ``refresh`` after
+    the last pass's start; the two drift by milliseconds (a pass starts a little later than its
+    tick, the next a little earlier), and a feed due 3 ms after the check would wait a whole
+    extra period (fetched every 120 s with a 60 s refresh). So a feed due within a small share
+    of the period is due now.
+    """
+    return now + min(timing.refresh * DUE_TOLERANCE_SHARE, MAX_DUE_TOLERANCE)

@@ -23,6 +23,11 @@ Bounds (a feed is untrusted input):
   stops at the cap without ever being held in memory;
 * at most ``max_redirects`` hops, and a loop is refused at once.
 
+Some publishers send a gzip-compressed feed without saying so (no ``Content-Encoding``).
+A body that still starts with the gzip magic bytes, or a zlib header, after the declared
+decoding is decompressed once more, under the same cap: a bomb sent this way stops at the cap
+too.
+
 Redirects are followed by hand, one hop at a time. Each hop takes its host's slot, and with
 ``guard_private=True`` each hop's URL passes :func:`digest.urlguard.check_url` BEFORE a
 request is sent, so a private address never sees one (DESIGN §7). Catalog feeds are
@@ -139,6 +144,38 @@ def _decoders(content_encoding: str) -> list[_BoundedDecoder]:
         if coding not in ("gzip", "deflate") and not (coding == "br" and brotli is not None):
             raise FetchError("protocol", f"unsupported Content-Encoding {coding[:30]!r}")
     return [_BoundedDecoder(c) for c in codings]
+
+
+def _sniffed_coding(body: bytes) -> str | None:
+    """ "gzip" or "deflate" if ``body`` starts like one (a feed starts with ``<``, a BOM or
+    whitespace, none of which can), else None."""
+    if body[:2] == b"\x1f\x8b":
+        return "gzip"
+    if (
+        len(body) >= 2
+        and body[0] & 0x0F == 8
+        and body[0] >> 4 <= 7
+        and ((body[0] << 8) | body[1]) % 31 == 0
+    ):
+        return "deflate"  # zlib header: CM = 8, CINFO <= 7, FCHECK makes it divisible by 31
+    return None
+
+
+def _undeclared_decode(body: bytes, cap: int, too_large: FetchError) -> bytes:
+    """Decompress a body compressed without a Content-Encoding, at most ``cap`` bytes out."""
+    coding = _sniffed_coding(body)
+    if coding is None:
+        return body
+    decoder = zlib.decompressobj(zlib.MAX_WBITS | (16 if coding == "gzip" else 0))
+    try:
+        out = decoder.decompress(body, cap + 1)
+    except zlib.error:
+        if coding == "deflate":
+            return body  # two bytes that looked like a zlib header by chance: not compressed
+        raise
+    if len(out) > cap:
+        raise too_large
+    return out
 
 
 def _seconds(value: str | None) -> float | None:
@@ -338,7 +375,17 @@ class Fetcher:
         if response.is_stream_consumed:  # a test transport's Response(content=...), read already
             if len(response.content) > cap:
                 raise too_large
-            return response.content
+            body = bytearray(response.content)
+        else:
+            body = await self._stream_body(response, url, cap, too_large)
+        try:
+            return _undeclared_decode(bytes(body), cap, too_large)
+        except _DECODE_ERRORS as e:
+            raise FetchError("protocol", f"undecodable body at {redact_url(url)}", url=url) from e
+
+    async def _stream_body(
+        self, response: httpx.Response, url: str, cap: int, too_large: FetchError
+    ) -> bytearray:
         chain = _decoders(response.headers.get("content-encoding", ""))
         body = bytearray()
         wire = 0
@@ -352,7 +399,7 @@ class Fetcher:
                     raise too_large
         except _DECODE_ERRORS as e:
             raise FetchError("protocol", f"undecodable body at {redact_url(url)}", url=url) from e
-        return bytes(body)
+        return body
 
 
 def _wrap(error: Exception, url: str) -> FetchError:

@@ -3,20 +3,32 @@
 The pipeline, feed by feed (feeds run concurrently within the fetcher's limits, so a slow or
 dead publisher never holds up the others):
 
-1. **Due?** ``feeds.next_fetch_at`` says when. A pass started by hand (``newsbot fetch``) takes
-   every feed; the scheduled pass in ``newsbot run`` only the due ones.
+1. **Due?** ``feeds.next_fetch_at`` says when, with a small tolerance (``feed_timing.due_by``):
+   a feed due a few milliseconds after the pass starts is fetched in this pass, not a whole
+   period later. Every feed's next fetch is scheduled from the pass's start, not from the
+   moment it finished. A pass started by hand (``newsbot fetch``) takes every feed; the
+   scheduled pass in ``newsbot run`` only the due ones.
 2. **Fetch** with the stored ETag / Last-Modified. A 304 costs no parsing: record success, done.
    A failure (timeout, 5xx, too large, redirect loop...) is recorded with a short reason and the
    feed backs off exponentially (``feed_timing``); the pass goes on.
 3. **Parse** the bytes (``parse.parse_feed``, off the event loop: it is CPU work). A body that is
-   no feed at all counts as a failure like any other.
+   no feed at all counts as a failure like any other. Only the newest ``MAX_ENTRIES`` entries
+   are kept (logged), and an entry whose content breaks the cleaning is skipped and counted.
 4. **Normalise** each entry into an ``ArticleInput``: the language is the source's unless the
    script says otherwise; the category is the feed's, or for a general feed the entry's own
    guess; entries older than the retention are dropped, as they would be pruned at once.
-5. **Store**: upsert per source (new rows, updated rows, extra categories), one transaction.
+5. **Store**: upsert per source (new rows, updated rows, extra categories), one transaction per
+   feed; an entry the schema cannot hold, or that the database refuses, is skipped and counted
+   (``ArticleStore.upsert``), never the feed.
 6. **Cluster** each new article against recent articles of the same language from other
    sources (``cluster.ClusterIndex``), keeping its own id as the cluster id when nothing matches.
-7. After all feeds: prune articles older than the retention, and report exact counts.
+   Steps 5-6 run as soon as this feed is fetched: a slow feed never delays the others' stories.
+7. After all feeds: prune articles older than the retention, and report exact counts, with each
+   feed's time (``timings``, slowest first).
+
+Isolation: anything unexpected that goes wrong with one feed (a bug, hostile input we did not
+foresee, one feed's database error) is that feed's failure, recorded and backed off like a
+timeout, never the pass's: the other feeds are stored and pruning runs.
 
 Threads: steps 3-4 (CPU work) run in one worker-thread hop; steps 5-6 and the feed's record in
 one more, under the database lock, so the bot's event loop stays responsive and SQLite sees one
@@ -37,10 +49,10 @@ from typing import TypeVar
 from digest.catalog import Catalog, Source
 from digest.cluster import ClusterIndex, ClusterParams, StoryText
 from digest.errors import DigestError, FetchError
-from digest.feed_timing import FeedTiming, after_failure, after_success
+from digest.feed_timing import FeedTiming, after_failure, after_success, due_by
 from digest.fetch import Fetcher, FetchResult, Validators
 from digest.language import article_language
-from digest.parse import ParsedEntry, ParsedFeed, parse_feed
+from digest.parse import MAX_ENTRIES, ParsedEntry, ParsedFeed, parse_feed
 from digest.redact import shown_url
 from storage.articles import ArticleInput, ArticleRow, ArticleStore, UpsertResult
 from storage.feeds import FeedRow, FeedStore, FetchSuccess
@@ -49,6 +61,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION = timedelta(days=14)
 GENERAL = "general"
+TIMINGS_SHOWN = 20  # the slowest feeds in a report
 _T = TypeVar("_T")
 
 
@@ -62,11 +75,17 @@ class IngestReport:
     not_modified: int = 0
     failed: int = 0
     entries: int = 0
+    skipped_entries: int = 0  # not stored: broke the cleaning, or the database refused them
+    capped_entries: int = 0  # beyond the newest MAX_ENTRIES of a feed
     new_articles: int = 0
     updated_articles: int = 0
     pruned: int = 0
     seconds: float = 0.0
     failures: list[dict[str, str]] = field(default_factory=list)
+    # The slowest feeds, slowest first: source, category, url, seconds (from the pass's start
+    # until the feed's stories were stored or it failed), outcome ("ok", "not_modified", or the
+    # failure's kind: "timeout", "http_status", "parse", "error"...).
+    timings: list[dict[str, object]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return asdict(self)
@@ -121,19 +140,22 @@ class Ingestor:
         catalog_feeds = [(s.id, f.url, f.category) for s, f in self.catalog.feeds()]
         await self._db(self.feeds.sync, catalog_feeds, now)
         every = await self._db(self.feeds.all)
-        due = [f for f in every if f.next_fetch_at <= now] if only_due else every
+        due_until = due_by(now, self.timing)
+        due = [f for f in every if f.next_fetch_at <= due_until] if only_due else every
         report.feeds, report.skipped = len(every), len(every) - len(due)
         self._indexes = {}
         done = 0
 
         async def one(feed: FeedRow) -> None:
             nonlocal done
-            await self._ingest_feed(feed, now, report)
+            await self._isolated(feed, now, report, started)
             done += 1
             if progress is not None:
                 progress(done, len(due))
 
         await asyncio.gather(*(one(feed) for feed in due))
+        report.timings.sort(key=lambda t: -float(t["seconds"]))  # type: ignore[arg-type]
+        del report.timings[TIMINGS_SHOWN:]
         report.pruned = await self._db(self.articles.prune, now - self.retention)
         report.seconds = round(time.monotonic() - started, 3)
         log.info(
@@ -143,35 +165,86 @@ class Ingestor:
         )  # fmt: skip
         return report
 
-    async def _ingest_feed(self, feed: FeedRow, now: datetime, report: IngestReport) -> None:
+    async def _isolated(
+        self, feed: FeedRow, now: datetime, report: IngestReport, pass_started: float
+    ) -> None:
+        """One feed, whatever happens to it: its failure is recorded, never raised."""
+        outcome: str | None = "ok"
+        try:
+            outcome = await self._ingest_feed(feed, now, report)
+        except DigestError as e:
+            outcome = e.kind if isinstance(e, FetchError) else "parse"
+            retry_after = e.retry_after_seconds if isinstance(e, FetchError) else None
+            await self._fail(feed, now, report, str(e), retry_after)
+        except Exception as e:  # unforeseen: this feed's failure, not the pass's
+            log.exception("feed %s/%s: unexpected error", feed.source_id, feed.category)
+            outcome = "error"
+            await self._fail(feed, now, report, f"internal error: {_one_line(e)}", None)
+        if outcome is None:
+            return
+        report.timings.append(
+            {
+                "source": feed.source_id,
+                "category": feed.category,
+                "url": shown_url(feed.url),
+                "seconds": round(time.monotonic() - pass_started, 3),
+                "outcome": outcome,
+            }
+        )
+
+    async def _ingest_feed(self, feed: FeedRow, now: datetime, report: IngestReport) -> str | None:
+        """Fetch, parse, store and cluster one feed; its outcome (None: not in the catalog)."""
         source = self.catalog.source(feed.source_id)
         if source is None:
-            return
-        try:
-            result = await self.fetcher.fetch(feed.url, Validators(feed.etag, feed.last_modified))
-            if result.not_modified or result.body is None:
-                report.not_modified += 1
-                await self._record_success(feed, now, result, None)
-                return
-            parsed, inputs = await asyncio.to_thread(
-                self._parse, result.body, result, source, feed.category, now
-            )
-        except DigestError as e:
-            retry_after = e.retry_after_seconds if isinstance(e, FetchError) else None
-            await self._record_failure(feed, now, str(e), retry_after)
-            report.failed += 1
-            report.failures.append(
-                {"source": feed.source_id, "url": shown_url(feed.url), "error": str(e)}
-            )
-            return
-        report.entries += len(parsed.entries)
+            return None
+        result = await self.fetcher.fetch(feed.url, Validators(feed.etag, feed.last_modified))
+        if result.not_modified or result.body is None:
+            await self._record_success(feed, now, result, None)
+            report.not_modified += 1
+            return "not_modified"
+        parsed, inputs = await asyncio.to_thread(
+            self._parse, result.body, result, source, feed.category, now
+        )
         async with self._db_lock:
             stored = await asyncio.to_thread(
                 self._store, feed, source.id, inputs, result, len(parsed.entries), now
             )
         report.ok += 1
+        report.entries += len(parsed.entries)
         report.new_articles += len(stored.new)
         report.updated_articles += stored.updated
+        report.capped_entries += parsed.capped_entries
+        report.skipped_entries += parsed.skipped_entries + stored.skipped
+        self._log_entry_problems(feed, parsed, stored)
+        return "ok"
+
+    def _log_entry_problems(self, feed: FeedRow, parsed: ParsedFeed, stored: UpsertResult) -> None:
+        if parsed.capped_entries:
+            log.warning(
+                "feed %s/%s: kept the newest %d entries, dropped %d older ones",
+                feed.source_id, feed.category, MAX_ENTRIES, parsed.capped_entries,
+            )  # fmt: skip
+        skipped = parsed.skipped_entries + stored.skipped
+        if skipped:
+            reasons = parsed.entry_errors + stored.errors
+            log.warning(
+                "feed %s/%s: skipped %d entries: %s", feed.source_id, feed.category, skipped,
+                "; ".join(reasons) or "no link and no title",
+            )  # fmt: skip
+
+    async def _fail(
+        self, feed: FeedRow, now: datetime, report: IngestReport, error: str,
+        retry_after: float | None,
+    ) -> None:  # fmt: skip
+        report.failed += 1
+        report.failures.append(
+            {"source": feed.source_id, "url": shown_url(feed.url), "error": error}
+        )
+        try:
+            await self._record_failure(feed, now, error, retry_after)
+        except Exception:  # the database itself: the feed stays due, the pass goes on
+            log.exception("feed %s/%s: could not record its failure", feed.source_id,
+                          feed.category)  # fmt: skip
 
     def _parse(
         self, body: bytes, result: FetchResult, source: Source, feed_category: str, now: datetime
@@ -282,6 +355,11 @@ class Ingestor:
     async def _db(self, function: Callable[..., _T], *args: object, **kwargs: object) -> _T:
         async with self._db_lock:
             return await asyncio.to_thread(function, *args, **kwargs)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text[:200]
 
 
 def _story(row: ArticleRow) -> StoryText:

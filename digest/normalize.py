@@ -37,7 +37,13 @@ _BLOCK_TAGS = frozenset(
     )
 )
 _WS = re.compile(r"\s+")
-_INVISIBLE = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b\u200e\u200f\ufeff]")
+# Control characters, zero-width marks, and the bidirectional embeddings, overrides and isolates
+# (U+202A-202E, U+2066-2069): a title can use them to show text reversed or to reorder what
+# follows it in a reader's chat ("Trojan Source"). The bare marks U+200E/200F go too.
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b\u200e\u200f"
+    "\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 _CHUNK = 4 * 1024
 
 
@@ -71,6 +77,16 @@ class _TextExtractor(HTMLParser):
         if not self._skip:
             self.parts.append(data)
             self.size += len(data)
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        """``<![keyword[ … ]]>``: the standard library raises AssertionError on a keyword it
+        does not know (``<![foo[``) or on none at all. HTML has no marked sections; browsers
+        read one as a bogus comment that ends at the next ``>``, and so do we."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i + 3)
+            return end + 1 if end >= 0 else -1
 
 
 def collapse(text: str) -> str:

@@ -22,6 +22,11 @@ The steps, in order:
    Otherwise every entry that has a link or a title becomes a :class:`ParsedEntry`; a
    broken ("bozo") document yields what feedparser recovered. Entries whose key repeats
    an earlier one in the same document are dropped (the first wins).
+5. Only the newest ``max_entries`` entries (by their declared date) are cleaned: a feed of
+   100,000 entries costs the cleaning of 500, and ``capped_entries`` says how many went.
+6. Each entry is cleaned on its own: one entry whose content breaks a cleaning step (any
+   exception) is skipped and counted in ``skipped_entries`` with a short reason in
+   ``entry_errors``; it never costs the other entries, the feed or the pass.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import calendar
 import codecs
 import hashlib
+import heapq
 import io
 import re
 from collections.abc import Mapping
@@ -56,6 +62,10 @@ __all__ = ["FeedParseError", "ParsedEntry", "ParsedFeed", "entry_key", "parse_fe
 MAX_BYTES = 10 * 1024 * 1024
 TITLE_CHARS = 300
 MAX_TAGS = 20
+MAX_ENTRIES = 500  # per feed per pass: the newest; a real feed has 10-100
+KEY_CHARS = 600  # the stored key's limit (articles.entry_key): longer ones become a hash
+GUID_CHARS = 512  # longer guids are keyed by their hash (as they always were)
+ENTRY_ERRORS_KEPT = 5
 
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _BOMS = (
@@ -99,6 +109,8 @@ class ParsedFeed:
     bozo: bool
     bozo_reason: str | None
     skipped_entries: int
+    capped_entries: int = 0
+    entry_errors: tuple[str, ...] = ()
 
 
 def entry_key(
@@ -114,11 +126,13 @@ def entry_key(
     """
     if guid and guid.strip():
         guid = guid.strip()
-        if len(guid) <= 512:
+        if len(guid) <= GUID_CHARS:
             return f"guid:{guid}"
         return "guid-sha1:" + hashlib.sha1(guid.encode()).hexdigest()
     if canonical_url:
-        return f"url:{canonical_url}"
+        if len("url:") + len(canonical_url) <= KEY_CHARS:
+            return f"url:{canonical_url}"
+        return "url-sha1:" + hashlib.sha1(canonical_url.encode()).hexdigest()
     stamp = published.astimezone(UTC).isoformat() if published else ""
     digest = hashlib.sha1(f"{title}\n{stamp}".encode()).hexdigest()
     return f"sha1:{digest}"
@@ -131,6 +145,7 @@ def parse_feed(
     headers: Mapping[str, str] | None = None,
     now: datetime,
     max_bytes: int = MAX_BYTES,
+    max_entries: int = MAX_ENTRIES,
 ) -> ParsedFeed:
     """Parse ``body``; raise :class:`FeedParseError` if it is not a feed.
 
@@ -171,8 +186,16 @@ def parse_feed(
     entries: list[ParsedEntry] = []
     seen: set[str] = set()
     skipped = 0
-    for raw in result.entries:
-        entry = _entry(raw, base, fallback_url, language, now)
+    errors: list[str] = []
+    kept = _newest(result.entries, max_entries, now)
+    for raw in kept:
+        try:
+            entry = _entry(raw, base, fallback_url, language, now)
+        except Exception as e:  # one entry's hostile content costs that entry, nothing more
+            skipped += 1
+            if len(errors) < ENTRY_ERRORS_KEPT:
+                errors.append(_one_line(e) or "error")
+            continue
         if entry is None:
             skipped += 1
         elif entry.key not in seen:
@@ -186,7 +209,27 @@ def parse_feed(
         bozo=bool(result.get("bozo")),
         bozo_reason=_one_line(result.get("bozo_exception")),
         skipped_entries=skipped,
+        capped_entries=len(result.entries) - len(kept),
+        entry_errors=tuple(errors),
     )
+
+
+def _newest(raw_entries: list[Any], limit: int, now: datetime) -> list[Any]:
+    """The newest ``limit`` entries by declared date (undated count as ``now``), in
+    document order; all of them when there are no more than ``limit``."""
+    if len(raw_entries) <= limit:
+        return raw_entries
+    floor = now.timestamp()
+
+    def stamp(item: tuple[int, Any]) -> tuple[float, int]:
+        try:
+            declared = _published(item[1])
+        except Exception:  # a date that breaks is no date
+            declared = None
+        return (min(declared.timestamp(), floor) if declared else floor, -item[0])
+
+    newest = heapq.nlargest(limit, enumerate(raw_entries), key=stamp)
+    return [raw for _index, raw in sorted(newest, key=lambda item: item[0])]
 
 
 def _entry(

@@ -3,16 +3,26 @@
 An article is identified per source by its entry key (guid, else canonical link, else a hash),
 so the same entry in two category feeds of one source is one row with two categories, and an
 entry edited by its publisher is updated in place rather than stored again.
+
+Feed content is untrusted, so :meth:`ArticleStore.upsert` fits every entry to the schema's
+column lengths itself, the same on SQLite (which ignores lengths) as on PostgreSQL (which
+refuses the statement): a key too long becomes its hash, a title or summary is cut, an image
+URL too long is dropped, and an entry whose link is too long is refused (skipped, counted).
+If the batch still fails on one entry's data, each entry is stored in its own transaction and
+only the failing ones are skipped: one entry never costs the others.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Table, bindparam, delete, func, insert, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
@@ -21,6 +31,27 @@ from storage.tables import Article, ArticleCategory
 _CHUNK = 500
 _ARTICLES: Table = Article.__table__  # type: ignore[attr-defined]
 _CATEGORIES: Table = ArticleCategory.__table__  # type: ignore[attr-defined]
+# One entry's bad data: a value the database refuses (DataError: too long, NUL on PostgreSQL),
+# a key that collides (IntegrityError), text the driver cannot encode (UnicodeEncodeError).
+# Connection and lock errors are not here: they fail the whole feed, which is retried.
+_ENTRY_ERRORS = (DataError, IntegrityError, ValueError)
+ERRORS_KEPT = 5
+log = logging.getLogger(__name__)
+
+
+def _length(table: Table, column: str) -> int:
+    length = getattr(table.c[column].type, "length", None)
+    assert isinstance(length, int), column
+    return length
+
+
+KEY_CHARS = _length(_ARTICLES, "entry_key")
+URL_CHARS = _length(_ARTICLES, "url")
+TITLE_CHARS = _length(_ARTICLES, "title")
+SUMMARY_CHARS = _length(_ARTICLES, "summary")
+IMAGE_CHARS = _length(_ARTICLES, "image_url")
+LANGUAGE_CHARS = _length(_ARTICLES, "language")
+CATEGORY_CHARS = _length(_CATEGORIES, "category")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +87,42 @@ class ArticleRow:
 
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
+    """``skipped``: entries not stored (refused by :func:`fit` or failing alone in the
+    database); ``errors``: the first few reasons, for the log."""
+
     new: tuple[ArticleRow, ...]
     updated: int
     unchanged: int
+    skipped: int = 0
+    errors: tuple[str, ...] = ()
+
+
+def fit(item: ArticleInput) -> ArticleInput | str:
+    """``item`` fitted to the columns' lengths, or why it cannot be stored."""
+    if (
+        len(item.url) <= URL_CHARS
+        and len(item.entry_key) <= KEY_CHARS
+        and len(item.title) <= TITLE_CHARS
+        and len(item.summary) <= SUMMARY_CHARS
+        and len(item.image_url or "") <= IMAGE_CHARS
+        and len(item.language) <= LANGUAGE_CHARS
+        and all(len(c) <= CATEGORY_CHARS for c in item.categories)
+    ):
+        return item  # the usual case, cheaply
+    if len(item.url) > URL_CHARS:
+        return f"link of {len(item.url)} characters (limit {URL_CHARS})"
+    if len(item.language) > LANGUAGE_CHARS:
+        return f"language tag of {len(item.language)} characters"
+    key = item.entry_key
+    if len(key) > KEY_CHARS:
+        key = "key-sha1:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
+    image = item.image_url if item.image_url and len(item.image_url) <= IMAGE_CHARS else None
+    categories = tuple(c for c in item.categories if len(c) <= CATEGORY_CHARS)
+    fitted = replace(
+        item, entry_key=key, title=item.title[:TITLE_CHARS], summary=item.summary[:SUMMARY_CHARS],
+        image_url=image, categories=categories,
+    )  # fmt: skip
+    return fitted
 
 
 class ArticleStore:
@@ -68,6 +132,51 @@ class ArticleStore:
         self._engine = engine
 
     def upsert(self, source_id: str, items: Sequence[ArticleInput], now: datetime) -> UpsertResult:
+        """Store a feed's entries: fitted to the schema, in one transaction; if the database
+        refuses that batch for one entry's data, one transaction per entry (see the module
+        docstring). Connection or lock errors are raised: the caller fails the feed."""
+        fitted: list[ArticleInput] = []
+        errors: list[str] = []
+        for item in items:
+            result = fit(item)
+            if isinstance(result, str):
+                errors.append(result)
+            else:
+                fitted.append(result)
+        try:
+            stored = self._upsert_batch(source_id, fitted, now)
+        except _ENTRY_ERRORS as e:
+            if len(fitted) < 2:
+                stored = UpsertResult((), 0, 0)
+                errors += [_reason(e)] * len(fitted)
+            else:
+                log.info("articles of %s: batch refused (%s); storing one by one", source_id,
+                         _reason(e))  # fmt: skip
+                stored = self._upsert_each(source_id, fitted, now, errors)
+        return replace(
+            stored, skipped=len(errors), errors=tuple(dict.fromkeys(errors))[:ERRORS_KEPT]
+        )
+
+    def _upsert_each(
+        self, source_id: str, items: Sequence[ArticleInput], now: datetime, errors: list[str]
+    ) -> UpsertResult:
+        """One transaction per entry; the failing ones add their reason to ``errors``."""
+        new: list[ArticleRow] = []
+        updated = unchanged = 0
+        for item in items:
+            try:
+                one = self._upsert_batch(source_id, [item], now)
+            except _ENTRY_ERRORS as e:
+                errors.append(_reason(e))
+                continue
+            new += one.new
+            updated += one.updated
+            unchanged += one.unchanged
+        return UpsertResult(tuple(new), updated, unchanged)
+
+    def _upsert_batch(
+        self, source_id: str, items: Sequence[ArticleInput], now: datetime
+    ) -> UpsertResult:
         """Insert new entries, update changed ones, add categories; one transaction.
 
         Statements are batched: one look-up of the known entries and one of their categories,
@@ -248,6 +357,13 @@ class ArticleStore:
         with Session(self._engine) as session:
             rows = session.exec(query.order_by(col(Article.id)).limit(limit)).all()
             return list(_rows(session, rows).values())
+
+
+def _reason(error: Exception) -> str:
+    """A short, one-line reason: the driver's first line, without the SQL or parameters."""
+    inner = getattr(error, "orig", None) or error
+    first = str(inner).strip().splitlines()[0] if str(inner).strip() else ""
+    return f"{type(inner).__name__}: {first}"[:200]
 
 
 def _existing(session: Session, source_id: str, keys: list[str]) -> dict[str, Article]:

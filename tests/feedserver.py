@@ -143,6 +143,18 @@ class FeedServer:
         self.add_route(path, lambda _r: Reply(stall=not after_headers,
                                                stall_after_headers=after_headers))  # fmt: skip
 
+    def add_hold(self, path: str, release: threading.Event, reply: Reply | None = None) -> None:
+        """Answer ``path`` only once ``release`` is set (or the server stops): a publisher that
+        takes as long as the test wants. Then ``reply``, by default a 503."""
+        answer = reply or Reply(503, {}, b"")
+
+        def handler(_request: Request) -> Reply:
+            while not release.wait(0.05) and not self._stopping.is_set():
+                pass
+            return answer
+
+        self.add_route(path, handler)
+
     def add_stream(
         self,
         path: str,

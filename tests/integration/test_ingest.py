@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 from sqlalchemy.engine import Engine
 
+import digest.ingest as ingest_module
 from digest.catalog import load_catalog
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher, FetchLimits
 from digest.ingest import Ingestor, IngestReport
-from storage.articles import ArticleStore
+from digest.parse import MAX_ENTRIES
+from storage.articles import ArticleInput, ArticleRow, ArticleStore
 from storage.feeds import FeedStore
+from storage.stats import StatsStore
 from tests.feedserver import FeedServer, Reply
 from tests.integration.news_fixtures import (
     BUDGET_EN,
@@ -237,3 +245,229 @@ def test_old_articles_are_pruned(tmp_path: Path, server: FeedServer, engine: Eng
 
     assert asyncio.run(scenario()).pruned == 1
     assert ArticleStore(engine).count() == 0
+
+
+# --- hostile and real-world feeds (#14, #17) ------------------------------------------------
+
+
+def rss_items(*items: str) -> bytes:
+    """A raw RSS 2.0 document around ``items`` (each a complete ``<item>``)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+        "<link>https://news.example/</link><language>en</language>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def item(title: str, link: str, *, description: str = "", extra: str = "") -> str:
+    stamp = format_datetime(NOW - timedelta(hours=1))
+    return (
+        f"<item><title>{escape(title)}</title><link>{escape(link)}</link>"
+        f"<description>{escape(description)}</description><pubDate>{stamp}</pubDate>"
+        f"{extra}</item>"
+    )
+
+
+def test_marked_section_in_one_entry_costs_nothing(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """``<![foo[`` in one summary raised AssertionError out of the pass (#14.3); and titles
+    keep no bidirectional override (#14)."""
+    server.add_file(
+        "/alpha.xml",
+        rss_items(
+            item("Marked", "https://news.example/m", description="before <![foo[ after"),
+            item("\u202eReversed\u202c title \u2066x\u2069", "https://news.example/r"),
+        ),
+    )
+    server.add_file("/beta.xml", rss([HOCKEY_EN], NOW))
+    feeds = {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/beta.xml")]}
+    (report,) = passes(tmp_path, server, engine, feeds, Clock(NOW), False)
+    assert (report.ok, report.failed, report.new_articles) == (2, 0, 3), report.failures
+    titles = {r.title: r for r in ArticleStore(engine).recent(["en"], NOW - timedelta(days=1))}
+    assert set(titles) == {"Marked", "Reversed title x", HOCKEY_EN.title}
+    assert titles["Marked"].summary == "before"
+
+
+def test_unexpected_error_in_one_feed_is_that_feeds_failure(
+    tmp_path: Path, server: FeedServer, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Any exception in one feed is recorded and backed off for that feed; the pass goes on."""
+    real_parse = ingest_module.parse_feed
+
+    def parse(body: bytes, **kwargs: Any) -> Any:
+        if kwargs["url"].endswith("/broken.xml"):
+            raise AssertionError("a bug we did not foresee")
+        return real_parse(body, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "parse_feed", parse)
+    server.add_file("/broken.xml", rss([BUDGET_EN], NOW))
+    server.add_file("/beta.xml", rss([HOCKEY_EN], NOW))
+    server.add_file("/old.xml", rss([QUAKE_EN_A], NOW - timedelta(days=20)))
+    feeds = {"alpha": [("national", "/broken.xml")], "beta": [("sports", "/beta.xml")]}
+    clock = Clock(NOW - timedelta(days=20))
+    ArticleStore(engine).upsert(
+        "beta",
+        [ArticleInput("old", "https://x/o", "Old", "", None, clock.now, "en", ())],
+        clock.now,
+    )
+    (report,) = passes(tmp_path, server, engine, feeds, Clock(NOW), False)
+    assert (report.ok, report.failed, report.new_articles) == (1, 1, 1)
+    assert report.failures[0]["error"] == "internal error: AssertionError: a bug we did not foresee"
+    assert report.pruned == 1  # the pass ran to its end
+    broken = next(f for f in FeedStore(engine).all() if f.url.endswith("/broken.xml"))
+    assert broken.consecutive_failures == 1 and broken.last_error is not None
+    assert broken.next_fetch_at - NOW == timedelta(minutes=15)
+    assert "feed alpha/national: unexpected error" in caplog.text
+
+
+def test_over_long_values_are_fitted_or_refused_per_entry(
+    tmp_path: Path, server: FeedServer, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL refused a link over 600 characters without a guid (the key), or over 2,048,
+    and the whole pass with it (#14.4). Same limits on both backends, checked in code."""
+    long_link = "https://news.example/" + "a" * 700
+    too_long = "https://news.example/" + "b" * 2100
+    big_image = '<enclosure url="https://img.example/' + "c" * 2100 + '.jpg" type="image/jpeg"/>'
+    server.add_file(
+        "/alpha.xml",
+        rss_items(
+            item("Long link", long_link, extra=big_image),
+            item("Too long", too_long),
+            item("Fine", "https://news.example/fine"),
+        ),
+    )
+    server.add_file("/beta.xml", rss([HOCKEY_EN], NOW))
+    feeds = {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/beta.xml")]}
+    (report,) = passes(tmp_path, server, engine, feeds, Clock(NOW), False)
+    assert (report.ok, report.failed, report.skipped_entries) == (2, 0, 1), report.failures
+    rows = {r.title: r for r in ArticleStore(engine).recent(["en"], NOW - timedelta(days=1))}
+    assert set(rows) == {"Long link", "Fine", HOCKEY_EN.title}
+    assert rows["Long link"].url == long_link and rows["Long link"].image_url is None
+    assert "feed alpha/national: skipped 1 entries: link of 2121 characters" in caplog.text
+    # The hashed key is stable: a second pass updates nothing and stores nothing twice.
+    (again,) = passes(tmp_path, server, engine, feeds, Clock(NOW), False)
+    assert (again.new_articles, again.updated_articles, again.skipped_entries) == (0, 0, 1)
+
+
+def test_one_entry_the_database_refuses_is_skipped(engine: Engine) -> None:
+    """A batch refused for one entry's data falls back to one transaction per entry."""
+    articles = ArticleStore(engine)
+
+    def entry(key: str, title: str) -> ArticleInput:
+        return ArticleInput(key, f"https://x/{key}", title, "", None, NOW, "en", ("national",))
+
+    result = articles.upsert(
+        "alpha", [entry("a", "One"), entry("b", "Bad \ud800 text"), entry("c", "Three")], NOW
+    )
+    assert (len(result.new), result.skipped) == (2, 1)
+    assert "UnicodeEncodeError" in result.errors[0]
+    assert {r.title for r in articles.recent(["en"], NOW - timedelta(days=1))} == {"One", "Three"}
+
+
+def test_only_the_newest_entries_of_a_huge_feed_are_stored(
+    tmp_path: Path, server: FeedServer, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A feed of 100,000 entries was stored in full (#14): the newest MAX_ENTRIES are kept."""
+    entries = [
+        f"<item><title>Story {i}</title><link>https://news.example/{i}</link>"
+        f"<pubDate>{format_datetime(NOW - timedelta(minutes=i))}</pubDate></item>"
+        for i in range(MAX_ENTRIES + 100)
+    ]
+    server.add_file("/huge.xml", rss_items(*entries))
+    (report,) = passes(
+        tmp_path, server, engine, {"alpha": [("national", "/huge.xml")]}, Clock(NOW), False
+    )
+    assert (report.new_articles, report.capped_entries) == (MAX_ENTRIES, 100)
+    newest = ArticleStore(engine).recent(["en"], NOW - timedelta(days=1), limit=MAX_ENTRIES + 100)
+    assert len(newest) == MAX_ENTRIES and newest[-1].title == f"Story {MAX_ENTRIES - 1}"
+    assert "feed alpha/national: kept the newest 500 entries, dropped 100 older ones" in caplog.text
+
+
+def test_gzip_body_without_content_encoding_is_read(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """A real publisher sends gzip without saying so; it failed as "not a feed" (#17.1)."""
+    server.add_file("/alpha.xml", gzip.compress(rss([BUDGET_EN], NOW)))
+    (report,) = passes(
+        tmp_path, server, engine, {"alpha": [("national", "/alpha.xml")]}, Clock(NOW), False
+    )
+    assert (report.ok, report.failed, report.new_articles) == (1, 0, 1), report.failures
+
+
+def test_slow_feed_delays_no_one_and_backs_off(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """One slow feed held every pass open (#17.2): the others' stories are stored and
+    clustered while it is still waited for; its timeout backs it off and shows it failing."""
+    release = threading.Event()
+    server.add_hold("/slow.xml", release)
+    server.add_file("/alpha.xml", rss([QUAKE_EN_A, BUDGET_EN], NOW))
+    server.add_file("/beta.xml", rss([QUAKE_EN_B], NOW))
+    feeds = {
+        "alpha": [("national", "/alpha.xml")],
+        "beta": [("national", "/beta.xml"), ("sports", "/slow.xml")],
+    }
+    articles = ArticleStore(engine)
+    limits = FetchLimits(read_timeout=4, total_timeout=6, connect_timeout=1)
+
+    async def scenario() -> tuple[list[ArticleRow], IngestReport]:
+        async with Fetcher(limits) as fetcher:
+            ingestor = make_ingestor(tmp_path, server, engine, feeds, Clock(NOW), fetcher)
+            running = asyncio.create_task(ingestor.run_once(only_due=False))
+            stored: list[ArticleRow] = []
+            async with asyncio.timeout(limits.read_timeout - 0.5):
+                while len(stored) < 3 or any(r.cluster_id is None for r in stored):
+                    await asyncio.sleep(0.02)  # polls the condition; nothing waits a fixed time
+                    stored = await asyncio.to_thread(articles.recent, ["en"], NOW - timedelta(1))
+            assert not running.done()  # the slow feed is still being waited for
+            report = await running
+            release.set()
+            return stored, report
+
+    stored, report = asyncio.run(scenario())
+    assert len({r.cluster_id for r in stored if r.title != BUDGET_EN.title}) == 1  # clustered
+    assert (report.ok, report.failed) == (2, 1)
+    slowest = report.timings[0]
+    assert (slowest["source"], slowest["category"], slowest["outcome"]) == (
+        "beta", "sports", "timeout",
+    )  # fmt: skip
+    assert [t["outcome"] for t in report.timings[1:]] == ["ok", "ok"]
+    assert float(slowest["seconds"]) >= 4 > max(float(t["seconds"]) for t in report.timings[1:])  # type: ignore[arg-type]
+    slow = next(f for f in FeedStore(engine).all() if f.url.endswith("/slow.xml"))
+    assert slow.consecutive_failures == 1 and "timeout" in (slow.last_error or "")
+    health = StatsStore(engine).snapshot(NOW, refresh=timedelta(minutes=15)).feeds
+    assert (health.ok, health.failing) == (2, 1)
+    assert [p.url for p in health.worst] == [server.url("/slow.xml")]
+
+
+def test_a_feed_due_now_is_fetched_in_this_pass(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """With a 60 s refresh, feeds were fetched every 120 s: a pass starting a few
+    milliseconds before a feed's due time skipped it for a whole period (#17.3)."""
+    server.add_file("/alpha.xml", rss([BUDGET_EN], NOW))
+    catalog = load_catalog(
+        write_catalog(tmp_path / "c.toml", server, {"alpha": [("national", "/alpha.xml")]})
+    )
+    clock = Clock(NOW)
+    refresh = timedelta(seconds=60)
+
+    async def scenario() -> list[int]:
+        fetched = []
+        async with Fetcher(LIMITS) as fetcher:
+            ingestor = Ingestor(
+                catalog, FeedStore(engine), ArticleStore(engine), fetcher,
+                timing=FeedTiming(refresh=refresh), clock=clock,
+            )  # fmt: skip
+            for start in (NOW, NOW + refresh - timedelta(milliseconds=5), NOW + refresh * 1.5):
+                clock.now = start  # the timer's ticks, each a little early or late
+                report = await ingestor.run_once()
+                fetched.append(report.ok)
+        return fetched
+
+    assert asyncio.run(scenario()) == [1, 1, 0]
+    (feed,) = FeedStore(engine).all()
+    assert feed.next_fetch_at == NOW + refresh * 2 - timedelta(milliseconds=5)  # from pass start

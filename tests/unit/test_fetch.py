@@ -92,6 +92,43 @@ async def test_compressed_bodies_are_decoded(
     assert (await fetcher.fetch(server.url("/z"))).body == FEED_BYTES
 
 
+@pytest.mark.parametrize("compress", [gzip.compress, zlib.compress], ids=["gzip", "zlib"])
+async def test_compressed_body_without_content_encoding_is_decoded(
+    server: FeedServer, fetcher: Fetcher, compress: object
+) -> None:
+    """Seen on a real publisher: a gzip body and no ``Content-Encoding`` header (#17.1)."""
+    server.add_file("/z", compress(FEED_BYTES), headers=RSS)  # type: ignore[operator]
+    assert (await fetcher.fetch(server.url("/z"))).body == FEED_BYTES
+
+
+async def test_undeclared_gzip_twice_compressed_is_decoded_once_more(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    """Declared gzip around an undeclared one: the declared layer, then the sniffed one."""
+    server.add_file("/z", gzip.compress(FEED_BYTES), headers=RSS, gzip=True)
+    assert (await fetcher.fetch(server.url("/z"))).body == FEED_BYTES
+
+
+async def test_undeclared_gzip_bomb_stops_at_cap(server: FeedServer) -> None:
+    server.add_file("/bomb", _bomb("gzip"), headers=RSS)  # no Content-Encoding
+    async with Fetcher(FetchLimits(max_bytes=1024 * 1024, read_timeout=2)) as fetcher:
+        tracemalloc.start()
+        try:
+            error = await fetch_error(fetcher, server.url("/bomb"))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert error.kind == "too_large"
+    assert peak < 8 * 1024 * 1024, peak
+
+
+async def test_text_that_looks_like_a_zlib_header_is_kept(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    server.add_file("/x", b"x^ not compressed", headers=RSS)  # 0x78 0x5e: a valid zlib header
+    assert (await fetcher.fetch(server.url("/x"))).body == b"x^ not compressed"
+
+
 async def test_unknown_content_encoding_is_a_protocol_error(
     server: FeedServer, fetcher: Fetcher
 ) -> None:

@@ -64,6 +64,13 @@ def test_redact_url_hides_secrets() -> None:
         ("3 < 5 and 7 > 6", "3 < 5 and 7 > 6"),
         ("<unclosed", ""),
         ("", ""),
+        # HTML marked sections: the standard library raised AssertionError on these (#14.3).
+        ("a <![foo[ hidden ]]> b", "a b"),
+        ("a <![foo[", "a"),
+        ("a <![ [ b", "a"),
+        ("x<![if !mso]>y<![endif]>z", "xyz"),
+        # Bidirectional overrides and isolates would reorder what a reader sees (#14).
+        ("evil\u202egnp.exe \u2066a\u2069 \u202ab\u202c", "evilgnp.exe a b"),
     ],
 )
 def test_html_to_text(markup: str, expected: str) -> None:

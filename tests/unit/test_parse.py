@@ -9,11 +9,13 @@ import tracemalloc
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import digest.parse as parse_module
 from digest.errors import DigestError
 from digest.parse import FeedParseError, ParsedFeed, entry_key, parse_feed
 from tests.feedserver import FEEDS_DIR, FeedServer
@@ -200,6 +202,17 @@ def test_entry_key_prefers_guid_then_url_then_hash() -> None:
     assert entry_key(None, None, "T", other_zone) == entry_key(None, None, "T", when)
 
 
+def test_over_long_links_are_keyed_by_their_hash() -> None:
+    """The stored key holds 600 characters; a longer link keys by its hash (#14.4)."""
+    long_link = "https://x.com/" + "a" * 700
+    key = entry_key(None, long_link, "T", None)
+    assert key.startswith("url-sha1:") and len(key) <= 600
+    assert key == entry_key(None, long_link, "T", None)
+    assert key != entry_key(None, long_link + "b", "T", None)
+    fits = "https://x.com/" + "a" * (596 - len("https://x.com/"))
+    assert entry_key(None, fits, "T", None) == f"url:{fits}"
+
+
 def timezone_plus_two() -> Any:
     from datetime import timezone
 
@@ -221,3 +234,64 @@ def test_naive_now_is_taken_as_utc() -> None:
         rss("<item><title>x</title></item>"), url="https://x.com/", now=datetime(2026, 1, 1)
     )
     assert feed.entries[0].published == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+# --- hostile entries -----------------------------------------------------------------------------
+
+
+def test_marked_section_in_a_summary_keeps_the_entry() -> None:
+    """``<![foo[`` broke the standard library's HTML parser and with it the pass (#14.3)."""
+    body = rss(
+        "<item><title>Bad</title><link>https://x.com/bad</link>"
+        "<description>before &lt;![foo[ after</description></item>"
+        "<item><title>Good</title><link>https://x.com/good</link></item>"
+    )
+    feed = parse_feed(body, url="https://x.com/f", now=NOW)
+    assert [e.title for e in feed.entries] == ["Bad", "Good"]
+    assert feed.entries[0].summary == "before" and feed.skipped_entries == 0
+
+
+def test_an_entry_that_breaks_cleaning_is_skipped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Any exception while cleaning one entry costs that entry only, with a reason kept."""
+    real_image = parse_module._image
+
+    def fragile(raw: Any, summary_html: str, base: str) -> str | None:
+        if "boom" in summary_html:
+            raise RuntimeError("cleaning broke")
+        return real_image(raw, summary_html, base)
+
+    monkeypatch.setattr(parse_module, "_image", fragile)
+    body = rss(
+        "<item><title>One</title><link>https://x.com/1</link></item>"
+        "<item><title>Two</title><link>https://x.com/2</link><description>boom</description></item>"
+        "<item><title>Three</title><link>https://x.com/3</link></item>"
+    )
+    feed = parse_feed(body, url="https://x.com/f", now=NOW)
+    assert [e.title for e in feed.entries] == ["One", "Three"]
+    assert feed.skipped_entries == 1
+    assert feed.entry_errors == ("RuntimeError: cleaning broke",)
+
+
+def test_only_the_newest_entries_are_kept() -> None:
+    """A feed of thousands of entries costs the cleaning of ``max_entries``, the newest (#14)."""
+    items = "".join(
+        f"<item><title>E{i}</title><link>https://x.com/{i}</link>"
+        f"<pubDate>{format_datetime(NOW - timedelta(minutes=i))}</pubDate></item>"
+        for i in range(30)
+    )
+    undated = "<item><title>Undated</title><link>https://x.com/u</link></item>"
+    feed = parse_feed(rss(items + undated), url="https://x.com/f", now=NOW, max_entries=10)
+    assert [e.title for e in feed.entries] == ["E0"] + [f"E{i}" for i in range(1, 9)] + ["Undated"]
+    assert feed.capped_entries == 21
+    assert parse_feed(rss(items), url="https://x.com/f", now=NOW).capped_entries == 0
+
+
+def test_bidi_overrides_are_stripped_from_titles() -> None:
+    body = rss(
+        "<item><title>\u202eTXT.exe\u202c news \u2067x\u2069</title>"
+        "<link>https://x.com/1</link></item>"
+    )
+    (entry,) = parse_feed(body, url="https://x.com/f", now=NOW).entries
+    assert entry.title == "TXT.exe news x"
