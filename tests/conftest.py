@@ -7,13 +7,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from digest.catalog import Catalog, load_catalog
 from storage.db import make_engine, migrate
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``, ...),
+    created on first use, because every test empties the schema it runs on."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists is None:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))  # name: ours, not input
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("TEST_DATABASE_URL", ""))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
