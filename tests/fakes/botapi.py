@@ -110,6 +110,7 @@ class _PendingCallback:
     query: dict[str, Any]
     created: float
     answer: dict[str, Any] | None = None
+    answered_at: float | None = None
 
 
 @dataclass
@@ -168,6 +169,9 @@ class FakeBotAPI:
         self._chat_rate: float | None = None
         self._global_rate: float | None = None
         self._buckets: dict[int | None, _Bucket] = {}
+        # Flood windows opened by a 429 of the rate limit: chat id (None: the whole bot) → end.
+        self._flood_windows: dict[int | None, float] = {}
+        self.inside_retry_after: list[Call] = []  # requests that ignored an open window
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -295,6 +299,7 @@ class FakeBotAPI:
         with self._cond:
             self._chat_rate, self._global_rate = per_chat_per_second, global_per_second
             self._buckets.clear()
+            self._flood_windows.clear()
 
     def fail_next(
         self,
@@ -326,6 +331,14 @@ class FakeBotAPI:
         """The bot's most recent message in the chat (check ``.deleted`` if that matters)."""
         messages = self.chat_messages(chat_id)
         return messages[-1] if messages else None
+
+    def slowest_callback_answer(self) -> float:
+        """Seconds (on ``self.clock``) from the slowest answered press to its answer."""
+        with self._cond:
+            return max(
+                (p.answered_at - p.created for p in self._callbacks.values() if p.answered_at),
+                default=0.0,
+            )
 
     def unanswered_callbacks(self) -> list[dict[str, Any]]:
         """callback_query objects the bot has not answered with answerCallbackQuery."""
@@ -521,6 +534,7 @@ class FakeBotAPI:
         if method not in RATE_LIMITED:
             return
         now = self.clock()
+        self._refuse_inside_window(method, params, now)
         limits: list[tuple[int | None, float]] = []
         if self._global_rate:
             limits.append((None, self._global_rate))
@@ -530,12 +544,30 @@ class FakeBotAPI:
             self._buckets.setdefault(key, _Bucket(rate, max(1.0, rate), now))
             for key, rate in limits
         ]
-        wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+        waits = [bucket.wait(now) for bucket in buckets]
+        wait = max(waits, default=0.0)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
+            for (key, _rate), each in zip(limits, waits, strict=True):
+                if each > 0:
+                    self._flood_windows[key] = now + seconds
             raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
         for bucket in buckets:
             bucket.tokens -= 1
+
+    def _refuse_inside_window(self, method: str, params: dict[str, Any], now: float) -> None:
+        """As Telegram: until a 429's retry_after has passed, that chat (or, for the global
+        limit, every chat) gets 429 again, with the time left; such requests are recorded in
+        ``inside_retry_after`` so tests can assert a client never sends inside the window."""
+        chat = params.get("chat_id")
+        ends = [self._flood_windows.get(None, 0.0)]
+        if isinstance(chat, int):
+            ends.append(self._flood_windows.get(chat, 0.0))
+        left = max(ends) - now
+        if left > 0:
+            self.inside_retry_after.append(Call(method, params, {}, 429, time.monotonic()))
+            seconds = max(1, math.ceil(left))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
     # -- Bot API methods: each takes decoded params and returns the "result" or raises ---------
 
@@ -693,6 +725,7 @@ class FakeBotAPI:
         if len(params.get("text") or "") > 200:
             raise bad_request("MESSAGE_TOO_LONG")
         pending.answer = params
+        pending.answered_at = self.clock()
         return True
 
     def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
