@@ -499,7 +499,7 @@ class FakeBotAPI:
                 if spec is None:
                     raise ApiError(404, "Not Found")
                 params = decode_params(spec, parse_body(content_type, body, url.query))
-                self._scripted_failure(name)
+                self._scripted_failure(name, params)
                 self._rate_limit(name, params)
                 outcome: Any = getattr(self, f"_api_{name}")(params)
             except ApiError as error:
@@ -520,7 +520,7 @@ class FakeBotAPI:
         self._cond.notify_all()
         return status, response
 
-    def _scripted_failure(self, method: str) -> None:
+    def _scripted_failure(self, method: str, params: dict[str, Any]) -> None:
         queue = self._failures.get(method)
         if not queue:
             return
@@ -528,6 +528,9 @@ class FakeBotAPI:
         failure.remaining -= 1
         if failure.remaining <= 0:
             queue.pop(0)
+        chat = params.get("chat_id")
+        if failure.status == 429 and failure.retry_after and isinstance(chat, int):
+            self._flood_windows[chat] = self.clock() + failure.retry_after  # a real 429's window
         raise ApiError(failure.status, failure.description, failure.retry_after)
 
     def _rate_limit(self, method: str, params: dict[str, Any]) -> None:
@@ -556,9 +559,10 @@ class FakeBotAPI:
             bucket.tokens -= 1
 
     def _refuse_inside_window(self, method: str, params: dict[str, Any], now: float) -> None:
-        """As Telegram: until a 429's retry_after has passed, that chat (or, for the global
-        limit, every chat) gets 429 again, with the time left; such requests are recorded in
-        ``inside_retry_after`` so tests can assert a client never sends inside the window."""
+        """Requests inside a 429's retry_after window (that chat's, or every chat's for the
+        global limit) are recorded in ``inside_retry_after``, so tests can assert a client never
+        sends there; with flood control on (``set_rate_limit``) they get 429 again, with the
+        time left, as on Telegram."""
         chat = params.get("chat_id")
         ends = [self._flood_windows.get(None, 0.0)]
         if isinstance(chat, int):
@@ -566,6 +570,7 @@ class FakeBotAPI:
         left = max(ends) - now
         if left > 0:
             self.inside_retry_after.append(Call(method, params, {}, 429, time.monotonic()))
+        if left > 0 and (self._chat_rate or self._global_rate):
             seconds = max(1, math.ceil(left))
             raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
@@ -889,6 +894,9 @@ class FakeBotAPI:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a bot answers a burst of
+    # updates at once (then PTB times out after 5 s); Telegram's servers accept them.
+    request_queue_size = 128
     fake: FakeBotAPI
 
     def server_bind(self) -> None:
