@@ -10,9 +10,14 @@ updates (pushes have their own sender), works like this:
    getMe, setMyCommands, deleteMessage...) go straight out: a button's answer never waits.
 2. Every message and edit to a chat goes through that chat's *lane*: one request in flight per
    chat, so a 429 is known before the next request to that chat leaves.
-3. New messages are paced: the next one to a chat starts ``private_interval`` (1 s) after the
-   previous one finished (``group_interval``, 3 s, for groups and channels); all messages and
-   edits together keep under ``overall_rate`` (30/s).
+3. New messages are paced per chat by a token bucket: a private chat gets one message per
+   ``private_interval`` (1 s) with short bursts of ``private_burst`` (3; Telegram allows short
+   bursts, and a reply of two or three messages should not crawl); a group or channel one per
+   ``group_interval`` (3 s, Telegram's 20 a minute), no burst. Time refills the bucket only once
+   the previous message has been answered, so jitter on the wire cannot push two messages
+   closer than the interval. After a 429 the chat gets no burst for ``strict_for`` (60 s):
+   Telegram has told us where its limit is. All messages and edits together keep under
+   ``overall_rate`` (30/s).
 4. A 429 closes the chat's gate (the bot's, for a request without a chat) for ``retry_after``:
    nothing goes to that chat until it opens. A request waits for its turn, the pace and the gate
    up to ``max_wait`` (10 s) in all; if that is not enough it is not sent and RetryAfter is raised
@@ -52,8 +57,10 @@ class _Lane:
     """One chat: its turn (one request in flight), its pace and its flood gate."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next_send: float = 0.0  # earliest start of the next new message
+    tokens: float = 0.0  # messages that may start now; refilled from ``stamp``
+    stamp: float = 0.0  # when the last message to this chat was answered
     gate: float = 0.0  # closed until then by a 429
+    strict_until: float = 0.0  # no burst until then (after a 429)
 
 
 class InteractiveRateLimiter(BaseRateLimiter[None]):
@@ -64,14 +71,18 @@ class InteractiveRateLimiter(BaseRateLimiter[None]):
         *,
         overall_rate: float = 30.0,
         private_interval: float = 1.0,
+        private_burst: int = 3,
         group_interval: float = 3.0,
+        strict_for: float = 60.0,
         max_wait: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         flood_log: FloodLog | None = None,
     ) -> None:
         self.overall_interval = 1.0 / overall_rate
         self.private_interval = private_interval
+        self.private_burst = private_burst
         self.group_interval = group_interval
+        self.strict_for = strict_for
         self.max_wait = max_wait
         self.clock = clock
         self.flood_log = flood_log or FloodLog(clock=clock)
@@ -106,7 +117,7 @@ class InteractiveRateLimiter(BaseRateLimiter[None]):
             async with asyncio.timeout(max(0.0, deadline - self.clock())):
                 await lane.lock.acquire()
         except TimeoutError:
-            raise self._drop(chat, max(lane.gate, lane.next_send) - self.clock()) from None
+            raise self._drop(chat, lane.gate - self.clock()) from None
         try:
             return await self._send_in_turn(kind, chat, lane, deadline, callback, args, kwargs)
         finally:
@@ -127,7 +138,7 @@ class InteractiveRateLimiter(BaseRateLimiter[None]):
         while True:
             now = self.clock()
             gate = max(lane.gate, self._bot_gate())
-            start = max(gate, lane.next_send if kind == SEND else 0.0)
+            start = max(gate, self._next_send(chat, lane, now) if kind == SEND else 0.0)
             if start > deadline:
                 raise self._drop(chat, start - now)
             if start > now:
@@ -137,15 +148,19 @@ class InteractiveRateLimiter(BaseRateLimiter[None]):
                 await asyncio.sleep(start - now)
                 continue
             await self._overall_pace()
+            if kind == SEND:
+                lane.tokens = self._tokens(chat, lane, self.clock()) - 1
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = _seconds(error)
                 lane.gate = self.clock() + seconds
+                lane.strict_until = lane.gate + self.strict_for
+                lane.tokens = min(lane.tokens, 0.0)
                 self.flood_log.event(chat, LIMITED, seconds)
             finally:
                 if kind == SEND:
-                    lane.next_send = self.clock() + self._interval(chat)
+                    lane.stamp = self.clock()
 
     async def _action(
         self,
@@ -192,12 +207,33 @@ class InteractiveRateLimiter(BaseRateLimiter[None]):
     def _forget_idle_lanes(self) -> None:
         now = self.clock()
         for key, lane in list(self._lanes.items()):
-            if not lane.lock.locked() and max(lane.gate, lane.next_send) <= now:
+            if (
+                not lane.lock.locked()
+                and lane.strict_until <= now
+                and self._tokens(key, lane, now) >= self._burst(key, lane, now)
+            ):
                 del self._lanes[key]
 
+    def _next_send(self, chat: ChatKey, lane: _Lane, now: float) -> float:
+        """When the chat's bucket holds a whole message again."""
+        missing = 1.0 - self._tokens(chat, lane, now)
+        return now if missing <= 0 else now + missing * self._interval(chat)
+
+    def _tokens(self, chat: ChatKey, lane: _Lane, now: float) -> float:
+        refill = max(0.0, now - lane.stamp) / self._interval(chat)
+        return min(float(self._burst(chat, lane, now)), lane.tokens + refill)
+
+    def _burst(self, chat: ChatKey, lane: _Lane, now: float) -> int:
+        strict = not _private(chat) or lane.strict_until > now
+        return 1 if strict else self.private_burst
+
     def _interval(self, chat: ChatKey) -> float:
-        private = isinstance(chat, int) and chat > 0
-        return self.private_interval if private else self.group_interval
+        return self.private_interval if _private(chat) else self.group_interval
+
+
+def _private(chat: ChatKey) -> bool:
+    """Private chats have positive ids; groups and channels negative ids or @names."""
+    return isinstance(chat, int) and chat > 0
 
 
 def _kind(endpoint: str) -> str | None:
