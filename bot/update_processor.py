@@ -7,8 +7,9 @@ bot stays responsive for everybody while each reader's own taps apply in the ord
 In order also means a reader's taps wait for each other, and Telegram drops the answer to a
 button press after 15 s. So a press never queues for long:
 
-- a tap identical to one still queued or running (same message, same button) is answered at
-  once with a short toast and not handled again: 100 taps on Related are one Related, not 100;
+- a tap identical to one still waiting for its turn (same message, same button) is answered at
+  once with a short toast and not queued again: 100 quick taps on a button are handled once or
+  twice, not 100 times (the story buttons also coalesce taps while their reply is on its way);
 - a press that has waited ``max_press_wait`` (8 s) for the reader's turn is answered with "Too
   many requests — try again in a few seconds" and skipped, so every press is answered in time.
 """
@@ -35,7 +36,7 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self.max_press_wait = max_press_wait
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._presses: set[PressKey] = set()  # presses queued or being handled
+        self._presses: set[PressKey] = set()  # presses waiting for their reader's turn
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _key(update)
@@ -59,19 +60,18 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             return
         self._presses.add(press)
         try:
-            try:
-                async with asyncio.timeout(self.max_press_wait):
-                    await lock.acquire()
-            except TimeoutError:
-                _discard(coroutine)
-                await answer_flooded(query)
-                return
-            try:
-                await coroutine
-            finally:
-                lock.release()
+            async with asyncio.timeout(self.max_press_wait):
+                await lock.acquire()
+        except TimeoutError:
+            _discard(coroutine)
+            await answer_flooded(query)
+            return
         finally:
             self._presses.discard(press)
+        try:
+            await coroutine
+        finally:
+            lock.release()
 
     async def initialize(self) -> None:
         """Nothing to set up: locks are created on demand."""
