@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from telegram import Bot
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
+from bot.interactive_limiter import InteractiveRateLimiter
 from bot.jobs import (
     schedule_broadcast_progress,
     schedule_ingest,
@@ -152,7 +153,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(InteractiveRateLimiter())
         .concurrent_updates(PerUserUpdateProcessor(64))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -1,20 +1,52 @@
-"""Editing a message in place, the way every menu and pager in the bot does it."""
+"""Editing a message in place, the way every menu and pager in the bot does it, and the two
+answers a press gets when the bot will not act on it now (a repeat, or Telegram's flood limit)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from telegram import CallbackQuery, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, RetryAfter, TelegramError
+
+from handlers.i18n import Gettext, gettext_for, ui_language_for
+
+log = logging.getLogger(__name__)
 
 
 async def edit_in_place(
     query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None
 ) -> None:
-    """Edit the pressed message; an identical result (a double tap) is not an error."""
+    """Edit the pressed message; an identical result (a double tap) is not an error.
+
+    Under Telegram's flood limit the rate limiter waits a bounded time and then gives up with
+    RetryAfter: the press has been answered already, so the edit is dropped (the limiter logs
+    the episode once) rather than turned into an error reply that would flood the chat more."""
     try:
         await query.edit_message_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
         )
+    except RetryAfter:
+        log.debug("menu edit dropped under flood control")
     except BadRequest as e:
         if "not modified" not in str(e).lower():
             raise
+
+
+async def answer_repeat(query: CallbackQuery, _: Gettext | None = None) -> None:
+    """A tap on a button whose previous tap is still being handled: answered, not queued."""
+    _ = _ or gettext_for(ui_language_for(query.from_user.language_code))
+    await _answer_quietly(query, _("Working on it…"))
+
+
+async def answer_flooded(query: CallbackQuery) -> None:
+    """A tap the bot cannot handle in time (flood limit, long queue): a toast, nothing else."""
+    _ = gettext_for(ui_language_for(query.from_user.language_code))
+    await _answer_quietly(query, _("Too many requests — try again in a few seconds."))
+
+
+async def _answer_quietly(query: CallbackQuery, text: str) -> None:
+    """An answer that fails (too old, already answered) changes nothing for the reader."""
+    with contextlib.suppress(TelegramError):
+        await query.answer(text)

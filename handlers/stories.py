@@ -3,19 +3,24 @@
 Buttons carry only the article id (``1|s|f|123``), so a forged or stale id simply finds nothing
 and gets "This story is no longer available". Each press is answered at once; the page fetch and
 extraction then run as a background task, so a slow publisher never holds up the reader's next
-tap or anyone else.
+tap or anyone else. While that reply is on its way, more taps on the same button of the same
+message get a short toast instead of another reply (a reader hammering Related under Telegram's
+flood limit would otherwise queue a hundred messages). A reply the rate limiter cannot send in
+time (RetryAfter) is dropped: the press was answered already and the limiter logs the burst once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
@@ -27,6 +32,7 @@ from handlers.digest_view import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from handlers.full_story_view import fallback_text, share_url, story_pages
 from handlers.i18n import Gettext, gettext_for, ui_language_for
 from handlers.keyboards import button, decode, markup
+from handlers.messaging import answer_repeat
 from handlers.render import esc
 from handlers.story_views import clip, source_name, story_html
 from storage.articles import ArticleRow, ArticleStore
@@ -57,6 +63,7 @@ class Stories:
         self.full_stories = full_stories
         self.related_finder = related
         self.clock = clock
+        self._replying: set[tuple[int, int, str]] = set()  # (chat, message, button) in flight
 
     async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route a story button; unknown, pruned or forged ids get a polite toast."""
@@ -78,17 +85,39 @@ class Stories:
         if press is None or article is None or not well_formed:
             await query.answer(_("This story is no longer available."))
             return
-        await query.answer()
         chat_id = query.message.chat.id if query.message else query.from_user.id
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+        key = (chat_id, query.message.message_id if query.message else 0, str(query.data))
+        if key in self._replying:
+            await answer_repeat(query, _)
+            return
+        await query.answer()
+        self._replying.add(key)
         if press.action == RELATED:
             work = self._send_related(context, chat_id, article, reader, _)
         else:
-            page = int(part or 0)
-            if press.action == CONTINUE:
-                await _drop_continue_button(query)
-            work = self._send_full_story(context, chat_id, article, reader, page, _)
-        context.application.create_task(work, update=update, name=f"story-{article.id}")
+            work = self._send_full_story(context, chat_id, article, reader, int(part or 0), _)
+        if press.action == CONTINUE:
+            work = _after(_drop_continue_button(query), work)
+        context.application.create_task(
+            self._reply(context, chat_id, key, work), update=update, name=f"story-{article.id}"
+        )
+
+    async def _reply(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        key: tuple[int, int, str],
+        work: Coroutine[Any, Any, None],
+    ) -> None:
+        """Show "typing", send the reply; under flood control drop it (the press is answered)."""
+        try:
+            with contextlib.suppress(RetryAfter):
+                await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await work
+        except RetryAfter:
+            log.debug("story reply to chat %s dropped under flood control", chat_id)
+        finally:
+            self._replying.discard(key)
 
     async def _send_full_story(
         self,
@@ -167,6 +196,11 @@ class Stories:
         """Index what arrived since the last look (cheap when nothing did), then search."""
         self.related_finder.refresh(now)
         return self.related_finder.related(article_id, languages, now, RELATED_LIMIT)
+
+
+async def _after(first: Coroutine[Any, Any, None], then: Coroutine[Any, Any, None]) -> None:
+    await first
+    await then
 
 
 async def _drop_continue_button(query: CallbackQuery) -> None:

@@ -98,12 +98,12 @@ def test_two_processes_a_bad_telegram_and_a_kill_deliver_every_digest(
         print(
             f"\npush faults: delivered={len(sends)}/{READERS} duplicates={len(twice)} "
             f"(in flight at the kill: {len(in_flight)}) 429s={len(floods)} "
-            f"5xx={len(server_errors)} early_retries={len(fake.early_retries)} "
+            f"5xx={len(server_errors)} early_retries={len(fake.inside_retry_after)} "
             f"recovered in {recovery:.1f}s"
         )
         assert set(sends) == set(readers)
         assert twice <= in_flight, f"sent twice though not in flight: {sorted(twice - in_flight)}"
         assert max(sends.values()) <= 2
-        assert floods and fake.early_retries == [], "sends inside a retry_after window"
+        assert floods and fake.inside_retry_after == [], "sends inside a retry_after window"
         assert server_errors, "the 5% of 5xx happened"
         assert statuses(db_url) == {"sent": READERS}

@@ -111,6 +111,7 @@ class _PendingCallback:
     query: dict[str, Any]
     created: float
     answer: dict[str, Any] | None = None
+    answered_at: float | None = None
 
 
 @dataclass
@@ -169,14 +170,17 @@ class FakeBotAPI:
         self._chat_rate: float | None = None
         self._global_rate: float | None = None
         self._buckets: dict[int | None, _Bucket] = {}
-        # Fault switches (delay_answers, fail_randomly) and the flood-window record.
+        # Fault switches (delay_answers, fail_randomly).
         self._answer_delay = 0.0
         self._delayed_methods: frozenset[str] = frozenset()
         self._random_failure: tuple[float, frozenset[str], random.Random] | None = None
         self._random_status = 502
-        self._flood_windows: list[tuple[float, float]] = []  # (answered at, retry allowed at)
-        self.early_retry_grace = 0.25  # a request this soon after a 429 was already on its way
-        self.early_retries: list[Call] = []  # rate-limited calls that came inside a window
+        # Flood windows opened by a 429: chat id (None: the whole bot) → (opened, ends), on
+        # ``self.clock``. Requests inside one are recorded in ``inside_retry_after``, except
+        # those arriving within ``early_retry_grace`` of the 429: they were already on the wire.
+        self._flood_windows: dict[int | None, tuple[float, float]] = {}
+        self.early_retry_grace = 0.25
+        self.inside_retry_after: list[Call] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -335,6 +339,7 @@ class FakeBotAPI:
         with self._cond:
             self._chat_rate, self._global_rate = per_chat_per_second, global_per_second
             self._buckets.clear()
+            self._flood_windows.clear()
 
     def fail_next(
         self,
@@ -388,6 +393,14 @@ class FakeBotAPI:
         """The bot's most recent message in the chat (check ``.deleted`` if that matters)."""
         messages = self.chat_messages(chat_id)
         return messages[-1] if messages else None
+
+    def slowest_callback_answer(self) -> float:
+        """Seconds (on ``self.clock``) from the slowest answered press to its answer."""
+        with self._cond:
+            return max(
+                (p.answered_at - p.created for p in self._callbacks.values() if p.answered_at),
+                default=0.0,
+            )
 
     def unanswered_callbacks(self) -> list[dict[str, Any]]:
         """callback_query objects the bot has not answered with answerCallbackQuery."""
@@ -541,7 +554,6 @@ class FakeBotAPI:
         spec = find_method(match["method"])
         name = spec.name if spec else match["method"]
         params: dict[str, Any] = {}
-        arrived, early = time.monotonic(), False
         with self._cond:
             try:
                 if match["token"] != self.token:
@@ -549,23 +561,13 @@ class FakeBotAPI:
                 if spec is None:
                     raise ApiError(404, "Not Found")
                 params = decode_params(spec, parse_body(content_type, body, url.query))
-                early = name in RATE_LIMITED and any(
-                    start + self.early_retry_grace < arrived < end
-                    for start, end in self._flood_windows
-                )
-                self._scripted_failure(name)
+                self._scripted_failure(name, params)
                 self._random_failure_for(name)
                 self._rate_limit(name, params)
                 outcome: Any = getattr(self, f"_api_{name}")(params)
             except ApiError as error:
                 outcome = error
-            status, response = self._record(name, params, outcome)
-            if early:
-                self.early_retries.append(self.calls[-1])
-            if status == 429:
-                retry_after = response.get("parameters", {}).get("retry_after") or 0
-                self._flood_windows.append((self.calls[-1].at, self.calls[-1].at + retry_after))
-            return status, response
+            return self._record(name, params, outcome)
 
     def answer_delay(self, method: str) -> float:
         """How late the answer to ``method`` goes out (``delay_answers``)."""
@@ -596,7 +598,7 @@ class FakeBotAPI:
         self._cond.notify_all()
         return status, response
 
-    def _scripted_failure(self, method: str) -> None:
+    def _scripted_failure(self, method: str, params: dict[str, Any]) -> None:
         queue = self._failures.get(method)
         if not queue:
             return
@@ -604,12 +606,17 @@ class FakeBotAPI:
         failure.remaining -= 1
         if failure.remaining <= 0:
             queue.pop(0)
+        chat = params.get("chat_id")
+        if failure.status == 429 and failure.retry_after and isinstance(chat, int):
+            now = self.clock()  # a real 429's window
+            self._flood_windows[chat] = (now, now + failure.retry_after)
         raise ApiError(failure.status, failure.description, failure.retry_after)
 
     def _rate_limit(self, method: str, params: dict[str, Any]) -> None:
         if method not in RATE_LIMITED:
             return
         now = self.clock()
+        self._refuse_inside_window(method, params, now)
         limits: list[tuple[int | None, float]] = []
         if self._global_rate:
             limits.append((None, self._global_rate))
@@ -619,12 +626,32 @@ class FakeBotAPI:
             self._buckets.setdefault(key, _Bucket(rate, max(1.0, rate), now))
             for key, rate in limits
         ]
-        wait = max((bucket.wait(now) for bucket in buckets), default=0.0)
+        waits = [bucket.wait(now) for bucket in buckets]
+        wait = max(waits, default=0.0)
         if wait > 0:
             seconds = max(1, math.ceil(wait))
+            for (key, _rate), each in zip(limits, waits, strict=True):
+                if each > 0:
+                    self._flood_windows[key] = (now, now + seconds)
             raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
         for bucket in buckets:
             bucket.tokens -= 1
+
+    def _refuse_inside_window(self, method: str, params: dict[str, Any], now: float) -> None:
+        """Requests inside a 429's retry_after window (that chat's, or every chat's for the
+        global limit) are recorded in ``inside_retry_after``, so tests can assert a client never
+        sends there; with flood control on (``set_rate_limit``) they get 429 again, with the
+        time left, as on Telegram."""
+        chat = params.get("chat_id")
+        keys: list[int | None] = [None, chat] if isinstance(chat, int) else [None]
+        windows = [self._flood_windows[key] for key in keys if key in self._flood_windows]
+        left = max((end - now for _opened, end in windows), default=0.0)
+        on_the_wire = all(now <= opened + self.early_retry_grace for opened, _end in windows)
+        if left > 0 and not on_the_wire:
+            self.inside_retry_after.append(Call(method, params, {}, 429, time.monotonic()))
+        if left > 0 and (self._chat_rate or self._global_rate):
+            seconds = max(1, math.ceil(left))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
     # -- Bot API methods: each takes decoded params and returns the "result" or raises ---------
 
@@ -782,6 +809,7 @@ class FakeBotAPI:
         if len(params.get("text") or "") > 200:
             raise bad_request("MESSAGE_TOO_LONG")
         pending.answer = params
+        pending.answered_at = self.clock()
         return True
 
     def _api_sendChatAction(self, params: dict[str, Any]) -> bool:
@@ -945,6 +973,9 @@ class FakeBotAPI:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when a bot answers a burst of
+    # updates at once (then PTB times out after 5 s); Telegram's servers accept them.
+    request_queue_size = 128
     fake: FakeBotAPI
 
     def server_bind(self) -> None:

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from storage.articles import ArticleInput
-from tests.fakes.botapi import FakeBotAPI, Message
+from tests.fakes.botapi import Call, FakeBotAPI, Message
 from tests.feedserver import FeedServer, Reply
 from tests.handlers.harness import ManualClock, RunningBot
 from tests.handlers.news_catalog import CATALOG, set_up_reader
 from tests.handlers.user import TelegramUser
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+# Every RetryAfter PTB 22 builds warns about its int-valued retry_after (PTB_TIMEDELTA opts out).
+PTB_RETRY_AFTER_WARNING = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")
 READER = 41
 UNAVAILABLE = "This story is no longer available."
 
@@ -181,12 +183,23 @@ def test_fast_presses_each_get_an_answer(
     user = reader(story_bot, fake)
     page = headlines(user)
     data = next(b["callback_data"] for b in page.buttons[0] if "Full story" in b["text"])
+    mark = len(fake.calls)
     for _ in range(5):
         fake.user_presses_button(READER, page.message_id, data)
     fake.wait_for(lambda: not fake.unanswered_callbacks())
-    fake.wait_for(
-        lambda: sum("Harbour city opens" in m.text for m in fake.chat_messages(READER)) >= 5
-    )
+
+    def stories() -> int:
+        return sum(
+            m.message_id > page.message_id and m.text.startswith("Harbour city opens")
+            for m in fake.chat_messages(READER)
+        )
+
+    def repeats() -> int:
+        answers = [c for c in fake.calls[mark:] if c.method == "answerCallbackQuery"]
+        return sum(c.params.get("text") == "Working on it…" for c in answers)
+
+    # A press while the story is on its way gets a toast instead of a second copy.
+    fake.wait_for(lambda: stories() >= 1 and stories() + repeats() == 5)
     assert len(pages.requests_for("/tidal")) == 1
 
 
@@ -271,3 +284,125 @@ def test_links_telegram_refuses_lose_only_their_buttons(
     related = wait_new_message(fake, before)
     assert "Harbour tidal station odd link" in related.text
     assert sum(len(r) == 2 for r in related.buttons) == 1, "only the odd story lost its link"
+
+
+def bot_at_telegram_limits(
+    fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
+) -> RunningBot:
+    """The story bot; the test sets Telegram's limits on the fake once the reader has a page."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(CATALOG)
+    return RunningBot(fake, db_url, catalog=catalog, clock=clock, allow_private=True)
+
+
+def related_buttons(page: Message) -> list[str]:
+    return [b["callback_data"] for row in page.buttons for b in row if "Related" in b["text"]]
+
+
+def assert_flood_handled(fake: FakeBotAPI, caplog: pytest.LogCaptureFixture, presses: int) -> None:
+    """What a flood must never cause: a late or missing answer, a request inside a retry_after
+    window, an ERROR line, or more than one WARNING (the episode's)."""
+    answers = fake.calls_to("answerCallbackQuery")
+    assert len(answers) == presses and all(c.status == 200 for c in answers), fake.describe()
+    assert fake.slowest_callback_answer() < 15
+    assert fake.inside_retry_after == [], "a request went out inside a retry_after window"
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) <= 1, warnings
+
+
+def reader_sends(fake: FakeBotAPI, after: int) -> list[Call]:
+    return [c for c in fake.calls_to("sendMessage")[after:] if c.params["chat_id"] == READER]
+
+
+@PTB_RETRY_AFTER_WARNING
+def test_a_hundred_taps_on_related_under_flood_limits(
+    fake: FakeBotAPI,
+    db_url: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    pages: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 14 item 8: taps on one button while its reply is on the way are answered with a
+    toast, not queued; every tap is answered in time and the chat's limit is never hit."""
+    caplog.set_level(logging.WARNING)
+    with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
+        seed(bot, pages)
+        page = headlines(reader(bot, fake))
+        mark = len(fake.calls_to("sendMessage"))
+        fake.set_rate_limit(1, 30)  # Telegram's limits: 1 message/s in a chat, 30/s overall
+        for _ in range(100):
+            fake.user_presses_button(READER, page.message_id, related_buttons(page)[0])
+        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+        fake.wait_for(lambda: any("Related to:" in m.text for m in fake.chat_messages(READER)))
+    # The bot has stopped: every reply it started has been sent or dropped by now.
+    assert_flood_handled(fake, caplog, 100)
+    sends = reader_sends(fake, mark)
+    assert 1 <= len(sends) < 10, "taps on the same button coalesce instead of queueing"
+    assert all(c.status == 200 for c in sends), fake.describe()
+    toasts = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
+    assert toasts.count("Working on it…") >= 90
+
+
+@PTB_RETRY_AFTER_WARNING
+def test_replies_to_one_chat_are_paced_and_wait_out_retry_after(
+    fake: FakeBotAPI,
+    db_url: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    pages: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Taps spread over every Related button: the replies go out one a second, and a 429
+    (retry after 2 s) closes the chat until then, with one WARNING for the episode."""
+    caplog.set_level(logging.WARNING)
+    with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
+        seed(bot, pages)
+        page = headlines(reader(bot, fake))
+        buttons = related_buttons(page)
+        mark = len(fake.calls_to("sendMessage"))
+        fake.set_rate_limit(1, 30)
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
+        for tap in range(100):
+            fake.user_presses_button(READER, page.message_id, buttons[tap % len(buttons)])
+        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+        fake.wait_for(lambda: sum(c.status == 200 for c in reader_sends(fake, mark)) >= 4)
+    assert_flood_handled(fake, caplog, 100)
+    sends = reader_sends(fake, mark)
+    assert [c.status for c in sends[:2]] == [429, 200] and all(c.status == 200 for c in sends[1:])
+    assert sends[1].at - sends[0].at >= 2.0, "nothing before retry_after has passed"
+    gaps = [b.at - a.at for a, b in zip(sends[1:], sends[2:], strict=False)]
+    assert gaps and min(gaps) >= 1.0, gaps
+    assert len(buttons) <= len(sends) - 1 < 2 * len(buttons)
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+@PTB_RETRY_AFTER_WARNING
+def test_a_long_retry_after_drops_the_replies_and_says_so_once(
+    fake: FakeBotAPI,
+    db_url: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    pages: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """retry_after beyond the 10 s an interactive reply may wait: the replies are dropped at
+    once, nothing more goes to the chat, and the log has one WARNING and one summary."""
+    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO, logger="bot.flood")
+    with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
+        seed(bot, pages)
+        page = headlines(reader(bot, fake))
+        buttons = related_buttons(page)
+        mark = len(fake.calls_to("sendMessage"))
+        fake.set_rate_limit(1, 30)
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 30", retry_after=30)
+        for tap in range(50):
+            fake.user_presses_button(READER, page.message_id, buttons[tap % len(buttons)])
+        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+    assert_flood_handled(fake, caplog, 50)
+    assert [c.status for c in reader_sends(fake, mark)] == [429], "nothing inside the window"
+    summary = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(summary) == 1 and "1 × 429" in summary[0] and "dropped" in summary[0], summary

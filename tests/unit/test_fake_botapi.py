@@ -499,7 +499,7 @@ async def test_fault_switches_late_answers_random_5xx_and_early_retries(
         await bot.send_message(chat, "flooded")
     fake.early_retry_grace = 0.0  # nothing of ours is on the wire: any send now is too early
     await bot.send_message(chat, "too early")
-    assert [c.params["text"] for c in fake.early_retries] == ["too early"]
+    assert [c.params["text"] for c in fake.inside_retry_after] == ["too early"]
 
 
 # -- updates and callbacks -------------------------------------------------------------
