@@ -37,6 +37,7 @@ from storage.leases import LeaseStore
 log = logging.getLogger(__name__)
 
 LEASE = "pusher"
+FLOOD_GATE = "flood-gate"  # until when Telegram told any of our processes to send nothing
 # Test-only override (NEWSBOT_TEST_LEASE_SECONDS): e2e tests need fan-outs longer than the TTL
 # without waiting minutes. Not a setting: operators have no reason to change it.
 LEASE_TTL = timedelta(seconds=float(os.environ.get("NEWSBOT_TEST_LEASE_SECONDS") or 30))
@@ -73,6 +74,7 @@ class Pusher:
         self._renewed = 0.0  # time.monotonic() of the last successful take or renewal
         self._renewer: asyncio.Task[None] | None = None
         self._working = 0
+        sender.on_flood = self._remember_flood
 
     async def hold(self) -> bool:
         """Take or renew the lease; log when this process starts or stops being the pusher."""
@@ -97,6 +99,9 @@ class Pusher:
                 log.info(
                     "this process is the pusher (digests and outbox); %d rows resumed", orphans
                 )
+                gate = await asyncio.to_thread(self.leases.until, FLOOD_GATE, now)
+                if gate is not None:
+                    self.sender.pause_for((gate - now).total_seconds())
             else:
                 holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
                 log.warning(
@@ -106,6 +111,9 @@ class Pusher:
                 )
             self._holding = held
         return held
+
+    def _remember_flood(self, until: datetime) -> None:
+        self.leases.hold_until(FLOOD_GATE, self.worker_id, until)
 
     async def tick(self) -> TickReport | None:
         """One scheduler tick (if this process is the pusher)."""

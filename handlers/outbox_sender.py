@@ -238,6 +238,14 @@ class OutboxSender:
         self._stop = asyncio.Event()
         self._queue = _Queue()
         self._in_flight_ids: set[int] = set()
+        # Told when Telegram imposes a flood wait (its end, on ``clock``): the pusher keeps it in
+        # the database so that a process taking over does not send inside the window.
+        self.on_flood: Callable[[datetime], None] | None = None
+
+    def pause_for(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a flood wait another process was told about)."""
+        if seconds > 0:
+            self._pacer.close_for(seconds)
 
     def held_ids(self) -> list[int]:
         """Rows this sender has claimed and not finished: queued, in flight, or sent but not
@@ -341,6 +349,8 @@ class OutboxSender:
             self._report.rate_limited += 1
             seconds = _retry_after_seconds(error)
             self._pacer.close_for(seconds)
+            if self.on_flood is not None:
+                await self._record(self.on_flood, self._clock() + timedelta(seconds=seconds))
             flood_waits += 1
             if flood_waits > self._max_flood_waits or seconds > self._max_flood_pause:
                 later = self._clock() + timedelta(seconds=seconds)

@@ -72,6 +72,32 @@ class LeaseStore:
         with self._engine.begin() as conn:
             conn.execute(delete(_LEASES).where(_C.name == name, _C.holder == holder[:64]))
 
+    def hold_until(self, name: str, holder: str, until: datetime) -> None:
+        """Record a deadline every process must respect, such as Telegram's flood wait, so a
+        process taking over honours what its predecessor was told; never shortened."""
+        until = _utc(until)
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                update(_LEASES)
+                .where(_C.name == name, _C.expires_at < until)
+                .values(holder=holder[:64], expires_at=until)
+            )
+            if not moved.rowcount:
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                conn.execute(
+                    dialect.insert(_LEASES)
+                    .values(name=name, holder=holder[:64], expires_at=until)
+                    .on_conflict_do_nothing()
+                )
+
+    def until(self, name: str, now: datetime) -> datetime | None:
+        """When a live lease or deadline ends, or None if it is free or over."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(_C.expires_at).where(_C.name == name, _C.expires_at > _utc(now))
+            ).first()
+            return None if row is None else _utc(row.expires_at)
+
     def holder(self, name: str, now: datetime) -> str | None:
         """Who holds the lease now, or None if it is free or expired."""
         with self._engine.connect() as conn:

@@ -247,3 +247,28 @@ async def test_push_timeouts_say_whether_the_request_was_written(fake: FakeBotAP
     # one request got the only connection and timed out reading; the other never got one
     assert {type(first), type(second)} == {MaybeSent, NotSent}
     assert len(fake.calls_to("sendMessage")) == 1
+
+
+async def test_a_process_taking_over_honours_the_flood_wait_its_predecessor_was_told(
+    fake: FakeBotAPI, tg: Bot, engine: Engine, catalog: Catalog
+) -> None:
+    """Telegram's flood wait is per bot, not per process: it is kept in the database."""
+    deliveries, leases = DeliveryStore(engine), LeaseStore(engine)
+    readers(fake, UserStore(engine), range(1, 4))
+    deliveries.enqueue([digest(1)], utcnow())
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 3", retry_after=3)
+    first = make_pusher(tg, engine, catalog, "first", max_flood_waits=0)
+    told_at = time.monotonic()
+    report = await first.drain()
+    assert report is not None and report.rate_limited == 1 and report.sent == 0
+    await first.release()  # the first process stops; its flood wait must outlive it
+
+    deliveries.enqueue([digest(2), digest(3)], utcnow())
+    second = make_pusher(tg, engine, catalog, "second")
+    while deliveries.pending_count():
+        await second.drain()
+    sends = ok_sends(fake)
+    assert {int(c.params["chat_id"]) for c in sends} == {1, 2, 3}
+    assert min(c.at for c in sends) >= told_at + 3, "a send came inside the flood wait"
+    assert fake.inside_retry_after == []
+    assert leases.until("flood-gate", utcnow()) is None, "the wait is over"

@@ -171,6 +171,17 @@ def test_lease_is_exclusive_renewable_and_expires(engine: Engine) -> None:
     assert leases.acquire("scheduler", "host-a:1", T0 + timedelta(seconds=52), ttl)
 
 
+def test_a_deadline_lease_is_only_ever_extended(engine: Engine) -> None:
+    leases = LeaseStore(engine)
+    assert leases.until("flood-gate", T0) is None
+    leases.hold_until("flood-gate", "host-a:1", T0 + timedelta(seconds=30))
+    leases.hold_until("flood-gate", "host-b:2", T0 + timedelta(seconds=10))  # shorter: ignored
+    assert leases.until("flood-gate", T0) == T0 + timedelta(seconds=30)
+    leases.hold_until("flood-gate", "host-b:2", T0 + timedelta(seconds=40))
+    assert leases.until("flood-gate", T0 + timedelta(seconds=35)) == T0 + timedelta(seconds=40)
+    assert leases.until("flood-gate", T0 + timedelta(seconds=40)) is None  # over
+
+
 def test_only_one_of_two_processes_gets_the_lease(engine: Engine, db_url: str) -> None:
     engines = [engine, make_engine(db_url)]
     results: dict[str, bool] = {}
