@@ -8,10 +8,11 @@ import logging
 
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.i18n import Gettext, gettext_for, ui_language_for
+from handlers.messaging import answer_flooded
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     if isinstance(error, Forbidden):
         log.info("user blocked the bot: %s", error)
+        return
+    if isinstance(error, RetryAfter):
+        # Telegram's flood limit outlasted the bounded wait: the rate limiter has logged the
+        # episode once; an error message now would only flood the chat more.
+        if isinstance(update, Update) and update.callback_query is not None:
+            await answer_flooded(update.callback_query)
         return
     log.error("error while handling an update", exc_info=error)
     if not isinstance(update, Update) or update.effective_chat is None:

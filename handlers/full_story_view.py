@@ -75,10 +75,14 @@ def story_pages(
     return pages[:MAX_PAGES]
 
 
-def fallback_text(title: str, summary: str, source: str, reason: str | None, _: Gettext) -> str:
-    """When the page cannot be read: the feed's summary, the reason, and the way to the source."""
+def fallback_text(
+    title: str, summary: str, source: str, reason: str | None, _: Gettext, *, has_link: bool = True
+) -> str:
+    """When the page cannot be read: the feed's summary, the reason, and the way to the source
+    (pointed at only when the link button exists: Telegram refuses some links as buttons)."""
     lines = [f"<b>{esc(clip(title, 300))}</b>", f"<i>{esc(reason_text(reason, _))}</i>"]
     if summary:
         lines.append(esc(clip(summary, 1200)))
-    lines.append(esc(_("Read it on {source} with the button below.").format(source=source)))
+    if has_link:
+        lines.append(esc(_("Read it on {source} with the button below.").format(source=source)))
     return "\n\n".join(lines)

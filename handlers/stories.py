@@ -28,6 +28,7 @@ from digest.full_story import FullStoryService
 from digest.rank import RankedStory
 from digest.related import RelatedFinder, RelatedStory
 from digest.selection import selection_for
+from handlers.button_urls import telegram_accepts_url
 from handlers.digest_view import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from handlers.full_story_view import fallback_text, share_url, story_pages
 from handlers.i18n import Gettext, gettext_for, ui_language_for
@@ -137,8 +138,9 @@ class Stories:
         more = button("🔗 " + _("More related news"), STORY_STEP, RELATED, str(article.id))
         if story is None or not story.ok:
             text = fallback_text(
-                article.title, article.summary, source, story.reason if story else None, _
-            )
+                article.title, article.summary, source, story.reason if story else None, _,
+                has_link=telegram_accepts_url(article.url),
+            )  # fmt: skip
             keyboard = markup([[read_on], [share, more]])
         else:
             language = reader.ui_language if reader else "en"

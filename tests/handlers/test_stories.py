@@ -278,6 +278,7 @@ def test_links_telegram_refuses_lose_only_their_buttons(
     labels = user.labels(story)
     assert "🔗 More related news" in labels and "📤 Share" in labels
     assert not any("Read full story" in label for label in labels)
+    assert "button below" not in story.text, "the text points at no button that is not there"
 
     before = len(fake.chat_messages(READER))
     user.press_data(page.message_id, f"1|a|r|{tidal}")
@@ -406,3 +407,30 @@ def test_a_long_retry_after_drops_the_replies_and_says_so_once(
     assert [c.status for c in reader_sends(fake, mark)] == [429], "nothing inside the window"
     summary = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
     assert len(summary) == 1 and "1 × 429" in summary[0] and "dropped" in summary[0], summary
+
+
+@PTB_RETRY_AFTER_WARNING
+def test_a_command_reply_dropped_under_flood_is_no_error(
+    fake: FakeBotAPI,
+    db_url: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    pages: FeedServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reply to a command that the flood limit drops reaches the error handler as RetryAfter:
+    no ERROR line, no "something went wrong" sent into the flooded chat."""
+    caplog.set_level(logging.WARNING)
+    with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
+        seed(bot, pages)
+        page = headlines(reader(bot, fake))
+        mark = len(fake.calls_to("sendMessage"))
+        fake.set_rate_limit(1, 30)
+        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 30", retry_after=30)
+        fake.user_sends_command(READER, "/help")
+        # one reader's updates are handled in order: once this press is answered, /help and
+        # its error handling are done
+        fake.user_presses_button(READER, page.message_id, related_buttons(page)[0])
+        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=20, message="answered")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert [c.status for c in reader_sends(fake, mark)] == [429], "nothing inside the window"
