@@ -51,7 +51,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from digest.errors import BlockedURLError, FetchError
-from digest.normalize import redact_url
+from digest.redact import redact_url
 from digest.urlguard import Resolver, UnresolvableHostError, check_url
 
 try:

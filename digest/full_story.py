@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from digest.errors import BlockedURLError, FetchError
 from digest.extract import ExtractedArticle, ExtractionError, extract_article
 from digest.fetch import Fetcher, FetchLimits, FetchResult
-from digest.normalize import redact_url
+from digest.redact import redact_url
 from storage.article_texts import ArticleTextRow, ArticleTextStore
 from storage.articles import ArticleRow, ArticleStore
 

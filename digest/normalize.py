@@ -184,17 +184,6 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
-def redact_url(url: str) -> str:
-    """A URL fit for logs and error messages: no userinfo, no query, no fragment."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-    except ValueError:
-        return "<malformed url>"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))[:200]
-
-
 # --- images -----------------------------------------------------------------------------
 
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.I)

@@ -3,9 +3,9 @@
 A catalog may hold a feed URL with credentials (``https://user:pass@host/feed`` or
 ``?api_key=...``): the fetcher needs them, but nobody reading a log line, ``newsbot fetch``,
 ``/stats`` or ``newsbot stats`` should see them. Every place that *shows* a feed URL passes it
-through :func:`shown_url`; the stored and fetched URL stays as configured. (Fetch errors use
-``digest.normalize.redact_url``, which drops the whole query: a message needs less than a
-listing of feeds, where ``?cat=sports`` tells two feeds apart.)
+through :func:`shown_url`; the stored and fetched URL stays as configured. Error messages use
+:func:`redact_url`, which drops the whole query: a message needs less than a listing of feeds,
+where ``?cat=sports`` tells two feeds apart.
 """
 
 from __future__ import annotations
@@ -36,3 +36,14 @@ def shown_url(url: str) -> str:
 def _redact_param(pair: str) -> str:
     name, eq, _value = pair.partition("=")
     return f"{name}={MASK}" if eq and name.lower() in SECRET_PARAMS else pair
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs and error messages: no userinfo, no query, no fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "<malformed url>"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))[:200]

@@ -12,9 +12,9 @@ from digest.normalize import (
     guess_category,
     html_to_text,
     language_code,
-    redact_url,
     truncate,
 )
+from digest.redact import redact_url
 
 
 @pytest.mark.parametrize(
