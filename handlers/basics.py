@@ -11,7 +11,7 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.i18n import Gettext, gettext_for, ui_language_for
+from views.i18n import Gettext, gettext_for, ui_language_for
 
 log = logging.getLogger(__name__)
 
