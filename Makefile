@@ -35,6 +35,6 @@ check: lint types contracts test
 
 # Re-extract every _("...") string and refresh the catalogs (see README, "Translations").
 messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -o handlers/locale/newsbot.pot --no-location --omit-header bot handlers
-	$(VENV)/bin/pybabel update -i handlers/locale/newsbot.pot -d handlers/locale -D newsbot --omit-header
-	$(VENV)/bin/pybabel compile -d handlers/locale -D newsbot --use-fuzzy
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _ -o views/locale/newsbot.pot --no-location --omit-header bot handlers push views
+	$(VENV)/bin/pybabel update -i views/locale/newsbot.pot -d views/locale -D newsbot --omit-header
+	$(VENV)/bin/pybabel compile -d views/locale -D newsbot --use-fuzzy

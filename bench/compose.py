@@ -23,7 +23,7 @@ from sqlalchemy import insert
 
 from digest.catalog import load_catalog
 from digest.selection import selection_for, top_stories
-from handlers.digest_push import DigestScheduler
+from push.tick import DigestScheduler
 from storage.articles import ArticleInput, ArticleStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore

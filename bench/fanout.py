@@ -55,7 +55,7 @@ from sqlmodel import Session
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from handlers.outbox_sender import OutboxSender
+from push.outbox_sender import OutboxSender
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore, OutboxItem
 from storage.tables import User

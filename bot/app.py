@@ -18,7 +18,6 @@ from bot.jobs import (
     schedule_pushes,
     schedule_related,
 )
-from bot.pusher import Pusher, worker_identity
 from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
@@ -30,16 +29,16 @@ from digest.ingest import Ingestor
 from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.broadcast import Broadcasts
-from handlers.digest_push import DigestScheduler
 from handlers.digests import Digests
 from handlers.headlines import Headlines
-from handlers.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 from handlers.membership import Membership
-from handlers.outbox_sender import OutboxSender
-from handlers.push_request import PushRequest
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
+from push.outbox_sender import OutboxSender
+from push.push_request import PushRequest
+from push.pusher import Pusher, worker_identity
+from push.tick import DigestScheduler
 from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleStore
 from storage.broadcasts import BroadcastStore
@@ -49,6 +48,7 @@ from storage.feeds import FeedStore
 from storage.leases import LeaseStore
 from storage.stats import StatsStore
 from storage.users import UserStore
+from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     )
     setup = SetupFlow(services.users, services.catalog, clock)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
-    digests = Digests(services.users, scheduler, pusher.drain, clock)
+    digests = Digests(services.users, scheduler.on_demand, pusher.drain, clock)
     stats = StatsHandler(
         StatsStore(services.engine), services.users, settings.admin_ids,
         refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,

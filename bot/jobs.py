@@ -7,10 +7,10 @@ import logging
 
 from telegram.ext import Application, ContextTypes
 
-from bot.pusher import Pusher
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder
 from handlers.broadcast import Broadcasts
+from push.pusher import Pusher
 
 log = logging.getLogger(__name__)
 

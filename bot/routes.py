@@ -13,7 +13,6 @@ from telegram.ext import (
 
 from handlers import basics
 from handlers.broadcast import Broadcasts
-from handlers.broadcast_views import CALLBACK_PATTERN as BROADCAST_BUTTONS
 from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
 from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
@@ -23,6 +22,7 @@ from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
 from handlers.stories import Stories
+from views.broadcast import CALLBACK_PATTERN as BROADCAST_BUTTONS
 
 PRIVATE = filters.ChatType.PRIVATE
 

@@ -40,6 +40,9 @@ CATEGORIES: tuple[str, ...] = (
 )
 """What readers subscribe to."""
 
+ALL_CATEGORIES = "all"
+"""The pseudo-category a reader picks for "all categories": one digest ranked across them all."""
+
 FEED_CATEGORIES: tuple[str, ...] = CATEGORIES + ("general",)
 """What a feed may be tagged with; "general" is an outlet's top/latest feed, split per entry."""
 

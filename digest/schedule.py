@@ -31,7 +31,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from storage.users import Reader
 
 MINUTES_PER_DAY = 1440
 DEFAULT_GRACE = timedelta(hours=2)
@@ -260,3 +264,26 @@ def _minute_of(hours: str, minutes: str | None) -> int:
     if h > 23 + (m == 0) or m > 59:  # 24:00 is allowed, as midnight
         raise ValueError(f"not a time of day: {hours}:{minutes or '00'}")
     return (h * 60 + m) % MINUTES_PER_DAY
+
+
+def schedule_of(reader: Reader) -> Schedule:
+    """The reader's stored delivery settings as a :class:`Schedule` (no timezone yet: UTC)."""
+    return Schedule(
+        minutes=reader.delivery_minutes,
+        timezone=reader.timezone or "UTC",
+        quiet_start=reader.quiet_start,
+        quiet_end=reader.quiet_end,
+    )
+
+
+def effective_pause(reader: Reader) -> datetime | None:
+    """``paused`` without an end date means until the reader resumes."""
+    if not reader.paused:
+        return None
+    return reader.paused_until or PAUSED_INDEFINITELY
+
+
+def next_due_for(reader: Reader, now: datetime) -> datetime | None:
+    """When the reader's next digest is due from ``now`` (after a settings change)."""
+    slot = next_slot(schedule_of(reader), now)
+    return slot.send_at if slot else None

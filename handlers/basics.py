@@ -11,8 +11,8 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.i18n import Gettext, gettext_for, ui_language_for
 from handlers.messaging import answer_flooded
+from views.i18n import Gettext, gettext_for, ui_language_for
 
 log = logging.getLogger(__name__)
 

@@ -36,14 +36,14 @@ from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
 from handlers import basics
-from handlers import broadcast_views as views
-from handlers.i18n import gettext_for, ui_language_for
-from handlers.keyboards import decode
 from handlers.messaging import edit_in_place
-from handlers.render import esc
 from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
 from storage.deliveries import DeliveryStore
 from storage.users import UserStore
+from views import broadcast as views
+from views.i18n import gettext_for, ui_language_for
+from views.keyboards import decode
+from views.render import esc
 
 log = logging.getLogger(__name__)
 

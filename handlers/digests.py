@@ -11,13 +11,12 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
-from digest.schedule import pause_until
-from handlers.digest_push import DigestScheduler, next_due_for
-from handlers.i18n import babel_locale, gettext_for, ui_language_for
-from handlers.keyboards import button, decode, markup
+from digest.schedule import next_due_for, pause_until
 from handlers.messaging import edit_in_place
-from handlers.render import esc
 from storage.users import Reader, UserStore
+from views.i18n import babel_locale, gettext_for, ui_language_for
+from views.keyboards import button, decode, markup
+from views.render import esc
 
 PAUSE_STEP = "p"
 PAUSE_CHOICES = ("day", "week", "forever")
@@ -25,17 +24,21 @@ CALLBACK_PATTERN = rf"^1\|{PAUSE_STEP}\|"
 
 
 class Digests:
-    """On-demand digests and pausing, built once with the scheduler and a way to wake the sender."""
+    """On-demand digests and pausing.
+
+    Handlers never import ``push``: the composition root hands in ``queue_digests`` (the
+    scheduler's on-demand enqueue: reader, now → rows queued) and ``wake_sender``.
+    """
 
     def __init__(
         self,
         users: UserStore,
-        scheduler: DigestScheduler,
+        queue_digests: Callable[[Reader, datetime], int],
         wake_sender: Callable[[], Awaitable[object]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.users = users
-        self.scheduler = scheduler
+        self.queue_digests = queue_digests
         self.wake_sender = wake_sender
         self.clock = clock
 
@@ -52,7 +55,7 @@ class Digests:
             await message.reply_text(_("Pick a category first in /settings."))
             return
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-        queued = self.scheduler.on_demand(reader, self.clock())
+        queued = self.queue_digests(reader, self.clock())
         if queued:
             context.application.create_task(self.wake_sender(), name="outbox-drain")
         else:

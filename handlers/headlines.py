@@ -10,19 +10,18 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
-from digest.catalog import CATEGORIES, Catalog
+from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.rank import RankedStory
 from digest.selection import selection_for, top_stories
-from handlers.digest_view import story_buttons
-from handlers.flow import ALL_CATEGORIES
-from handlers.i18n import Gettext, gettext_for, ui_language_for
-from handlers.keyboards import button, decode, markup, rows_of
 from handlers.messaging import edit_in_place
-from handlers.render import esc
-from handlers.setup_views import category_label
-from handlers.story_views import source_name, story_html
 from storage.articles import ArticleStore
 from storage.users import Reader, UserStore
+from views.digest import story_buttons
+from views.i18n import Gettext, gettext_for, ui_language_for
+from views.keyboards import button, decode, markup, rows_of
+from views.labels import category_label
+from views.render import esc
+from views.story import source_name, story_html
 
 STEP = "h"
 PICK = "c"

@@ -18,7 +18,7 @@ from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
-from handlers.digest_push import next_due_for
+from digest.schedule import next_due_for
 from storage.users import UserStore
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from telegram import CallbackQuery, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from handlers.i18n import Gettext, gettext_for, ui_language_for
+from views.i18n import Gettext, gettext_for, ui_language_for
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from digest.catalog import Catalog
-from digest.schedule import parse_quiet_hours
-from handlers.digest_push import next_due_for
-from handlers.flow import (
-    ALL_CATEGORIES,
+from digest.catalog import ALL_CATEGORIES, Catalog
+from digest.schedule import next_due_for, parse_quiet_hours
+from handlers.messaging import edit_in_place
+from storage.users import Reader, UserStore
+from views.flow import (
     MAX_DELIVERY_TIMES,
     MULTI_CHOICE,
     SETTINGS,
@@ -38,13 +38,12 @@ from handlers.flow import (
     parse_quiet_code,
     previous_step,
 )
-from handlers.i18n import gettext_for, language_name, ui_language_for
-from handlers.inputs import match_timezone, parse_times, suggest_timezones
-from handlers.keyboards import Action, Press, button, decode, markup
-from handlers.messaging import edit_in_place
-from handlers.render import esc, hhmm, italic
-from handlers.setup_views import country_label, source_label, step_view, summary_html
-from storage.users import Reader, UserStore
+from views.i18n import gettext_for, language_name, ui_language_for
+from views.inputs import match_timezone, parse_times, suggest_timezones
+from views.keyboards import Action, Press, button, decode, markup
+from views.labels import country_label, source_label
+from views.render import esc, hhmm, italic
+from views.setup import step_view, summary_html
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,10 @@ from telegram.ext import ContextTypes
 
 from digest.redact import shown_url
 from handlers import basics
-from handlers.chart import stats_chart
-from handlers.i18n import (
+from storage.stats import FeedProblem, Stats, StatsStore
+from storage.users import UserStore
+from views.chart import stats_chart
+from views.i18n import (
     babel_locale,
     country_name,
     gettext_for,
@@ -34,10 +36,8 @@ from handlers.i18n import (
     ngettext_for,
     ui_language_for,
 )
-from handlers.render import MAX_TEXT, esc
-from handlers.setup_views import category_label
-from storage.stats import FeedProblem, Stats, StatsStore
-from storage.users import UserStore
+from views.labels import category_label
+from views.render import MAX_TEXT, esc
 
 log = logging.getLogger(__name__)
 

@@ -28,16 +28,16 @@ from digest.full_story import FullStoryService
 from digest.rank import RankedStory
 from digest.related import RelatedFinder, RelatedStory
 from digest.selection import selection_for
-from handlers.button_urls import telegram_accepts_url
-from handlers.digest_view import FULL_STORY, RELATED, STORY_STEP, story_buttons
-from handlers.full_story_view import fallback_text, share_url, story_pages
-from handlers.i18n import Gettext, gettext_for, ui_language_for
-from handlers.keyboards import button, decode, markup
 from handlers.messaging import answer_repeat
-from handlers.render import esc
-from handlers.story_views import clip, source_name, story_html
 from storage.articles import ArticleRow, ArticleStore
 from storage.users import Reader, UserStore
+from views.button_urls import telegram_accepts_url
+from views.digest import FULL_STORY, RELATED, STORY_STEP, story_buttons
+from views.full_story import fallback_text, share_url, story_pages
+from views.i18n import Gettext, gettext_for, ui_language_for
+from views.keyboards import button, decode, markup
+from views.render import esc
+from views.story import clip, source_name, story_html
 
 log = logging.getLogger(__name__)
 

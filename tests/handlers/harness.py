@@ -15,10 +15,10 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.app import ALLOWED_UPDATES, BotParts, Services, build_bot, build_services
-from bot.pusher import Pusher
 from bot.settings import Settings
-from handlers.digest_push import TickReport
-from handlers.outbox_sender import SendReport
+from push.outbox_sender import SendReport
+from push.pusher import Pusher
+from push.tick import TickReport
 from tests.fakes.botapi import FakeBotAPI
 
 T = TypeVar("T")

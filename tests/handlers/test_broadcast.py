@@ -29,18 +29,18 @@ from telegram.ext import (
 )
 
 from handlers.broadcast import Broadcasts
-from handlers.broadcast_views import (
+from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
+from storage.tables import Delivery, User, UserCountry, UserLanguage
+from tests.fakes.botapi import FakeBotAPI, Message
+from tests.handlers.harness import ManualClock, RunningBot
+from tests.handlers.user import TelegramUser
+from views.broadcast import (
     CALLBACK_PATTERN,
     decode_audience,
     duration,
     encode_audience,
     payload_of,
 )
-from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
-from storage.tables import Delivery, User, UserCountry, UserLanguage
-from tests.fakes.botapi import FakeBotAPI, Message
-from tests.handlers.harness import ManualClock, RunningBot
-from tests.handlers.user import TelegramUser
 
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 ADMIN, MALLORY = 4242, 6666

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.digest_push import next_due_for
+from digest.schedule import next_due_for
 from storage.articles import ArticleInput
 from tests.fakes.botapi import FakeBotAPI, Message
 from tests.handlers.harness import ManualClock, RunningBot

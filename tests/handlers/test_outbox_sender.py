@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from telegram import Bot
 
-from handlers.outbox_sender import OutboxSender, SendReport
+from push.outbox_sender import OutboxSender, SendReport
 from storage.deliveries import DeliveryStore, OutboxItem
 from storage.users import UserStore
 from tests.fakes.botapi import Call, FakeBotAPI

@@ -21,12 +21,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from telegram import Bot
 
-import bot.pusher as pusher_module
-from bot.pusher import LEASE, Pusher
+import push.pusher as pusher_module
 from digest.catalog import Catalog
-from handlers.digest_push import DigestScheduler
-from handlers.outbox_sender import MAYBE_SENT, OutboxSender
-from handlers.push_request import MaybeSent, NotSent, PushRequest
+from push.outbox_sender import MAYBE_SENT, OutboxSender
+from push.push_request import MaybeSent, NotSent, PushRequest
+from push.pusher import LEASE, Pusher
+from push.tick import DigestScheduler
 from storage.articles import ArticleStore
 from storage.deliveries import DeliveryStore
 from storage.leases import LeaseStore

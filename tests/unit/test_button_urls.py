@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.button_urls import telegram_accepts_url
 from tests.fakes.button_urls import button_url_ok
+from views.button_urls import telegram_accepts_url
 
 BOTH_ACCEPT = [
     "https://www.cbc.ca/news/canada/story-1.234?cmp=rss#top",

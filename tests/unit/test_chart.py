@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from handlers.chart import HEIGHT_PX, WIDTH_PX, stats_chart
 from storage.stats import BroadcastCounts, DayCount, FeedHealth, ReaderCounts, Stats
+from views.chart import HEIGHT_PX, WIDTH_PX, stats_chart
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from digest.catalog import Catalog
-from handlers.flow import (
+from storage.users import CountryChoice, Reader
+from views.flow import (
     SETTINGS,
     SETUP,
     Step,
@@ -18,8 +19,7 @@ from handlers.flow import (
     previous_step,
     skipped,
 )
-from handlers.keyboards import decode, encode
-from storage.users import CountryChoice, Reader
+from views.keyboards import decode, encode
 
 BLANK = Reader(
     id=1,

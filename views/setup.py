@@ -9,44 +9,21 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from digest.catalog import CATEGORIES, Catalog
-from handlers.flow import (
-    ALL_CATEGORIES,
+from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
+from storage.users import Reader
+from views.flow import (
     QUIET_OFF,
     SETTINGS,
     Step,
     options,
     parse_quiet_code,
 )
-from handlers.i18n import Gettext, country_name, gettext_for, language_name
-from handlers.keyboards import Action, button, markup, rows_of
-from handlers.render import bold, esc, hhmm, italic
-from storage.users import Reader
+from views.i18n import Gettext, gettext_for, language_name
+from views.keyboards import Action, button, markup, rows_of
+from views.labels import category_label, country_label, source_label
+from views.render import bold, esc, hhmm, italic
 
 CHECK = "✅ "
-
-
-def category_label(category: str, _: Gettext) -> str:
-    labels = {
-        "national": _("National"),
-        "international": _("International"),
-        "business": _("Business"),
-        "entertainment": _("Entertainment"),
-        "sports": _("Sports"),
-        "special": _("Special"),
-        ALL_CATEGORIES: _("All categories"),
-    }
-    return labels.get(category, category)
-
-
-def country_label(code: str, reader: Reader, catalog: Catalog) -> str:
-    country = catalog.country(code)
-    return country_name(code, reader.ui_language, country.name if country else code)
-
-
-def source_label(source_id: str, catalog: Catalog) -> str:
-    source = catalog.source(source_id)
-    return source.name if source else source_id
 
 
 def summary_html(reader: Reader, catalog: Catalog) -> str:

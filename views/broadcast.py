@@ -18,10 +18,10 @@ from babel.numbers import format_decimal
 from telegram import InlineKeyboardMarkup, Message, MessageEntity
 
 from digest.catalog import Catalog
-from handlers.i18n import UI_LANGUAGES, Gettext, babel_locale, country_name, language_name
-from handlers.keyboards import Action, button, markup, rows_of
-from handlers.render import bold, esc
 from storage.broadcasts import Audience, BroadcastRow
+from views.i18n import UI_LANGUAGES, Gettext, babel_locale, country_name, language_name
+from views.keyboards import Action, button, markup, rows_of
+from views.render import bold, esc
 
 STEP = "B"
 CALLBACK_PATTERN = rf"^1\|{STEP}[0-9]+\|"

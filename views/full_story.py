@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 
 from digest.full_story import FullStory
-from handlers.digest_view import visible_length
-from handlers.i18n import Gettext, babel_locale
-from handlers.render import esc
-from handlers.story_views import clip
+from views.digest import visible_length
+from views.i18n import Gettext, babel_locale
+from views.render import esc
+from views.story import clip
 
 PAGE_BUDGET = 3600
 MAX_PAGES = 4

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digest.catalog import CATEGORIES, Catalog
+from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES
 from storage.users import Reader
 
 SETUP = "setup"
 SETTINGS = "settings"
-ALL_CATEGORIES = "all"
 PRESET_MINUTES: tuple[int, ...] = (7 * 60, 8 * 60, 12 * 60, 18 * 60, 21 * 60)
 MAX_DELIVERY_TIMES = 8
 PER_COUNTRY = ("lp", "lo", "sp", "so")

@@ -18,22 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from digest.catalog import Catalog
+from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import Digest, compose
 from digest.rank import RankedStory
-from digest.schedule import (
-    DEFAULT_GRACE,
-    PAUSED_INDEFINITELY,
-    Schedule,
-    decide,
-    next_slot,
-)
+from digest.schedule import DEFAULT_GRACE, decide, effective_pause, schedule_of
 from digest.selection import Selection, selection_for, top_stories
-from handlers.digest_view import as_payload, digest_message, empty_digest_text
-from handlers.flow import ALL_CATEGORIES
 from storage.articles import ArticleStore
 from storage.deliveries import DeliveryStore, OutboxItem
 from storage.users import Reader, UserStore
+from views.digest import as_payload, digest_message, empty_digest_text
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +44,6 @@ class TickReport:
     skipped_slots: int = 0
     rankings: int = 0
     categories: dict[str, int] = field(default_factory=dict)
-
-
-def schedule_of(reader: Reader) -> Schedule:
-    return Schedule(
-        minutes=reader.delivery_minutes,
-        timezone=reader.timezone or "UTC",
-        quiet_start=reader.quiet_start,
-        quiet_end=reader.quiet_end,
-    )
-
-
-def effective_pause(reader: Reader) -> datetime | None:
-    """``paused`` without an end date means until the reader resumes."""
-    if not reader.paused:
-        return None
-    return reader.paused_until or PAUSED_INDEFINITELY
-
-
-def next_due_for(reader: Reader, now: datetime) -> datetime | None:
-    """When the reader's next digest is due from ``now`` (after a settings change)."""
-    slot = next_slot(schedule_of(reader), now)
-    return slot.send_at if slot else None
 
 
 class DigestScheduler:

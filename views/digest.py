@@ -20,14 +20,14 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.catalog import Catalog
 from digest.compose import Digest
-from handlers.button_urls import telegram_accepts_url
-from handlers.i18n import Gettext, babel_locale, gettext_for
-from handlers.keyboards import button, markup
-from handlers.render import MAX_TEXT, esc
-from handlers.setup_views import category_label
-from handlers.story_views import StoryLimits, source_name, story_html
+from views.button_urls import telegram_accepts_url
+from views.i18n import Gettext, babel_locale, gettext_for
+from views.keyboards import button, markup
+from views.labels import category_label
+from views.render import MAX_TEXT, esc
+from views.story import StoryLimits, source_name, story_html
 
-STORY_STEP = "a"  # "a" for article; never reuse a menu step code (see handlers.flow)
+STORY_STEP = "a"  # "a" for article; never reuse a menu step code (see views.flow)
 FULL_STORY = "f"
 RELATED = "r"
 _TAGS = re.compile(r"<[^>]+>")

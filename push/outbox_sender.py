@@ -51,8 +51,8 @@ from telegram.error import (
     TimedOut,
 )
 
-from handlers.push_request import NotSent
-from handlers.sent_log import SentLog
+from push.push_request import NotSent
+from push.sent_log import SentLog
 from storage.deliveries import DeliveryRow, DeliveryStore
 from storage.users import UserStore
 

@@ -29,8 +29,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
-from handlers.digest_push import DigestScheduler, TickReport
-from handlers.outbox_sender import OutboxSender, SendReport
+from push.outbox_sender import OutboxSender, SendReport
+from push.tick import DigestScheduler, TickReport
 from storage.deliveries import DeliveryStore
 from storage.leases import LeaseStore
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from handlers.button_urls import telegram_accepts_url
+from views.button_urls import telegram_accepts_url
 
 VERSION = "1"
 MAX_CALLBACK_BYTES = 64

@@ -13,8 +13,8 @@ from babel.dates import format_timedelta
 
 from digest.catalog import Catalog
 from digest.rank import RankedStory
-from handlers.i18n import Gettext, babel_locale
-from handlers.render import esc
+from views.i18n import Gettext, babel_locale
+from views.render import esc
 
 MAX_ALSO = 3
 
