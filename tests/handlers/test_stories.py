@@ -342,7 +342,10 @@ def test_a_hundred_taps_on_related_under_flood_limits(
     assert_flood_handled(fake, caplog, 100)
     sends = reader_sends(fake, mark)
     assert 1 <= len(sends) < 10, "taps on the same button coalesce instead of queueing"
-    assert all(c.status == 200 for c in sends), fake.describe()
+    # A private chat may get a short burst (the limiter's design) until Telegram answers 429
+    # once; after that the chat is paced strictly, and the refused reply goes out again.
+    statuses = [c.status for c in sends]
+    assert statuses.count(429) <= 1 and statuses[-1] == 200, fake.describe()
     toasts = [c.params.get("text") for c in fake.calls_to("answerCallbackQuery")]
     assert toasts.count("Working on it…") >= 90
 
