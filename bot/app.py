@@ -13,8 +13,10 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.interactive_limiter import InteractiveRateLimiter
 from bot.jobs import (
+    DeliveredPruning,
     schedule_broadcast_progress,
     schedule_ingest,
+    schedule_pruning,
     schedule_pushes,
     schedule_related,
 )
@@ -25,7 +27,7 @@ from digest.catalog import Catalog, load_catalog
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
 from digest.full_story import FullStoryService, make_page_fetcher
-from digest.ingest import Ingestor
+from digest.ingest import DEFAULT_RETENTION, Ingestor
 from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.broadcast import Broadcasts
@@ -138,6 +140,8 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         schedule_pushes(application, pusher)
         schedule_related(application, related)
         schedule_broadcast_progress(application, broadcasts)
+        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock)
+        schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(
                 application, build_ingestor(services, fetcher), settings.feed_refresh_seconds

@@ -48,7 +48,6 @@ from views.setup import step_view, summary_html
 log = logging.getLogger(__name__)
 
 STOP_STEP = "x"
-FLOW_STEPS_WITH_TEXT = {"t", "z"}
 
 
 class SetupFlow:

@@ -309,6 +309,7 @@ class ArticleStore:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def count(self) -> int:
+        """How many articles are stored (API, for operators and the ingest tests)."""
         with Session(self._engine) as session:
             return int(session.exec(select(func.count()).select_from(Article)).one())
 

@@ -106,23 +106,9 @@ class FeedStore:
             ).all()
             return [_row(f) for f in rows]
 
-    def record_success(
-        self,
-        feed_id: int,
-        *,
-        now: datetime,
-        next_fetch_at: datetime,
-        etag: str | None,
-        last_modified: str | None,
-        items_seen: int | None,
-    ) -> None:
-        """A 200 or a 304: clear the failure streak, keep the validators for next time."""
-        self.record_successes(
-            [FetchSuccess(feed_id, now, next_fetch_at, etag, last_modified, items_seen)]
-        )
-
     def record_successes(self, successes: Iterable[FetchSuccess]) -> None:
-        """Several :meth:`record_success` at once: one transaction, one executemany UPDATE."""
+        """Each a 200 or a 304: clear the failure streak, keep the validators for next time.
+        One transaction, one executemany UPDATE for the whole batch."""
         rows = [
             {
                 "b_id": s.feed_id,
