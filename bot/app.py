@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from telegram import Bot
@@ -24,6 +23,7 @@ from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
 from digest.catalog import Catalog, load_catalog
+from digest.clock import Clock, utcnow
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
 from digest.full_story import FullStoryService, make_page_fetcher
@@ -55,11 +55,6 @@ from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

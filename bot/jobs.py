@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
+from digest.clock import Clock
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder
 from handlers.broadcast import Broadcasts
@@ -126,7 +126,7 @@ class DeliveredPruning:
 
     deliveries: DeliveryStore
     retention: timedelta
-    clock: Callable[[], datetime]
+    clock: Clock
 
     def run(self) -> int:
         return self.deliveries.prune_delivered_articles(self.clock() - self.retention)

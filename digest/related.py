@@ -24,10 +24,11 @@ import math
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from digest.clock import Clock, utcnow
 from digest.textsig import tokenize
 from storage.articles import ArticleRow, ArticleStore
 
@@ -298,7 +299,7 @@ class RelatedFinder:
         index: RelatedIndex,
         *,
         retention: timedelta = timedelta(days=14),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.articles = articles
         self.index = index
