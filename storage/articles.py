@@ -26,6 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import Article, ArticleCategory
 
 _CHUNK = 500
@@ -125,6 +126,7 @@ def fit(item: ArticleInput) -> ArticleInput | str:
     return fitted
 
 
+@wraps_errors
 class ArticleStore:
     """Facade over the articles and article_categories tables."""
 

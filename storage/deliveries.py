@@ -32,6 +32,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from storage.errors import wraps_errors
 from storage.tables import DeliveredArticle, Delivery
 
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
@@ -80,6 +81,7 @@ class DeliveryRow:
     created_at: datetime
 
 
+@wraps_errors
 class DeliveryStore:
     """Facade over the deliveries (outbox) and delivered_articles tables."""
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import FeedState
 
 _FEEDS: Table = FeedState.__table__  # type: ignore[attr-defined]
@@ -63,6 +64,7 @@ class FeedRow:
     next_fetch_at: datetime
 
 
+@wraps_errors
 class FeedStore:
     """Facade over the feeds table."""
 

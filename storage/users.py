@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import (
     User,
     UserCategory,
@@ -86,6 +87,7 @@ class Reader:
         return next((c for c in self.countries if c.code == code), None)
 
 
+@wraps_errors
 class UserStore:
     """Facade over the users and user_* tables."""
 
