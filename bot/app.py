@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from telegram import Bot
@@ -13,8 +12,10 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.interactive_limiter import InteractiveRateLimiter
 from bot.jobs import (
+    DeliveredPruning,
     schedule_broadcast_progress,
     schedule_ingest,
+    schedule_pruning,
     schedule_pushes,
     schedule_related,
 )
@@ -22,10 +23,11 @@ from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
 from digest.catalog import Catalog, load_catalog
+from digest.clock import Clock, utcnow
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
 from digest.full_story import FullStoryService, make_page_fetcher
-from digest.ingest import Ingestor
+from digest.ingest import DEFAULT_RETENTION, Ingestor
 from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.broadcast import Broadcasts
@@ -53,11 +55,6 @@ from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -138,6 +135,8 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         schedule_pushes(application, pusher)
         schedule_related(application, related)
         schedule_broadcast_progress(application, broadcasts)
+        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock)
+        schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(
                 application, build_ingestor(services, fetcher), settings.feed_refresh_seconds

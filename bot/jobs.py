@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
+from digest.clock import Clock
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder
 from handlers.broadcast import Broadcasts
 from push.pusher import Pusher
+from storage.deliveries import DeliveryStore
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,9 @@ RELATED_JOB = "related-refresh"
 BROADCAST_JOB = "broadcast-progress"
 BROADCAST_PROGRESS_SECONDS = 3
 RELATED_REFRESH_SECONDS = 300
+PRUNE_JOB = "prune-delivered"
+PRUNE_EVERY_SECONDS = 24 * 3600
+PRUNE_FIRST_SECONDS = 60
 
 
 def _queue(application: Application):  # type: ignore[no-untyped-def]
@@ -109,6 +116,41 @@ def schedule_broadcast_progress(application: Application, broadcasts: Broadcasts
     _queue(application).run_repeating(
         broadcast_progress, interval=BROADCAST_PROGRESS_SECONDS, first=2, name=BROADCAST_JOB,
         data=broadcasts, job_kwargs={"max_instances": 1, "coalesce": True},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeliveredPruning:
+    """Which stories each reader already got matters only while those stories can still be
+    picked: past the article retention they are gone, so their delivery records go too."""
+
+    deliveries: DeliveryStore
+    retention: timedelta
+    clock: Clock
+
+    def run(self) -> int:
+        return self.deliveries.prune_delivered_articles(self.clock() - self.retention)
+
+
+async def prune_delivered(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forget delivered-story records older than the article retention (one DELETE)."""
+    pruning = context.job.data if context.job is not None else None
+    if not isinstance(pruning, DeliveredPruning):
+        return
+    try:
+        pruned = await asyncio.to_thread(pruning.run)
+    except Exception:
+        log.exception("pruning delivered-article records failed")
+        return
+    if pruned:
+        log.info("forgot %d delivered-article records", pruned)
+
+
+def schedule_pruning(application: Application, pruning: DeliveredPruning) -> None:
+    """Once a day, starting a minute after start-up (not in the busy first seconds)."""
+    _queue(application).run_repeating(
+        prune_delivered, interval=PRUNE_EVERY_SECONDS, first=PRUNE_FIRST_SECONDS,
+        name=PRUNE_JOB, data=pruning, job_kwargs={"max_instances": 1, "coalesce": True},
     )  # fmt: skip
 
 

@@ -30,9 +30,10 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from digest.clock import Clock, utcnow
 from digest.errors import BlockedURLError, FetchError
 from digest.extract import ExtractedArticle, ExtractionError, extract_article
 from digest.fetch import Fetcher, FetchLimits, FetchResult
@@ -138,10 +139,6 @@ def chat_paragraphs(paragraphs: Iterable[str], max_chars: int = MAX_CHARS) -> tu
     return tuple(kept)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class FullStoryService:
     """Fetches, extracts, caches and shares article texts; one per process."""
 
@@ -152,7 +149,7 @@ class FullStoryService:
         fetcher: Fetcher,
         *,
         failure_ttl: timedelta = timedelta(minutes=30),
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         max_extractions: int = 2,
     ) -> None:
         self.articles = articles

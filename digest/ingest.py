@@ -43,10 +43,11 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from digest.catalog import Catalog, Source
+from digest.clock import Clock, utcnow
 from digest.cluster import ClusterIndex, ClusterParams, StoryText
 from digest.errors import DigestError, FetchError
 from digest.feed_timing import FeedTiming, after_failure, after_success, due_by
@@ -107,7 +108,7 @@ class Ingestor:
         timing: FeedTiming = FeedTiming(),
         retention: timedelta = DEFAULT_RETENTION,
         cluster_params: ClusterParams = ClusterParams(),
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.catalog = catalog
         self.feeds = feeds

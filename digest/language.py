@@ -7,8 +7,6 @@ alone separates Hindi, Arabic and Chinese from the rest, which is the mix that h
 
 from __future__ import annotations
 
-from digest.catalog import LANGUAGES
-
 _SCRIPTS = (
     ("hi", 0x0900, 0x097F),  # Devanagari
     ("ar", 0x0600, 0x06FF),  # Arabic
@@ -17,14 +15,6 @@ _SCRIPTS = (
     ("zh", 0x3400, 0x4DBF),  # CJK Extension A
 )
 _NON_LATIN = {"hi", "ar", "zh"}
-
-
-def normalize_language(code: str | None) -> str | None:
-    """ "en-US" → "en"; None for anything we do not serve."""
-    if not code:
-        return None
-    base = code.strip().replace("_", "-").split("-")[0].lower()
-    return base if base in LANGUAGES else None
 
 
 def script_language(text: str) -> str | None:

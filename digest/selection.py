@@ -1,50 +1,22 @@
-"""What a reader reads, reduced to what queries need: sources, languages, primary sources.
+"""Top stories for a reader's selection: the I/O shell around ``digest.reader_selection``.
 
-Readers with the same selection get the same stories, which later lets a digest be composed once
-per distinct selection instead of once per reader.
+Reads the recent candidates and their clusters' sources from the store, then leaves every
+decision (which sources count, how stories rank) to the pure :func:`rank_for`.
+:class:`Selection` and :func:`selection_for` are re-exported here, where callers import them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest.catalog import Catalog
-from digest.rank import RankedStory, rank_stories
+from digest.rank import RankedStory
+from digest.reader_selection import Selection, rank_for, selection_for
 from storage.articles import ArticleStore
-from storage.users import Reader
+
+__all__ = ["CANDIDATES", "HEADLINE_WINDOW", "Selection", "selection_for", "top_stories"]
 
 HEADLINE_WINDOW = timedelta(days=3)
 CANDIDATES = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Selection:
-    source_ids: frozenset[str]
-    languages: frozenset[str]
-    primary_sources: frozenset[str]
-
-    @property
-    def empty(self) -> bool:
-        return not self.source_ids
-
-
-def selection_for(reader: Reader, catalog: Catalog) -> Selection:
-    """The reader's chosen sources that the catalog still offers, and their languages."""
-    sources: set[str] = set()
-    primaries: set[str] = set()
-    languages: set[str] = set()
-    for choice in reader.countries:
-        for position, source_id in enumerate(choice.sources):
-            source = catalog.source(source_id)
-            if source is None or not source.offered:
-                continue
-            sources.add(source_id)
-            languages.add(source.language)
-            if position == 0:
-                primaries.add(source_id)
-        languages.update(choice.languages)
-    return Selection(frozenset(sources), frozenset(languages), frozenset(primaries))
 
 
 def top_stories(
@@ -57,6 +29,4 @@ def top_stories(
         selection.source_ids, selection.languages, now - HEADLINE_WINDOW, category, CANDIDATES
     )
     clusters = {a.cluster_id for a in candidates if a.cluster_id is not None}
-    coverage = articles.cluster_sources(clusters)
-    restricted = {k: tuple(s for s in v if s in selection.source_ids) for k, v in coverage.items()}
-    return rank_stories(candidates, restricted, selection.primary_sources, now)
+    return rank_for(selection, candidates, articles.cluster_sources(clusters), now)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
+from digest.clock import Clock, utcnow
 from handlers import basics
 from handlers.messaging import edit_in_place
 from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
@@ -52,10 +53,6 @@ DRAFT_LIFETIME = timedelta(days=1)
 _GONE = ("message to edit not found", "message can't be edited")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Broadcasts:
     """The admin commands and the progress job, built once with their dependencies."""
 
@@ -69,7 +66,7 @@ class Broadcasts:
         users: UserStore | None = None,
         max_rate: float = FREE_RATE,
         wake_sender: Callable[[], Awaitable[object]] | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.store, self.deliveries, self.catalog = store, deliveries, catalog
         self.admin_ids = frozenset(admin_ids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
+from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, pause_until
 from handlers.messaging import edit_in_place
 from storage.users import Reader, UserStore
@@ -35,7 +36,7 @@ class Digests:
         users: UserStore,
         queue_digests: Callable[[Reader, datetime], int],
         wake_sender: Callable[[], Awaitable[object]],
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.users = users
         self.queue_digests = queue_digests

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
+from digest.clock import Clock, utcnow
 from digest.rank import RankedStory
 from digest.selection import selection_for, top_stories
 from handlers.messaging import edit_in_place
@@ -38,7 +37,7 @@ class Headlines:
         users: UserStore,
         articles: ArticleStore,
         catalog: Catalog,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.users = users
         self.articles = articles

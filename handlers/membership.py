@@ -11,13 +11,12 @@ resume at the next delivery time rather than with one missed while they were awa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 from telegram import ChatMember, Update
 from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
+from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for
 from storage.users import UserStore
 
@@ -27,9 +26,7 @@ log = logging.getLogger(__name__)
 class Membership:
     """Keeps ``users.active`` in step with whether the reader has blocked the bot."""
 
-    def __init__(
-        self, users: UserStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, users: UserStore, clock: Clock = utcnow) -> None:
         self.users = users
         self.clock = clock
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
@@ -20,6 +19,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, Catalog
+from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, parse_quiet_hours
 from handlers.messaging import edit_in_place
 from storage.users import Reader, UserStore
@@ -48,7 +48,6 @@ from views.setup import step_view, summary_html
 log = logging.getLogger(__name__)
 
 STOP_STEP = "x"
-FLOW_STEPS_WITH_TEXT = {"t", "z"}
 
 
 class SetupFlow:
@@ -58,7 +57,7 @@ class SetupFlow:
         self,
         users: UserStore,
         catalog: Catalog,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.users = users
         self.catalog = catalog

@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TextIO
 
 from babel.numbers import format_decimal
@@ -23,6 +23,7 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
+from digest.clock import Clock, utcnow
 from digest.redact import shown_url
 from handlers import basics
 from storage.stats import FeedProblem, Stats, StatsStore
@@ -57,7 +58,7 @@ class StatsHandler:
         *,
         refresh: timedelta,
         days: int = 30,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.store = stats
         self.users = users
@@ -185,7 +186,7 @@ def print_stats(
     out: TextIO | None = None,
 ) -> int:
     """``newsbot stats [--json]``: the summary as text, or one JSON object on one line."""
-    stats = store.snapshot(now or datetime.now(UTC), days, refresh=refresh)
+    stats = store.snapshot(now or utcnow(), days, refresh=refresh)
     out = out or sys.stdout
     if as_json:
         print(json.dumps(stats_json(stats), ensure_ascii=False), file=out)

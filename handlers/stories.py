@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -24,6 +24,7 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
+from digest.clock import Clock, utcnow
 from digest.full_story import FullStoryService
 from digest.rank import RankedStory
 from digest.related import RelatedFinder, RelatedStory
@@ -56,7 +57,7 @@ class Stories:
         catalog: Catalog,
         full_stories: FullStoryService,
         related: RelatedFinder,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self.users = users
         self.articles = articles

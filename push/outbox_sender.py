@@ -37,7 +37,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot
@@ -51,6 +51,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from digest.clock import Clock, utcnow
 from push.push_request import NotSent
 from push.sent_log import SentLog
 from storage.deliveries import DeliveryRow, DeliveryStore
@@ -62,10 +63,6 @@ _METHODS = frozenset({"sendMessage", "sendPhoto", "copyMessage"})
 _GONE = ("chat not found", "user is deactivated", "peer_id_invalid")
 MAYBE_SENT = "timed out: may have been delivered"
 _OUTCOMES = {"sent": "sent", "retry": "retried", "failed": "failed", "uncertain": "uncertain"}
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -216,7 +213,7 @@ class OutboxSender:
         retry_cap: float = 600.0,
         max_flood_waits: int = 5,
         max_flood_pause: float = 60.0,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock = utcnow,
         batch: int = 100,
         maybe_sent_wait: float | None = None,
     ) -> None:

@@ -26,9 +26,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
+from digest.clock import Clock
 from push.outbox_sender import OutboxSender, SendReport
 from push.tick import DigestScheduler, TickReport
 from storage.deliveries import DeliveryStore
@@ -59,7 +60,7 @@ class Pusher:
         leases: LeaseStore,
         deliveries: DeliveryStore,
         worker_id: str,
-        clock: Callable[[], datetime],
+        clock: Clock,
     ) -> None:
         self.scheduler = scheduler
         self.sender = sender

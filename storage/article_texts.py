@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from storage.errors import wraps_errors
 from storage.tables import ArticleText
 
 __all__ = ["STATUSES", "ArticleTextRow", "ArticleTextStore"]
@@ -47,6 +48,7 @@ class ArticleTextRow:
         return self.status == "ok"
 
 
+@wraps_errors
 class ArticleTextStore:
     """Facade over the article_texts table."""
 

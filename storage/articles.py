@@ -26,6 +26,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import Article, ArticleCategory
 
 _CHUNK = 500
@@ -125,6 +126,7 @@ def fit(item: ArticleInput) -> ArticleInput | str:
     return fitted
 
 
+@wraps_errors
 class ArticleStore:
     """Facade over the articles and article_categories tables."""
 
@@ -309,6 +311,7 @@ class ArticleStore:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def count(self) -> int:
+        """How many articles are stored (API, for operators and the ingest tests)."""
         with Session(self._engine) as session:
             return int(session.exec(select(func.count()).select_from(Article)).one())
 

@@ -50,6 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from storage.errors import wraps_errors
 from storage.tables import Broadcast, Delivery, User, UserCountry, UserLanguage
 
 AUDIENCE_KINDS = ("all", "country", "language", "ui_language")
@@ -101,6 +102,7 @@ class BroadcastRow:
         return Audience(self.audience_kind, self.audience_value) if self.audience_kind else None
 
 
+@wraps_errors
 class BroadcastStore:
     """Facade over the broadcasts table and the audience queries behind it."""
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
-from storage.errors import StorageError
+from storage.errors import ConfigurationError, MigrationError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -34,11 +34,11 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Build an engine for ``url``; raise StorageError with a one-line reason if it is unusable."""
+    """Build an engine for ``url``; ConfigurationError with a one-line reason if unusable."""
     try:
         parsed = make_url(url)
     except ArgumentError as e:
-        raise StorageError(f"DATABASE_URL is not a valid SQLAlchemy URL: {e}") from e
+        raise ConfigurationError(f"DATABASE_URL is not a valid SQLAlchemy URL: {e}") from e
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
@@ -62,7 +62,9 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as e:
-        raise StorageError(f"could not upgrade the database schema: {e.__class__.__name__}") from e
+        raise MigrationError(
+            f"could not upgrade the database schema: {e.__class__.__name__}"
+        ) from e
 
 
 @contextmanager

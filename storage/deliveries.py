@@ -32,6 +32,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from storage.errors import wraps_errors
 from storage.tables import DeliveredArticle, Delivery
 
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
@@ -80,6 +81,7 @@ class DeliveryRow:
     created_at: datetime
 
 
+@wraps_errors
 class DeliveryStore:
     """Facade over the deliveries (outbox) and delivered_articles tables."""
 
@@ -210,13 +212,10 @@ class DeliveryStore:
                 touched += int(result.rowcount or 0)
         return touched
 
-    def mark_sent(self, delivery_id: int, message_id: int, now: datetime) -> None:
-        """Record the Telegram message id. Unconditional: a message that went out was sent."""
-        self.mark_sent_many([(delivery_id, message_id)], now)
-
     def mark_sent_many(self, sent: Sequence[tuple[int, int]], now: datetime) -> None:
-        """``mark_sent`` for several (delivery_id, message_id) in one transaction: a commit per
-        message was the largest cost of a fast fan-out (0.9 of 2.1 ms CPU per message)."""
+        """Record the Telegram message id of each (delivery_id, message_id). Unconditional: a
+        message that went out was sent. One transaction for all: a commit per message was the
+        largest cost of a fast fan-out (0.9 of 2.1 ms CPU per message)."""
         if not sent:
             return
         stmt = (
@@ -277,7 +276,8 @@ class DeliveryStore:
             return int(result.rowcount)
 
     def prune_delivered_articles(self, before: datetime) -> int:
-        """Forget stories delivered before ``before`` (they are older than any digest window)."""
+        """Forget stories delivered before ``before`` (they are older than any digest window).
+        Run daily by the bot (``bot.jobs.prune_delivered``), with the article retention."""
         with self._engine.begin() as conn:
             result = conn.execute(delete(_DA).where(_DA.c.delivered_at < _utc(before)))
             return int(result.rowcount)
@@ -289,7 +289,8 @@ class DeliveryStore:
             return _row(found) if found is not None else None
 
     def for_user(self, user_id: int) -> list[DeliveryRow]:
-        """A reader's outbox rows, oldest first (for support questions and tests)."""
+        """A reader's outbox rows, oldest first. API for operators (support questions) and
+        the tests, which read the outbox through it."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(*_T).where(_T.user_id == user_id).order_by(_T.id))
             return [_row(r) for r in rows]
@@ -315,13 +316,11 @@ class DeliveryStore:
         return out
 
     def pending_count(self) -> int:
-        """Rows still to send (pending, whenever due, or in flight)."""
+        """Rows still to send (pending, whenever due, or in flight). API for operators (the
+        outbox backlog) and the tests, which drain until it is zero."""
         stmt = select(func.count()).where(_T.status.in_(("pending", "sending")))
         with self._engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
-
-    def delivered_article_ids(self, user_id: int, category: str) -> set[int]:
-        return self.delivered_article_ids_many([user_id], category)[user_id]
 
     def delivered_article_ids_many(
         self, user_ids: Sequence[int], category: str

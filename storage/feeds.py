@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import FeedState
 
 _FEEDS: Table = FeedState.__table__  # type: ignore[attr-defined]
@@ -63,6 +64,7 @@ class FeedRow:
     next_fetch_at: datetime
 
 
+@wraps_errors
 class FeedStore:
     """Facade over the feeds table."""
 
@@ -106,23 +108,9 @@ class FeedStore:
             ).all()
             return [_row(f) for f in rows]
 
-    def record_success(
-        self,
-        feed_id: int,
-        *,
-        now: datetime,
-        next_fetch_at: datetime,
-        etag: str | None,
-        last_modified: str | None,
-        items_seen: int | None,
-    ) -> None:
-        """A 200 or a 304: clear the failure streak, keep the validators for next time."""
-        self.record_successes(
-            [FetchSuccess(feed_id, now, next_fetch_at, etag, last_modified, items_seen)]
-        )
-
     def record_successes(self, successes: Iterable[FetchSuccess]) -> None:
-        """Several :meth:`record_success` at once: one transaction, one executemany UPDATE."""
+        """Each a 200 or a 304: clear the failure streak, keep the validators for next time.
+        One transaction, one executemany UPDATE for the whole batch."""
         rows = [
             {
                 "b_id": s.feed_id,

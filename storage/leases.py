@@ -16,12 +16,14 @@ from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from storage.errors import wraps_errors
 from storage.tables import Lease
 
 _LEASES: Table = Lease.__table__  # type: ignore[attr-defined]
 _C = _LEASES.c
 
 
+@wraps_errors
 class LeaseStore:
     """Facade over the leases table."""
 

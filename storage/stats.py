@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from storage.errors import wraps_errors
 from storage.tables import Delivery, FeedState, User, UserCategory, UserCountry, UserLanguage
 
 _USERS: Table = User.__table__  # type: ignore[attr-defined]
@@ -115,6 +116,7 @@ class Stats:
     daily: tuple[DayCount, ...]
 
 
+@wraps_errors
 class StatsStore:
     """Read-only facade computing :class:`Stats` from the users, deliveries and feeds tables."""
 

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import bindparam, delete, update
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.errors import wraps_errors
 from storage.tables import (
     User,
     UserCategory,
@@ -86,6 +87,7 @@ class Reader:
         return next((c for c in self.countries if c.code == code), None)
 
 
+@wraps_errors
 class UserStore:
     """Facade over the users and user_* tables."""
 
@@ -113,13 +115,10 @@ class UserStore:
             loaded = _load_many(session, list(ids))
             return [loaded[i] for i in ids if i in loaded]
 
-    def active_ids(self) -> list[int]:
-        with Session(self._engine) as session:
-            return list(session.exec(select(User.id).where(col(User.active))).all())
-
     def count(self) -> int:
+        """How many users the bot knows (API, for operators and bench): counted in SQL."""
         with Session(self._engine) as session:
-            return len(session.exec(select(User.id)).all())
+            return int(session.exec(select(func.count()).select_from(User)).one())
 
     # ---------------------------------------------------------------- identity
     def ensure(
@@ -167,9 +166,6 @@ class UserStore:
 
     def set_timezone(self, user_id: int, timezone: str) -> None:
         self._update_user(user_id, {"timezone": timezone})
-
-    def set_ui_language(self, user_id: int, language: str) -> None:
-        self._update_user(user_id, {"ui_language": language})
 
     def set_setup_complete(self, user_id: int, complete: bool = True) -> None:
         self._update_user(user_id, {"setup_complete": complete})

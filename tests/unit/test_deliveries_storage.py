@@ -45,11 +45,11 @@ def test_delivered_articles_are_recorded_once_and_pruned(store: DeliveryStore) -
     delivered = [(1, "national", 10), (1, "national", 11), (1, "sports", 10), (2, "national", 10)]
     store.enqueue([item(1)], T0, delivered + [(1, "national", 10)])
     store.enqueue([item(1)], T0 + timedelta(days=1), [(1, "national", 12), (1, "national", 11)])
-    assert store.delivered_article_ids(1, "national") == {10, 11, 12}
+    assert store.delivered_article_ids_many([1], "national")[1] == {10, 11, 12}
     many = store.delivered_article_ids_many([1, 2, 3], "national")
     assert many == {1: {10, 11, 12}, 2: {10}, 3: set()}
     assert store.prune_delivered_articles(T0 + timedelta(hours=1)) == 4
-    assert store.delivered_article_ids(1, "national") == {12}
+    assert store.delivered_article_ids_many([1], "national")[1] == {12}
 
 
 def test_claim_takes_due_rows_oldest_first_and_counts_attempts(store: DeliveryStore) -> None:
@@ -109,7 +109,7 @@ def test_two_engines_in_threads_never_claim_the_same_row(engine: Engine, db_url:
 def test_outcomes_and_blocking_cancels_the_readers_other_pushes(store: DeliveryStore) -> None:
     store.enqueue([item(1, f"s{i}") for i in range(4)] + [item(2), item(3)], T0)
     rows = {(r.user_id, r.slot_key): r for r in store.claim("w", T0, limit=4)}
-    store.mark_sent(rows[(1, "s0")].id, 777, T0)
+    store.mark_sent_many([(rows[(1, "s0")].id, 777)], T0)
     store.mark_retry(rows[(1, "s1")].id, "Bad Gateway", T0 + timedelta(seconds=2))
     assert store.mark_blocked(1, rows[(1, "s2")].id, "Forbidden: bot was blocked", T0) == 2
     by_slot = {r.slot_key: r for r in store.for_user(1)}
@@ -147,7 +147,7 @@ def test_broadcast_counts_and_cancellation(store: DeliveryStore) -> None:
     ]
     assert store.enqueue(items + [item(5)], T0) == 5
     first = store.claim("w", T0, limit=1)[0]
-    store.mark_sent(first.id, 5, T0)
+    store.mark_sent_many([(first.id, 5)], T0)
     store.claim("w", T0, limit=1)  # one in flight when the admin cancels
     assert store.cancel_broadcast(9, T0) == 2
     live = store.counts(broadcast_id=9)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest import related
-from digest.related import RelatedIndex
+from digest import related_index as related
+from digest.related_index import RelatedIndex
 from storage.articles import ArticleRow
 
 T0 = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)

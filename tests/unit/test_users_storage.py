@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from storage.db import migrate
@@ -103,6 +105,24 @@ def test_keep_sources_drops_the_rest(engine: Engine) -> None:
     users.toggle_other_source(1, "CA", "radio-canada")
     users.keep_sources(1, "CA", ["cbc"])
     assert users.get(1).country("CA").sources == ("cbc",)  # type: ignore[union-attr]
+
+
+def test_count_is_one_sql_count_not_a_load_of_every_id(engine: Engine) -> None:
+    users = UserStore(engine)
+    for uid in (1, 2, 3):
+        users.ensure(uid, uid, None, "en")
+    users.delete(2)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.lower())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert users.count() == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "count(" in statements[0], statements
 
 
 def test_returning_user_is_active_again(engine: Engine) -> None:
