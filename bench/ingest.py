@@ -3,8 +3,8 @@
 What runs: N feeds (default 300) of generated RSS 2.0 (30-50 entries each, titles and
 summaries of news length, HTML in descriptions, English, German, French, Hindi, Arabic and
 Chinese, stories told by several sources so clustering has work) are served over loopback by
-``tests.feedserver.FeedServer`` instances in a child process, one listening port per simulated
-publisher host (``--hosts``), each feed with an ETag so a repeated GET answers 304.
+``newsbot_testing.feedserver.FeedServer`` instances in a child process, one listening port per
+simulated publisher host (``--hosts``), each feed with an ETag so a repeated GET answers 304.
 ``--real-share`` replaces that share of the feeds with replicas of the real publisher feeds in
 ``../shared/corpus/feeds/real`` (read at run time; skipped if the folder is missing). A catalog
 TOML points at them, and ``digest.ingest.Ingestor.run_once(only_due=False)`` runs with a default
@@ -413,7 +413,7 @@ Route = tuple[int, str, bytes, bool]  # host index, path, decoded body, gzip
 def _serve(routes: list[Route], hosts: int, conn: Connection) -> None:
     """Child process: one FeedServer per host, and one more whose ``DEAD_PATH`` never answers;
     send the ports, serve until told to stop."""
-    from tests.feedserver import FeedServer
+    from newsbot_testing.feedserver import FeedServer
 
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(FeedServer()) for _ in range(hosts + 1)]
