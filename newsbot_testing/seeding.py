@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
 
 from storage.articles import ArticleInput, ArticleStore
 from storage.db import make_engine, migrate
@@ -62,7 +64,7 @@ def insert_readers(conn: Connection, readers: Sequence[Reader], now: datetime) -
         {"user_id": r.id, "country": r.country, "language": r.language, "is_primary": True}
         for r in readers
     ])  # fmt: skip
-    rows = {
+    rows: dict[type[SQLModel], list[dict[str, Any]]] = {
         UserSource: [
             {"user_id": r.id, "country": r.country, "source_id": s, "is_primary": i == 0}
             for r in readers for i, s in enumerate(r.sources)
