@@ -19,22 +19,13 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from digest.catalog import load_catalog
 from digest.selection import selection_for, top_stories
+from newsbot_testing.seeding import Reader, add_stories, insert_readers
 from push.tick import DigestScheduler
 from storage.articles import ArticleInput, ArticleStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
-from storage.tables import (
-    User,
-    UserCategory,
-    UserCountry,
-    UserDeliveryTime,
-    UserLanguage,
-    UserSource,
-)
 from storage.users import UserStore
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -63,8 +54,7 @@ def populate(engine_url: str, readers: int, selections: int, articles_per_source
             )
             for i in range(articles_per_source)
         ]
-        rows = store.upsert(source.id, items, NOW).new
-        store.set_clusters({r.id: r.id for r in rows})
+        add_stories(store, source.id, items, NOW)
     # A few hundred distinct selections: (country, language, sources, category).
     shapes = []
     for _ in range(selections):
@@ -77,32 +67,14 @@ def populate(engine_url: str, readers: int, selections: int, articles_per_source
     with engine.begin() as conn:
         for start in range(0, readers, 5000):
             ids = range(1_000_000 + start, 1_000_000 + min(readers, start + 5000))
-            picks = [(uid, shapes[uid % len(shapes)]) for uid in ids]
-            conn.execute(insert(User), [
-                {"id": uid, "chat_id": uid, "ui_language": "en", "timezone": "UTC",
-                 "flow_mode": "settings", "setup_complete": True, "active": True, "paused": False,
-                 "next_due_at": due, "stories_per_digest": 5, "empty_digest": "skip",
-                 "created_at": NOW, "updated_at": NOW}
-                for uid, _ in picks
-            ])  # fmt: skip
-            conn.execute(insert(UserCountry), [
-                {"user_id": uid, "country": s[0], "is_primary": True, "position": 0}
-                for uid, s in picks
-            ])  # fmt: skip
-            conn.execute(insert(UserLanguage), [
-                {"user_id": uid, "country": s[0], "language": s[1], "is_primary": True}
-                for uid, s in picks
-            ])  # fmt: skip
-            conn.execute(insert(UserSource), [
-                {"user_id": uid, "country": s[0], "source_id": src, "is_primary": i == 0}
-                for uid, s in picks for i, src in enumerate(s[2])
-            ])  # fmt: skip
-            conn.execute(insert(UserCategory), [
-                {"user_id": uid, "category": s[3]} for uid, s in picks
-            ])  # fmt: skip
-            conn.execute(insert(UserDeliveryTime), [
-                {"user_id": uid, "minute": 11 * 60 + 59} for uid, _ in picks
-            ])  # fmt: skip
+            batch = []
+            for uid in ids:
+                country, language, sources, category = shapes[uid % len(shapes)]
+                minutes = (11 * 60 + 59,)
+                batch.append(
+                    Reader(uid, country, language, sources, (category,), minutes, next_due_at=due)
+                )
+            insert_readers(conn, batch, NOW)
     engine.dispose()
 
 

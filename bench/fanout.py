@@ -1,10 +1,10 @@
 """How fast the outbox sender pushes, and whether it stays inside Telegram's limits:
 ``python -m bench.fanout [--readers N] [--repeat R] [--limited M]``.
 
-What runs: the strict fake Bot API (``tests.fakes.botapi.FakeBotAPI``) in a child process on
-127.0.0.1, so that its CPU (a threaded stdlib HTTP server, one connection per request) is not
-charged to the sender, as Telegram's would not be. N readers (default 10,000) exist in a fresh
-SQLite database in a temp dir and in the fake (each wrote /start once).
+What runs: the strict fake Bot API (``newsbot_testing.fakes.botapi.FakeBotAPI``) in a child
+process on 127.0.0.1, so that its CPU (a threaded stdlib HTTP server, one connection per
+request) is not charged to the sender, as Telegram's would not be. N readers (default 10,000)
+exist in a fresh SQLite database in a temp dir and in the fake (each wrote /start once).
 
 What is measured, and why:
 
@@ -88,7 +88,7 @@ PAYLOAD = {
 # ------------------------------------------------------------------ the fake, in a child process
 def _serve(conn: Connection) -> None:
     """Run the fake and answer commands from the bench over a pipe until told to stop."""
-    from tests.fakes.botapi import FakeBotAPI
+    from newsbot_testing.fakes.botapi import FakeBotAPI
 
     with FakeBotAPI() as fake:
         conn.send((fake.base_url, fake.token))

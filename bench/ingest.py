@@ -3,8 +3,8 @@
 What runs: N feeds (default 300) of generated RSS 2.0 (30-50 entries each, titles and
 summaries of news length, HTML in descriptions, English, German, French, Hindi, Arabic and
 Chinese, stories told by several sources so clustering has work) are served over loopback by
-``tests.feedserver.FeedServer`` instances in a child process, one listening port per simulated
-publisher host (``--hosts``), each feed with an ETag so a repeated GET answers 304.
+``newsbot_testing.feedserver.FeedServer`` instances in a child process, one listening port per
+simulated publisher host (``--hosts``), each feed with an ETag so a repeated GET answers 304.
 ``--real-share`` replaces that share of the feeds with replicas of the real publisher feeds in
 ``../shared/corpus/feeds/real`` (read at run time; skipped if the folder is missing). A catalog
 TOML points at them, and ``digest.ingest.Ingestor.run_once(only_due=False)`` runs with a default
@@ -90,6 +90,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
 import digest.ingest as ingest_module
+from bench.pseudowords import FUNCTION_WORDS, SYLLABLES
 from digest.catalog import load_catalog
 from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher
@@ -129,10 +130,6 @@ FEED_CATEGORIES = (
 )
 
 
-def _split(words: str) -> list[str]:
-    return words.split()
-
-
 # Text is made of pseudo-words in each language's script, drawn from a Zipf-distributed
 # vocabulary, plus a few real function words: what matters to ingest is the length, the script
 # and how many tokens unrelated stories share, which sets clustering's work. The exponent is
@@ -140,32 +137,7 @@ def _split(words: str) -> list[str]:
 # story shares a token with 16-17 % of the others and two tokens with 3 %, and the postings a
 # story's tokens touch in an inverted index add up to 21 % of the stories. Here, at 0.6:
 # 20 %, 2.5 % and 23 % (English), 23 %, 10 % and 38 % (Chinese, as bigrams).
-SYLLABLES: dict[str, list[str]] = {
-    "en": _split(
-        "ba be bi bo bu ca co da de di do fa fe fi fo ga go ha he hi ho ka ke la le li lo lu "
-        "ma me mi mo na ne ni no pa pe pi po ra re ri ro ru sa se si so ta te ti to va ve vi "
-        "wa we wi ton ger man ley son ter ble ing ment"
-    ),
-    "de": _split(
-        "ba be bi bo ka ke ko la le li lo ma me mi na ne ni ra re ri sa se so ta te ti "
-        "wa we wi zu zei ber ger schaft lung keit heit stra sch ün ä ö"
-    ),
-    "fr": _split(
-        "ba be bi bo ca co da de di ga gé la le li lo ma me mi na né ni pa pe ra ré ri "
-        "sa se ta té ti va vé tion ment eau oux ier è"
-    ),
-    "hi": [c + v for c in "कखगचजटडतदनपबमयरलवसह" for v in ("", "ा", "ि", "ी", "ु", "े", "ो")],
-    "ar": list("بتثجحخدذرزسشصضطظعغفقكلمنهوي"),
-    "zh": [chr(0x4E00 + (i * 37) % 0x5000) for i in range(1500)],
-}
-FUNCTION_WORDS: dict[str, list[str]] = {
-    "en": ["the", "of", "in", "to", "a", "and", "on", "for", "with", "after"],
-    "de": ["der", "die", "das", "und", "in", "den", "mit", "nach", "für"],
-    "fr": ["le", "la", "les", "de", "des", "et", "à", "pour", "après"],
-    "hi": ["के", "में", "की", "है", "और", "से", "को", "ने"],
-    "ar": ["في", "من", "على", "إلى", "عن", "بعد"],
-    "zh": ["的", "了", "在", "是", "和"],
-}
+# (The syllables and function words are in bench.pseudowords.)
 VOCABULARY_SIZE = 4000
 ZIPF_EXPONENT = 0.6
 
@@ -413,7 +385,7 @@ Route = tuple[int, str, bytes, bool]  # host index, path, decoded body, gzip
 def _serve(routes: list[Route], hosts: int, conn: Connection) -> None:
     """Child process: one FeedServer per host, and one more whose ``DEAD_PATH`` never answers;
     send the ports, serve until told to stop."""
-    from tests.feedserver import FeedServer
+    from newsbot_testing.feedserver import FeedServer
 
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(FeedServer()) for _ in range(hosts + 1)]

@@ -7,18 +7,14 @@ then the admin's /broadcast is an unknown command and the test is skipped, sayin
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from newsbot_testing.fakes.botapi import FakeBotAPI
+from newsbot_testing.launcher import newsbot
 from storage.db import make_engine, migrate
-from tests.e2e.test_newsbot_run import bot_env
-from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_broadcast import ADMIN, FIRST_READER, UNKNOWN, seed_readers
 from tests.handlers.user import TelegramUser
 
@@ -28,36 +24,8 @@ READERS = 300
 # to 4 answered rows whose outcome is being written.
 IN_FLIGHT = 8
 TEXT = "Scheduled maintenance tonight"
-
-
-@contextmanager
-def newsbot(fake: FakeBotAPI, db_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`newsbot run` with one admin, broadcasting at 60/s (the paid-broadcast flag is on)."""
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=log.parent,
-            env=bot_env(
-                TELEGRAM_BOT_TOKEN=fake.token,
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                DATABASE_URL=db_url,
-                FEED_FETCH_ENABLED="false",
-                ADMIN_IDS=str(ADMIN),
-                SEND_MAX_RATE="60",
-                BROADCAST_MAX_RATE="60",
-            ),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+# One admin, broadcasting at 60/s (the paid-broadcast flag is on).
+SETTINGS = {"ADMIN_IDS": str(ADMIN), "SEND_MAX_RATE": "60", "BROADCAST_MAX_RATE": "60"}
 
 
 def received(fake: FakeBotAPI) -> Counter[int]:
@@ -84,7 +52,7 @@ def test_sigkill_mid_broadcast_then_restart_resumes(db_url: str, tmp_path: Path)
     with FakeBotAPI() as fake:
         fake.add_users(readers)
         admin = TelegramUser(fake, ADMIN, "Admin")
-        with newsbot(fake, db_url, log) as first:
+        with newsbot(fake, db_url, log, **SETTINGS) as first:
             fake.wait_for_call("setMyCommands", timeout=30)
             if admin.send(f"/broadcast {TEXT}").text == UNKNOWN:
                 pytest.skip("bot/ does not route /broadcast yet (see handlers/broadcast.py)")
@@ -96,7 +64,7 @@ def test_sigkill_mid_broadcast_then_restart_resumes(db_url: str, tmp_path: Path)
             first.wait(10)
         sent_before = sum(received(fake).values())
         assert sent_before < READERS, "the crash came before the broadcast finished"
-        with newsbot(fake, db_url, log):
+        with newsbot(fake, db_url, log, **SETTINGS):
             fake.wait_for(lambda: len(received(fake)) == READERS, timeout=90)
             fake.wait_for(lambda: "finished" in admin_text(fake), timeout=30)
         got = received(fake)

@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.e2e.test_newsbot_run import run_cli_args
-from tests.feedserver import FeedServer, Reply
+from newsbot_testing.feedserver import FeedServer, Reply
+from newsbot_testing.launcher import run_cli
 from tests.integration.news_fixtures import HOCKEY_EN, rss, write_catalog
 
 
@@ -43,8 +43,8 @@ def test_fetch_survives_hostile_entries_and_reports_timings(tmp_path: Path, db_u
              "beta": [("sports", "/beta.xml"), ("national", "/broken.xml")]},
         )  # fmt: skip
         env = {"NEWSBOT_CATALOG": str(catalog), "DATABASE_URL": db_url}
-        as_json = run_cli_args(tmp_path, ["fetch", "--json"], **env)
-        as_text = run_cli_args(tmp_path, ["fetch"], **env)
+        as_json = run_cli(tmp_path, ["fetch", "--json"], **env)
+        as_text = run_cli(tmp_path, ["fetch"], **env)
     assert as_json.returncode == 0, as_json.stderr[-2000:]
     report = json.loads(as_json.stdout.strip().splitlines()[-1])
     assert (report["ok"], report["failed"], report["new_articles"]) == (2, 1, 3), report

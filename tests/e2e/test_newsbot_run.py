@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,41 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.botapi import FakeBotAPI
-from tests.feedserver import FeedServer, Reply
+from newsbot_testing.fakes.botapi import FakeBotAPI
+from newsbot_testing.feedserver import FeedServer, Reply
+from newsbot_testing.launcher import bot_env, newsbot, run_cli
 from tests.handlers.user import TelegramUser
 from tests.integration.news_fixtures import BUDGET_EN, HOCKEY_EN, rss, write_catalog
-
-REPO = Path(__file__).resolve().parents[2]
 
 COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
 
 
-def bot_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NEWSBOT_"))}
-    env.pop("DATABASE_URL", None)
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
-
-
-def run_cli(tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    return run_cli_args(tmp_path, ["run"], **extra)
-
-
-def run_cli_args(tmp_path: Path, args: list[str], **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,  # no .env there
-        env=bot_env(**extra),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_run_without_token_names_the_variable(tmp_path: Path) -> None:
-    result = run_cli(tmp_path)
+    result = run_cli(tmp_path, ["run"])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
@@ -58,7 +33,11 @@ def test_invalid_catalog_stops_start_up_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[countries]]\ncode = "CA"\nname = "Canada"\nlanguages = []\n')
     result = run_cli(
-        tmp_path, TELEGRAM_BOT_TOKEN="1:x", NEWSBOT_CATALOG=str(bad), DATABASE_URL="sqlite://"
+        tmp_path,
+        ["run"],
+        TELEGRAM_BOT_TOKEN="1:x",
+        NEWSBOT_CATALOG=str(bad),
+        DATABASE_URL="sqlite://",
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -66,37 +45,16 @@ def test_invalid_catalog_stops_start_up_with_one_line(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def running_bot(tmp_path: Path, db_url: str) -> Iterator[tuple[FakeBotAPI, subprocess.Popen[str]]]:
-    with FakeBotAPI() as fake:
-        log = (tmp_path / "bot.log").open("w+")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=tmp_path,
-            env=bot_env(
-                TELEGRAM_BOT_TOKEN=fake.token,
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                DATABASE_URL=db_url,
-                LOG_LEVEL="DEBUG",
-                FEED_FETCH_ENABLED="false",
-            ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            fake.wait_for_call("setMyCommands", timeout=30)
-            yield fake, process
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            log.close()
+def running_bot(
+    tmp_path: Path, db_url: str
+) -> Iterator[tuple[FakeBotAPI, subprocess.Popen[bytes]]]:
+    with FakeBotAPI() as fake, newsbot(fake, db_url, tmp_path / "bot.log", LOG_LEVEL="DEBUG") as p:
+        fake.wait_for_call("setMyCommands", timeout=30)
+        yield fake, p
 
 
 def test_new_user_sets_up_through_the_running_bot(
-    running_bot: tuple[FakeBotAPI, subprocess.Popen[str]], tmp_path: Path
+    running_bot: tuple[FakeBotAPI, subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:
     fake, process = running_bot
     user = TelegramUser(fake, 4242, "Grace")
@@ -137,7 +95,7 @@ def test_fetch_json_reports_exact_counts(tmp_path: Path) -> None:
             server,
             {"alpha": [("national", "/alpha.xml")], "beta": [("sports", "/broken.xml")]},
         )
-        result = run_cli_args(
+        result = run_cli(
             tmp_path,
             ["fetch", "--json"],
             NEWSBOT_CATALOG=str(catalog),
@@ -156,23 +114,14 @@ def test_run_fetches_feeds_at_start_up(tmp_path: Path) -> None:
         catalog = write_catalog(
             tmp_path / "c.toml", server, {"alpha": [("national", "/alpha.xml")]}
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=tmp_path,
-            env=bot_env(
-                TELEGRAM_BOT_TOKEN=fake.token,
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}",
-                NEWSBOT_CATALOG=str(catalog),
-            ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            server.wait_for_requests("/alpha.xml", timeout=30)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            assert process.wait(20) == 0
+        database = f"sqlite:///{tmp_path / 'news.db'}"
+        settings = {"NEWSBOT_CATALOG": str(catalog), "FEED_FETCH_ENABLED": "true"}
+        with newsbot(fake, database, tmp_path / "bot.log", **settings) as process:
+            try:
+                server.wait_for_requests("/alpha.xml", timeout=30)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(20) == 0
 
 
 WRONG_TOKEN = "654321:WRONG-TOKEN-abcdefghijklmnopqrstuvwxyz"
@@ -190,8 +139,9 @@ def test_start_up_refused_by_telegram_is_one_line_without_the_token(
             "unreachable": (fake.token, "http://127.0.0.1:1/bot"),
         }[fault]
         result = run_cli(
-            tmp_path, TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=base, LOG_LEVEL="WARNING",
-            DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}", FEED_FETCH_ENABLED="false",
+            tmp_path, ["run"], TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=base,
+            LOG_LEVEL="WARNING", DATABASE_URL=f"sqlite:///{tmp_path / 'news.db'}",
+            FEED_FETCH_ENABLED="false",
         )  # fmt: skip
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -234,11 +184,11 @@ def test_feed_credentials_never_show_in_fetch_or_stats(tmp_path: Path) -> None:
         text = catalog.read_text().replace("http://127.0.0.1", "http://reader:PASSSECRET@127.0.0.1")
         catalog.write_text(text.replace('.xml"', '.xml?token=TOKSECRET&cat=x"'))
         env = {"NEWSBOT_CATALOG": str(catalog), "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
-        plain = run_cli_args(tmp_path, ["fetch"], **env)
-        as_json = run_cli_args(tmp_path, ["fetch", "--json"], **env)
+        plain = run_cli(tmp_path, ["fetch"], **env)
+        as_json = run_cli(tmp_path, ["fetch", "--json"], **env)
         assert len(server.requests_for("/alpha.xml")) == 2, "the credentials still reach the feed"
-    stats = run_cli_args(tmp_path, ["stats"], **env)
-    stats_json = run_cli_args(tmp_path, ["stats", "--json"], **env)
+    stats = run_cli(tmp_path, ["stats"], **env)
+    stats_json = run_cli(tmp_path, ["stats", "--json"], **env)
     assert "failed: beta http://***@127.0.0.1:" in plain.stdout, plain.stdout
     assert "feed http://***@127.0.0.1:" in plain.stderr, "the warning is logged, redacted"
     assert json.loads(as_json.stdout.splitlines()[-1])["failures"][0]["url"].endswith(

@@ -21,12 +21,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from newsbot_testing.fakes.botapi import FakeBotAPI
+from newsbot_testing.launcher import newsbot
+from newsbot_testing.seeding import seed_due_readers
 from storage.db import make_engine
 from storage.leases import LeaseStore
 from storage.tables import Delivery
-from tests.e2e.fanout_db import seed_due_readers
-from tests.e2e.test_fanout import digest_sends, newsbot, statuses
-from tests.fakes.botapi import FakeBotAPI
+from tests.e2e.outcomes import digest_sends, statuses
 
 READERS = 500
 FAULTS = {"NEWSBOT_TEST_LEASE_SECONDS": "6", "SEND_MAX_RATE": "30"}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes.botapi import FakeBotAPI
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import RunningBot
 from tests.handlers.user import TelegramUser
 

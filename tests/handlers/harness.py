@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 from bot.app import ALLOWED_UPDATES, BotParts, Services, build_bot, build_services
 from bot.settings import Settings
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from push.outbox_sender import SendReport
 from push.pusher import Pusher
 from push.tick import TickReport
-from tests.fakes.botapi import FakeBotAPI
 
 T = TypeVar("T")
 

@@ -29,9 +29,9 @@ from telegram.ext import (
 )
 
 from handlers.broadcast import Broadcasts
+from newsbot_testing.fakes.botapi import FakeBotAPI, Message
 from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
 from storage.tables import Delivery, User, UserCountry, UserLanguage
-from tests.fakes.botapi import FakeBotAPI, Message
 from tests.handlers.harness import ManualClock, RunningBot
 from tests.handlers.user import TelegramUser
 from views.broadcast import (

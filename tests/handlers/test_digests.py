@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from digest.schedule import next_due_for
+from newsbot_testing.fakes.botapi import FakeBotAPI, Message
 from storage.articles import ArticleInput
-from tests.fakes.botapi import FakeBotAPI, Message
 from tests.handlers.harness import ManualClock, RunningBot
 from tests.handlers.news_catalog import CATALOG, set_up_reader
 from tests.handlers.user import TelegramUser

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from storage.articles import ArticleInput, ArticleStore
-from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import RunningBot
 from tests.handlers.news_catalog import CATALOG, set_up_reader
 from tests.handlers.user import TelegramUser

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from digest.schedule import next_due_for
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from storage.articles import ArticleInput
 from storage.broadcasts import Audience, BroadcastStore
 from storage.stats import StatsStore
-from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import ManualClock, RunningBot
 from tests.handlers.news_catalog import CATALOG, set_up_reader
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from telegram import Bot
 
+from newsbot_testing.fakes.botapi import Call, FakeBotAPI
 from push.outbox_sender import OutboxSender, SendReport
 from storage.deliveries import DeliveryStore, OutboxItem
 from storage.users import UserStore
-from tests.fakes.botapi import Call, FakeBotAPI
 
 # Every RetryAfter PTB 22 builds warns about its int-valued retry_after (PTB_TIMEDELTA opts out).
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")

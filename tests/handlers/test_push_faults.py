@@ -23,6 +23,7 @@ from telegram import Bot
 
 import push.pusher as pusher_module
 from digest.catalog import Catalog
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from push.outbox_sender import MAYBE_SENT, OutboxSender
 from push.push_request import MaybeSent, NotSent, PushRequest
 from push.pusher import LEASE, Pusher
@@ -31,7 +32,6 @@ from storage.articles import ArticleStore
 from storage.deliveries import DeliveryStore
 from storage.leases import LeaseStore
 from storage.users import UserStore
-from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.test_outbox_sender import digest, ok_sends, readers
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after.*:DeprecationWarning")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fakes.botapi import FakeBotAPI
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import RunningBot
 from tests.handlers.user import TelegramUser
 

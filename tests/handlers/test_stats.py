@@ -16,6 +16,8 @@ from telegram import Update
 from telegram.ext import ApplicationHandlerStop, CommandHandler, ContextTypes
 
 from handlers.stats import StatsHandler, print_stats, stats_text
+from newsbot_testing.fakes.botapi import FakeBotAPI
+from newsbot_testing.fakes.spec import UploadedFile
 from storage.stats import (
     BroadcastCounts,
     FeedHealth,
@@ -25,8 +27,6 @@ from storage.stats import (
     StatsStore,
 )
 from storage.tables import Delivery, FeedState, User, UserCategory, UserCountry, UserLanguage
-from tests.fakes.botapi import FakeBotAPI
-from tests.fakes.spec import UploadedFile
 from tests.handlers.harness import RunningBot
 from tests.handlers.user import TelegramUser
 

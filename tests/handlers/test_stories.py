@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from newsbot_testing.fakes.botapi import Call, FakeBotAPI, Message
+from newsbot_testing.feedserver import FeedServer, Reply
 from storage.articles import ArticleInput
-from tests.fakes.botapi import Call, FakeBotAPI, Message
-from tests.feedserver import FeedServer, Reply
 from tests.handlers.harness import ManualClock, RunningBot
 from tests.handlers.news_catalog import CATALOG, set_up_reader
 from tests.handlers.user import TelegramUser

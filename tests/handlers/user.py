@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakes.botapi import Call, FakeBotAPI, Message
+from newsbot_testing.fakes.botapi import Call, FakeBotAPI, Message
 
 SCREEN_CHANGES = ("sendMessage", "editMessageText")
 

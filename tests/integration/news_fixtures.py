@@ -8,7 +8,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from tests.feedserver import FeedServer
+from newsbot_testing.feedserver import FeedServer
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,9 @@ from digest.full_story import (
     chat_paragraphs,
     make_page_fetcher,
 )
+from newsbot_testing.feedserver import FeedServer, Reply, Request
 from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleInput, ArticleStore
-from tests.feedserver import FeedServer, Reply, Request
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 HOST = "news.example"

@@ -21,10 +21,10 @@ from digest.feed_timing import FeedTiming
 from digest.fetch import Fetcher, FetchLimits
 from digest.ingest import Ingestor, IngestReport
 from digest.parse import MAX_ENTRIES
+from newsbot_testing.feedserver import FeedServer, Reply
 from storage.articles import ArticleInput, ArticleRow, ArticleStore
 from storage.feeds import FeedStore
 from storage.stats import StatsStore
-from tests.feedserver import FeedServer, Reply
 from tests.integration.news_fixtures import (
     BUDGET_EN,
     HOCKEY_EN,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.button_urls import button_url_ok
+from newsbot_testing.fakes.button_urls import button_url_ok
 from views.button_urls import telegram_accepts_url
 
 BOTH_ACCEPT = [

@@ -35,8 +35,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.fakes.botapi import Call, FakeBotAPI
-from tests.fakes.spec import load_methods
+from newsbot_testing.fakes.botapi import Call, FakeBotAPI
+from newsbot_testing.fakes.spec import load_methods
 
 # PTB warns that RetryAfter.retry_after will become a timedelta; retry_seconds() handles both.
 pytestmark = pytest.mark.filterwarnings(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.htmlcheck import (
+from newsbot_testing.fakes.htmlcheck import (
     HtmlParseError,
     ParsedText,
     check_url,

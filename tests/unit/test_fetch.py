@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from digest.fetch import USER_AGENT, Fetcher, FetchError, FetchLimits, FetchResult, Validators
-from tests.feedserver import FEEDS_DIR, FeedServer, Reply, Request
+from newsbot_testing.feedserver import FEEDS_DIR, FeedServer, Reply, Request
 
 RSS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 FAST = FetchLimits(connect_timeout=0.5, read_timeout=0.3, total_timeout=2)

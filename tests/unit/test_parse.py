@@ -18,7 +18,7 @@ import pytest
 import digest.parse as parse_module
 from digest.errors import DigestError
 from digest.parse import FeedParseError, ParsedFeed, entry_key, parse_feed
-from tests.feedserver import FEEDS_DIR, FeedServer
+from newsbot_testing.feedserver import FEEDS_DIR, FeedServer
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 CASES = sorted(FEEDS_DIR.glob("*.expected.json"))

@@ -28,7 +28,8 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
-FEEDS_DIR = Path(__file__).parent / "data" / "feeds"
+# The fixture feeds stay with the tests that read them; the bench passes its own bodies.
+FEEDS_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "feeds"
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes.htmlcheck import HtmlParseError, ParsedText, parse_html, strip_text, utf16_len
-from tests.fakes.spec import (
+from newsbot_testing.fakes.htmlcheck import (
+    HtmlParseError,
+    ParsedText,
+    parse_html,
+    strip_text,
+    utf16_len,
+)
+from newsbot_testing.fakes.spec import (
     ApiError,
     UploadedFile,
     bad_request,
@@ -145,7 +151,7 @@ class FakeBotAPI:
         self.bot_id = int(token.split(":", 1)[0])
         self.base_url = ""
         self.base_file_url = ""
-        self.strict_html = True  # see tests.fakes.htmlcheck: a bare "&" is an error
+        self.strict_html = True  # see newsbot_testing.fakes.htmlcheck: a bare "&" is an error
         self.callback_answer_timeout = 15.0
         # Time for flood control and callback expiry; tests may swap in a controllable clock.
         self.clock: Callable[[], float] = time.monotonic

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.fakes.button_urls import button_url_ok
+from newsbot_testing.fakes.button_urls import button_url_ok
 
 SPEC_PATH = Path(__file__).with_name("botapi_methods.json")
 
