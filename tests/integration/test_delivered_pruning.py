@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from bot.jobs import PRUNE_JOB
 from digest.ingest import DEFAULT_RETENTION
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from storage.deliveries import OutboxItem
-from tests.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import ManualClock, RunningBot
 
 
