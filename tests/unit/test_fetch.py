@@ -1,4 +1,4 @@
-"""Fetcher against real HTTP (newsbot_testing/feedserver.py) and, for scheduling, httpx's MockTransport."""
+"""Fetcher against real HTTP (the feed server of newsbot_testing) and httpx's MockTransport."""
 
 from __future__ import annotations
 
