@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +51,7 @@ from telegram.error import (
 )
 
 from digest.clock import Clock, utcnow
+from push.pacing import ChatQueue, Pacer
 from push.push_request import NotSent
 from push.sent_log import SentLog
 from storage.deliveries import DeliveryRow, DeliveryStore
@@ -94,105 +94,6 @@ class _BadPayload(Exception):
     """The outbox row cannot become a Bot API call; retrying would not help."""
 
 
-class _Pacer:
-    """Token bucket for the whole bot, doubling as the flood gate opened again after a 429.
-
-    Waiters are served in order (the lock is FIFO). The bucket holds half a second of tokens:
-    with less, every stall of the event loop or the network longer than the bucket is throughput
-    lost for good (a tenth of a second held 93-96% of 30/s on a busy 2-core machine); with a
-    whole second, as PTB's AIORateLimiter allows, the bursts after stalls drained the server's
-    own bucket until ordinary jitter drew a 429. It starts nearly empty, and a 429 empties it,
-    so sending begins and resumes at the rate rather than with a burst.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._capacity = max(1.0, rate / 2)
-        self._tokens = 1.0
-        self._stamp = time.monotonic()
-        self._closed_until = 0.0
-        self._lock = asyncio.Lock()
-
-    def close_for(self, seconds: float) -> None:
-        self._closed_until = max(self._closed_until, time.monotonic() + seconds)
-        self._tokens, self._stamp = 0.0, self._closed_until
-
-    def closed_for(self) -> float:
-        return max(0.0, self._closed_until - time.monotonic())
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if now < self._closed_until:
-                    await asyncio.sleep(self._closed_until - now)
-                    continue
-                self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self._rate)
-
-
-class _Queue:
-    """Claimed rows waiting to be sent, per chat in claim order; chats take turns."""
-
-    def __init__(self) -> None:
-        self.chats: dict[int, deque[DeliveryRow]] = {}
-        self.busy: set[int] = set()  # chats with a message in flight
-        self._size = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def add(self, rows: list[DeliveryRow]) -> None:
-        for row in rows:
-            self.chats.setdefault(row.chat_id, deque()).append(row)
-        self._size += len(rows)
-
-    def pick(self, ready: dict[int, float]) -> DeliveryRow | None:
-        """The first row whose chat is free and due; that chat goes to the back of the line."""
-        now = time.monotonic()
-        for chat, queue in self.chats.items():
-            if chat in self.busy or ready.get(chat, 0.0) > now:
-                continue
-            row = queue.popleft()
-            del self.chats[chat]
-            if queue:
-                self.chats[chat] = queue
-            self.busy.add(chat)
-            self._size -= 1
-            return row
-        return None
-
-    def next_ready(self, ready: dict[int, float]) -> float | None:
-        """Seconds until a waiting chat is due (None: only a finished send can free one)."""
-        times = [ready.get(c, 0.0) for c in self.chats if c not in self.busy]
-        return max(0.001, min(times) - time.monotonic()) if times else None
-
-    def drop_user(self, user_id: int) -> int:
-        """Forget a reader who blocked the bot (the store has cancelled their rows)."""
-        before = self._size
-        for chat in list(self.chats):
-            kept = deque(r for r in self.chats[chat] if r.user_id != user_id)
-            self._size -= len(self.chats[chat]) - len(kept)
-            if kept:
-                self.chats[chat] = kept
-            else:
-                del self.chats[chat]
-        return before - self._size
-
-    def ids(self) -> list[int]:
-        return [row.id for queue in self.chats.values() for row in queue]
-
-    def take_all(self) -> list[DeliveryRow]:
-        rows = [row for queue in self.chats.values() for row in queue]
-        self.chats.clear()
-        self._size = 0
-        return rows
-
-
 class OutboxSender:
     """Sends due outbox rows with a plain ``telegram.Bot`` (no AIORateLimiter: pacing and
     retries are done here, where the outbox can record them)."""
@@ -219,7 +120,7 @@ class OutboxSender:
     ) -> None:
         self._bot, self._deliveries, self._users = bot, deliveries, users
         self._worker = worker_id
-        self._pacer = _Pacer(max_rate)
+        self._pacer = Pacer(max_rate)
         self._per_chat, self._per_group = per_chat_interval, max(per_chat_interval, group_interval)
         self._in_flight = asyncio.Semaphore(concurrency)
         self._concurrency, self._max_attempts, self._batch = concurrency, max_attempts, batch
@@ -233,7 +134,7 @@ class OutboxSender:
         read_timeout = getattr(bot.request, "read_timeout", None) or 5.0
         self._maybe_wait = 2 * read_timeout if maybe_sent_wait is None else maybe_sent_wait
         self._stop = asyncio.Event()
-        self._queue = _Queue()
+        self._queue = ChatQueue()
         self._in_flight_ids: set[int] = set()
         # Told when Telegram imposes a flood wait (its end, on ``clock``): the pusher keeps it in
         # the database so that a process taking over does not send inside the window.
@@ -269,7 +170,7 @@ class OutboxSender:
         report = self._report = SendReport()
         started = time.monotonic()
         self._stop = stop if stop is not None else asyncio.Event()
-        queue = self._queue = _Queue()
+        queue = self._queue = ChatQueue()
         tasks, wake = set[asyncio.Task[None]](), asyncio.Event()
         exhausted = False
 
@@ -447,7 +348,7 @@ class OutboxSender:
             log.error("outbox claim failed: %s", self._reason(e))
             return []
 
-    async def _run(self, row: DeliveryRow, queue: _Queue, report: SendReport) -> None:
+    async def _run(self, row: DeliveryRow, queue: ChatQueue, report: SendReport) -> None:
         self._in_flight_ids.add(row.id)
         try:
             outcome = await self.send_one(row)
@@ -461,7 +362,7 @@ class OutboxSender:
             field = _OUTCOMES[outcome]
             setattr(report, field, getattr(report, field) + 1)
 
-    async def _release(self, queue: _Queue) -> int:
+    async def _release(self, queue: ChatQueue) -> int:
         """Give rows claimed but not started back to the outbox, due when the flood gate opens.
 
         A row whose release cannot be written stays claimed and comes back once its claim
