@@ -31,6 +31,7 @@ from views.flow import (
     SETUP,
     SINGLE_CHOICE,
     Step,
+    StepKind,
     first_missing,
     forced_choice,
     next_step,
@@ -47,8 +48,19 @@ from views.setup import step_view, summary_html
 
 log = logging.getLogger(__name__)
 
-STOP_STEP = "x"
-FLOW_STEPS_WITH_TEXT = {"t", "z"}
+STOP_STEP = "x"  # the /stop menu: not a step of the flow, so never a StepKind
+# What the settings menu's buttons may open (the optional parts open from the mandatory ones).
+SETTINGS_PARTS = frozenset(
+    {
+        StepKind.COUNTRY,
+        StepKind.LANGUAGE,
+        StepKind.SOURCE,
+        StepKind.CATEGORIES,
+        StepKind.TIMES,
+        StepKind.TIMEZONE,
+        *SETTINGS_ONLY,
+    }
+)
 
 
 class SetupFlow:
@@ -80,11 +92,11 @@ class SetupFlow:
             reader = self._reschedule(self._reload(reader))
             note = _("Welcome back! Your deliveries are on again.")
         if reader.setup_complete:
-            await self._open_menu(context, reader, Step("s"), SETTINGS, note)
+            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS, note)
             return
         resume = Step.parse(reader.flow_step)
-        if resume is None or resume.kind in ("s",):
-            resume = first_missing(reader, self.catalog) or Step("m")
+        if resume is None or resume.kind == StepKind.SETTINGS_MENU:
+            resume = first_missing(reader, self.catalog) or Step(StepKind.SUMMARY)
         if reader.flow_step is None and reader.primary_country is None:
             name = reader.first_name or _("there")
             note = _(
@@ -101,7 +113,7 @@ class SetupFlow:
         if not reader.setup_complete:
             await self.start(update, context)
             return
-        await self._open_menu(context, reader, Step("s"), SETTINGS)
+        await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause every delivery, then offer to delete everything stored about the reader."""
@@ -164,7 +176,7 @@ class SetupFlow:
         if press.action == Action.TOGGLE and step.kind in MULTI_CHOICE:
             await self._toggle(query, reader, step, press.arg)
             return
-        if press.action in (Action.DONE, Action.SKIP) and step.kind != "s":
+        if press.action in (Action.DONE, Action.SKIP) and step.kind != StepKind.SETTINGS_MENU:
             problem = self._missing_answer(step, reader)
             if problem:
                 await query.answer(problem, show_alert=False)
@@ -172,24 +184,20 @@ class SetupFlow:
             await query.answer()
             await self._show(query, reader, next_step(step, reader, self.catalog, mode), mode)
             return
-        if step.kind == "m" and press.action == Action.CONFIRM:
+        if step.kind == StepKind.SUMMARY and press.action == Action.CONFIRM:
             await self._finish(query, reader, _("✅ All set! Your digests will arrive on time."))
             return
-        if step.kind == "m" and press.action == Action.GOTO and press.arg == "s":
+        if (
+            step.kind == StepKind.SUMMARY
+            and press.action == Action.GOTO
+            and press.arg == StepKind.SETTINGS_MENU
+        ):
             await query.answer()
-            await self._show(query, reader, Step("s"), SETTINGS)
+            await self._show(query, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
             return
-        if step.kind == "s" and press.action == Action.GOTO:
+        if step.kind == StepKind.SETTINGS_MENU and press.action == Action.GOTO:
             target = Step.parse(press.arg)
-            if target is None or target.kind not in (
-                "c",
-                "lp",
-                "sp",
-                "k",
-                "t",
-                "z",
-                *SETTINGS_ONLY,
-            ):
+            if target is None or target.kind not in SETTINGS_PARTS:
                 await self._expired(query, reader)
                 return
             if target.country and reader.country(target.country) is None:
@@ -198,7 +206,7 @@ class SetupFlow:
             await query.answer()
             await self._show(query, reader, target, SETTINGS)
             return
-        if step.kind == "s" and press.action == Action.DONE:
+        if step.kind == StepKind.SETTINGS_MENU and press.action == Action.DONE:
             await self._finish(query, reader, _("✅ Saved."))
             return
         await self._expired(query, reader)
@@ -210,28 +218,32 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         note = None
-        if step.kind == "c":
+        if step.kind == StepKind.COUNTRY:
             self.users.set_primary_country(reader.id, value)
             country = self.catalog.country(value)
             if country and reader.timezone not in country.timezones:
                 self.users.set_timezone(reader.id, country.default_timezone)
-        elif step.kind == "lp" and step.country:
+        elif step.kind == StepKind.LANGUAGE and step.country:
             self.users.set_primary_language(reader.id, step.country, value)
             self._drop_unreachable_sources(reader.id, step.country)
-        elif step.kind == "sp" and step.country:
+        elif step.kind == StepKind.SOURCE and step.country:
             self.users.set_primary_source(reader.id, step.country, value)
-        elif step.kind == "z":
+        elif step.kind == StepKind.TIMEZONE:
             self.users.set_timezone(reader.id, value)
-        elif step.kind == "q":
+        elif step.kind == StepKind.QUIET_HOURS:
             window = parse_quiet_code(value)
             self.users.set_quiet_hours(reader.id, *(window or (None, None)))
-        elif step.kind == "n":
+        elif step.kind == StepKind.DIGEST_SIZE:
             self.users.set_stories_per_digest(reader.id, int(value))
-        elif step.kind == "e":
+        elif step.kind == StepKind.EMPTY_DIGEST:
             self.users.set_empty_digest(reader.id, value)
         reader = self._reload(reader)
         following = next_step(step, reader, self.catalog, reader.flow_mode)
-        if step.kind == "lp" and step.country and following != Step("lo", step.country):
+        if (
+            step.kind == StepKind.LANGUAGE
+            and step.country
+            and following != Step(StepKind.OTHER_LANGUAGES, step.country)
+        ):
             country_name = country_label(step.country, reader, self.catalog)
             note = _("No other language available for {country}.").format(country=country_name)
         await query.answer()
@@ -244,16 +256,16 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         toast = None
-        if step.kind == "o":
+        if step.kind == StepKind.OTHER_COUNTRIES:
             self.users.toggle_other_country(reader.id, value)
-        elif step.kind == "lo" and step.country:
+        elif step.kind == StepKind.OTHER_LANGUAGES and step.country:
             self.users.toggle_other_language(reader.id, step.country, value)
             self._drop_unreachable_sources(reader.id, step.country)
-        elif step.kind == "so" and step.country:
+        elif step.kind == StepKind.OTHER_SOURCES and step.country:
             self.users.toggle_other_source(reader.id, step.country, value)
-        elif step.kind == "k":
+        elif step.kind == StepKind.CATEGORIES:
             self.users.set_categories(reader.id, _toggled_categories(reader.categories, value))
-        elif step.kind == "t":
+        elif step.kind == StepKind.TIMES:
             minutes = set(reader.delivery_minutes) ^ {int(value)}
             if len(minutes) > MAX_DELIVERY_TIMES:
                 toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
@@ -322,7 +334,7 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         typed = message.text or ""
-        if reader.flow_step == "t":
+        if reader.flow_step == StepKind.TIMES:
             minutes = parse_times(typed)
             if minutes is None:
                 await message.reply_text(_("Send a time like 07:30, or several: 07:30, 18:00."))
@@ -335,9 +347,11 @@ class SetupFlow:
                 return
             self.users.set_delivery_minutes(reader.id, merged)
             note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
-            await self._open_menu(context, self._reload(reader), Step("t"), reader.flow_mode, note)
+            await self._open_menu(
+                context, self._reload(reader), Step(StepKind.TIMES), reader.flow_mode, note
+            )
             return
-        if reader.flow_step == "z":
+        if reader.flow_step == StepKind.TIMEZONE:
             zone = match_timezone(typed)
             if zone is None:
                 close = suggest_timezones(typed)
@@ -350,12 +364,12 @@ class SetupFlow:
                 return
             self.users.set_timezone(reader.id, zone)
             reader = self._reload(reader)
-            following = next_step(Step("z"), reader, self.catalog, reader.flow_mode)
+            following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
             now = _local_time(zone)
             note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
             await self._open_menu(context, reader, following, reader.flow_mode, note)
             return
-        if reader.flow_step == "q":
+        if reader.flow_step == StepKind.QUIET_HOURS:
             try:
                 window = parse_quiet_hours(typed)
             except ValueError:
@@ -363,7 +377,7 @@ class SetupFlow:
                 return
             self.users.set_quiet_hours(reader.id, *(window or (None, None)))
             reader = self._reload(reader)
-            await self._open_menu(context, reader, Step("s"), SETTINGS)
+            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
             return
         if reader.flow_step:
             await message.reply_text(_("Please use the buttons above, or send /settings."))
@@ -399,11 +413,11 @@ class SetupFlow:
 
     def _missing_answer(self, step: Step, reader: Reader) -> str | None:
         _ = gettext_for(reader.ui_language)
-        if step.kind == "k" and not reader.categories:
+        if step.kind == StepKind.CATEGORIES and not reader.categories:
             return _("Pick at least one category.")
-        if step.kind == "t" and not reader.delivery_minutes:
+        if step.kind == StepKind.TIMES and not reader.delivery_minutes:
             return _("Pick at least one time, or send one like 07:30.")
-        if step.kind == "z" and not reader.timezone:
+        if step.kind == StepKind.TIMEZONE and not reader.timezone:
             return _("Pick a timezone first.")
         return None
 
@@ -416,7 +430,7 @@ class SetupFlow:
             if value is None or step.country is None:
                 break
             country = country_label(step.country, reader, self.catalog)
-            if step.kind == "lp":
+            if step.kind == StepKind.LANGUAGE:
                 self.users.set_primary_language(reader.id, step.country, value)
                 language = language_name(value, reader.ui_language)
                 notes.append(

@@ -12,6 +12,7 @@ from views.flow import (
     SETTINGS,
     SETUP,
     Step,
+    StepKind,
     first_missing,
     forced_choice,
     next_step,
@@ -55,6 +56,29 @@ def test_step_codes_round_trip() -> None:
         assert step is not None and step.code == code
     for bad in ("", "lp", "c.CA", "zz", "lp.", None):
         assert Step.parse(bad) is None
+
+
+def test_step_kind_values_are_the_stored_codes() -> None:
+    """Stored ``flow_step`` values and buttons already sent carry these codes: they never change."""
+    stored = {kind.name: kind.value for kind in StepKind}
+    assert stored == {
+        "COUNTRY": "c",
+        "OTHER_COUNTRIES": "o",
+        "LANGUAGE": "lp",
+        "OTHER_LANGUAGES": "lo",
+        "SOURCE": "sp",
+        "OTHER_SOURCES": "so",
+        "CATEGORIES": "k",
+        "TIMES": "t",
+        "TIMEZONE": "z",
+        "SUMMARY": "m",
+        "SETTINGS_MENU": "s",
+        "QUIET_HOURS": "q",
+        "DIGEST_SIZE": "n",
+        "EMPTY_DIGEST": "e",
+    }
+    parsed = Step.parse("lp.CA")
+    assert parsed == Step(StepKind.LANGUAGE, "CA") and parsed.kind is StepKind.LANGUAGE
 
 
 def test_new_reader_starts_with_primary_country(catalog: Catalog) -> None:
