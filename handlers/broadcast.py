@@ -36,7 +36,7 @@ from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
 from handlers import basics
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
 from storage.deliveries import DeliveryStore
 from storage.users import UserStore
@@ -125,7 +125,7 @@ class Broadcasts:
             return
         _ = gettext_for(ui_language_for(query.from_user.language_code))
         if not self._admin(query.from_user.id, "a broadcast button"):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         press = decode(query.data)
         bid = views.broadcast_id_of(press.step) if press else None
@@ -139,7 +139,7 @@ class Broadcasts:
             or shown.chat.id != row.admin_chat_id
             or shown.message_id != row.progress_message_id
         ):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         _ = gettext_for(row.admin_language)
         now = self.clock()
@@ -186,7 +186,7 @@ class Broadcasts:
         elif action == views.CONFIRM and audience is not None:
             await self._confirm(query, row, audience, bot)
         else:
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
 
     async def _confirm(
         self, query: CallbackQuery, row: BroadcastRow, audience: Audience, bot: Bot

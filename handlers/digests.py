@@ -12,15 +12,15 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
 from digest.schedule import next_due_for, pause_until
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
 from views.i18n import babel_locale, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup
+from views.keyboards import button, decode, markup, pattern
 from views.render import esc
 
 PAUSE_STEP = "p"
 PAUSE_CHOICES = ("day", "week", "forever")
-CALLBACK_PATTERN = rf"^1\|{PAUSE_STEP}\|"
+CALLBACK_PATTERN = pattern(PAUSE_STEP)
 
 
 class Digests:
@@ -96,7 +96,7 @@ class Digests:
         press = decode(query.data)
         _ = gettext_for(reader.ui_language if reader else ui_language_for(None))
         if reader is None or press is None or press.arg not in PAUSE_CHOICES:
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         now = self.clock()
         until = pause_until(now, press.arg)

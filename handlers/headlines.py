@@ -13,12 +13,12 @@ from telegram.ext import ContextTypes
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.rank import RankedStory
 from digest.selection import selection_for, top_stories
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.articles import ArticleStore
 from storage.users import Reader, UserStore
 from views.digest import story_buttons
 from views.i18n import Gettext, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup, rows_of
+from views.keyboards import button, decode, markup, pattern, rows_of
 from views.labels import category_label
 from views.render import esc
 from views.story import source_name, story_html
@@ -27,7 +27,7 @@ STEP = "h"
 PICK = "c"
 PAGE = "p"
 PAGE_SIZE = 5
-CALLBACK_PATTERN = rf"^1\|{STEP}\|"
+CALLBACK_PATTERN = pattern(STEP)
 
 
 class Headlines:
@@ -92,7 +92,7 @@ class Headlines:
         category, _sep, page_text = press.arg.partition(".")
         valid = category in (*CATEGORIES, ALL_CATEGORIES) and (page_text or "0").isdigit()
         if not valid or press.action not in (PICK, PAGE):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         await query.answer()
         text, keyboard = self._page(reader, category, int(page_text or 0))

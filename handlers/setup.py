@@ -21,7 +21,7 @@ from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.schedule import next_due_for, parse_quiet_hours
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
 from views.flow import (
     MAX_DELIVERY_TIMES,
@@ -500,7 +500,7 @@ class SetupFlow:
 
     async def _expired(self, query: CallbackQuery, reader: Reader | None) -> None:
         language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
-        await query.answer(gettext_for(language)("This menu has expired — send /settings"))
+        await answer_expired(query, gettext_for(language))
 
 
 def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:

@@ -1,12 +1,13 @@
 """The story buttons: Full story, Continue reading, Related. They work on messages of any age.
 
-Buttons carry only the article id (``1|s|f|123``), so a forged or stale id simply finds nothing
-and gets "This story is no longer available". Each press is answered at once; the page fetch and
-extraction then run as a background task, so a slow publisher never holds up the reader's next
-tap or anyone else. While that reply is on its way, more taps on the same button of the same
-message get a short toast instead of another reply (a reader hammering Related under Telegram's
-flood limit would otherwise queue a hundred messages). A reply the rate limiter cannot send in
-time (RetryAfter) is dropped: the press was answered already and the limiter logs the burst once.
+Buttons carry only the article id (step ``a``, action ``f``, argument ``123``), so a forged or
+stale id simply finds nothing and gets "This story is no longer available". Each press is
+answered at once; the page fetch and extraction then run as a background task, so a slow
+publisher never holds up the reader's next tap or anyone else. While that reply is on its way,
+more taps on the same button of the same message get a short toast instead of another reply (a
+reader hammering Related under Telegram's flood limit would otherwise queue a hundred messages).
+A reply the rate limiter cannot send in time (RetryAfter) is dropped: the press was answered
+already and the limiter logs the burst once.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from views.button_urls import telegram_accepts_url
 from views.digest import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from views.full_story import fallback_text, share_url, story_pages
 from views.i18n import Gettext, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup
+from views.keyboards import button, decode, markup, pattern, prefix
 from views.render import esc
 from views.story import clip, source_name, story_html
 
 log = logging.getLogger(__name__)
 
 CONTINUE = "c"
-CALLBACK_PATTERN = rf"^1\|{STORY_STEP}\|"
+CALLBACK_PATTERN = pattern(STORY_STEP)
 RELATED_LIMIT = 8
 
 
@@ -210,11 +211,9 @@ async def _drop_continue_button(query: CallbackQuery) -> None:
     message = query.message
     if message is None or not hasattr(message, "reply_markup") or message.reply_markup is None:
         return
-    prefix = f"1|{STORY_STEP}|{CONTINUE}|"
+    used = prefix(STORY_STEP, CONTINUE)
     keyboard = message.reply_markup.inline_keyboard
-    rows = [
-        [b for b in row if not str(b.callback_data or "").startswith(prefix)] for row in keyboard
-    ]
+    rows = [[b for b in row if not str(b.callback_data or "").startswith(used)] for row in keyboard]
     if sum(map(len, rows)) == sum(map(len, keyboard)):
         return
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -20,7 +21,7 @@ from views.flow import (
     previous_step,
     skipped,
 )
-from views.keyboards import decode, encode
+from views.keyboards import decode, encode, pattern, prefix
 
 BLANK = Reader(
     id=1,
@@ -177,3 +178,13 @@ def test_every_callback_fits_64_bytes(catalog: Catalog) -> None:
     assert decode(data) is not None
     with pytest.raises(ValueError):
         encode("s", "g", "x" * 70)
+
+
+def test_route_patterns_and_prefixes_come_from_the_codec() -> None:
+    """Routes match a menu's buttons through the codec, so a new version moves them all."""
+    assert re.match(pattern("h"), encode("h", "p", "sports.1"))
+    assert not re.match(pattern("h"), encode("hh", "p")) and not re.match(pattern("h"), "2|h|p|")
+    assert re.match(pattern("B", numbered=True), encode("B17", "p", "a"))
+    assert not re.match(pattern("B", numbered=True), encode("B", "p", "a"))
+    assert encode("a", "c", "12.1").startswith(prefix("a", "c"))
+    assert not encode("a", "f", "12").startswith(prefix("a", "c"))
