@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ class Headlines:
         user = update.effective_user
         if message is None or user is None:
             return
-        reader = self.users.get(user.id)
+        reader = await asyncio.to_thread(self.users.get, user.id)
         _ = gettext_for(reader.ui_language if reader else ui_language_for(user.language_code))
         if reader is None or selection_for(reader, self.catalog).empty:
             await message.reply_text(_("Set up your news first: send /start."))
@@ -68,7 +69,7 @@ class Headlines:
             await message.reply_text(esc(hint), parse_mode=ParseMode.HTML, reply_markup=_picker(_))
             return
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-        text, keyboard = self._page(reader, category, 0)
+        text, keyboard = await self._page(reader, category, 0)
         await message.reply_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
         )
@@ -78,7 +79,7 @@ class Headlines:
         query = update.callback_query
         if query is None:
             return
-        reader = self.users.get(query.from_user.id)
+        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
         press = decode(query.data)
         language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
         _ = gettext_for(language)
@@ -95,14 +96,17 @@ class Headlines:
             await answer_expired(query, _)
             return
         await query.answer()
-        text, keyboard = self._page(reader, category, int(page_text or 0))
+        text, keyboard = await self._page(reader, category, int(page_text or 0))
         await edit_in_place(query, text, keyboard)
 
-    def _page(self, reader: Reader, category: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    async def _page(
+        self, reader: Reader, category: str, page: int
+    ) -> tuple[str, InlineKeyboardMarkup]:
         _ = gettext_for(reader.ui_language)
         now = self.clock()
         wanted = None if category == ALL_CATEGORIES else category
-        stories = top_stories(self.articles, selection_for(reader, self.catalog), wanted, now)
+        selection = selection_for(reader, self.catalog)
+        stories = await asyncio.to_thread(top_stories, self.articles, selection, wanted, now)
         title = "📰 " + _("Headlines · {category}").format(category=category_label(category, _))
         if not stories:
             empty = _("No stories from your sources here yet. New ones arrive every few minutes.")

@@ -8,6 +8,7 @@ expired" instead of acting on a menu the reader no longer sees.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -79,17 +80,12 @@ class SetupFlow:
     # ------------------------------------------------------------------ commands
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
-        known = self.users.get(update.effective_user.id) if update.effective_user else None
-        reader = self._ensure_reader(update)  # a reader who had blocked the bot is active again
+        reader = await self._ensure_reader(update, back_after_block=True)
         _ = gettext_for(reader.ui_language)
         note = None
-        if known is not None and not known.active and reader.setup_complete:
-            # Back after blocking the bot: the next digest is the next slot from now, not the
-            # one missed while away.
-            reader = self._reschedule(reader)
         if reader.paused:
-            self.users.set_paused(reader.id, False)
-            reader = self._reschedule(self._reload(reader))
+            await asyncio.to_thread(self.users.set_paused, reader.id, False)
+            reader = await asyncio.to_thread(self._reschedule, reader)
             note = _("Welcome back! Your deliveries are on again.")
         if reader.setup_complete:
             await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS, note)
@@ -109,7 +105,7 @@ class SetupFlow:
 
     async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show every choice in plain words, with a button per part to change it."""
-        reader = self._ensure_reader(update)
+        reader = await self._ensure_reader(update)
         if not reader.setup_complete:
             await self.start(update, context)
             return
@@ -117,9 +113,9 @@ class SetupFlow:
 
     async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause every delivery, then offer to delete everything stored about the reader."""
-        reader = self._ensure_reader(update)
+        reader = await self._ensure_reader(update)
         _ = gettext_for(reader.ui_language)
-        self.users.set_paused(reader.id, True)
+        await asyncio.to_thread(self.users.set_paused, reader.id, True)
         text = "\n\n".join(
             [
                 esc(_("Deliveries are paused. Send /start whenever you want them back.")),
@@ -140,7 +136,7 @@ class SetupFlow:
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        reader = self.users.get(update.effective_user.id)
+        reader = await asyncio.to_thread(self.users.get, update.effective_user.id)
         press = decode(query.data)
         message_id = query.message.message_id if query.message else None
         if (
@@ -218,6 +214,175 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         note = None
+        reader = await asyncio.to_thread(self._save_pick, reader, step, value)
+        following = next_step(step, reader, self.catalog, reader.flow_mode)
+        if (
+            step.kind == StepKind.LANGUAGE
+            and step.country
+            and following != Step(StepKind.OTHER_LANGUAGES, step.country)
+        ):
+            country_name = country_label(step.country, reader, self.catalog)
+            note = _("No other language available for {country}.").format(country=country_name)
+        await query.answer()
+        await self._show(query, reader, following, reader.flow_mode, note)
+
+    async def _toggle(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
+        """A multi-select tick: store it and redraw the same menu with the new check marks."""
+        if value not in options(step, reader, self.catalog):
+            await self._expired(query, reader)
+            return
+        _ = gettext_for(reader.ui_language)
+        toast = None
+        fresh = await asyncio.to_thread(self._save_toggle, reader, step, value)
+        if fresh is None:
+            toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+        await query.answer(toast)
+        await self._show(query, fresh or reader, step, reader.flow_mode)
+
+    async def _finish(self, query: CallbackQuery, reader: Reader, headline: str) -> None:
+        """Leave the menus: the setup is complete, or the reader is told what is missing."""
+        missing = first_missing(reader, self.catalog)
+        if missing is not None:
+            await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
+            await self._show(query, reader, missing, reader.flow_mode)
+            return
+        await asyncio.to_thread(self.users.set_setup_complete, reader.id, True)
+        await asyncio.to_thread(self.users.set_flow, reader.id, None, mode=SETTINGS)
+        await query.answer()
+        reader = await asyncio.to_thread(self._reschedule, reader)
+        _ = gettext_for(reader.ui_language)
+        footer = esc(_("Change anything with /settings. /help lists every command."))
+        text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
+        await edit_in_place(query, text, None)
+
+    async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
+        _ = gettext_for(reader.ui_language)
+        if press.action == Action.DELETE_ASK:
+            await query.answer()
+            keyboard = markup(
+                [
+                    [button("🗑 " + _("Yes, delete everything"), STOP_STEP, Action.DELETE_YES)],
+                    [button(_("Cancel"), STOP_STEP, Action.KEEP)],
+                ]
+            )
+            text = esc(_("Delete all your settings? This cannot be undone."))
+            await edit_in_place(query, text, keyboard)
+        elif press.action == Action.DELETE_YES:
+            await asyncio.to_thread(self.users.delete, reader.id)
+            log.info("user %s deleted their data", reader.id)
+            await query.answer(_("Deleted."))
+            await edit_in_place(
+                query,
+                esc(_("Everything I stored about you is deleted. Send /start to begin again.")),
+                None,
+            )
+        elif press.action == Action.KEEP:
+            await asyncio.to_thread(self.users.set_flow, reader.id, None)
+            await query.answer()
+            text = esc(
+                _("Your settings are kept and deliveries stay paused. Send /start to resume.")
+            )
+            await edit_in_place(query, text, None)
+        else:
+            await self._expired(query, reader)
+
+    # ---------------------------------------------------------------- free text
+    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Typed delivery times and timezone names; anything else gets a one-line hint."""
+        message = update.effective_message
+        if message is None or update.effective_user is None:
+            return
+        reader = await asyncio.to_thread(self.users.get, update.effective_user.id)
+        if reader is None:
+            _ = gettext_for(ui_language_for(update.effective_user.language_code))
+            await message.reply_text(_("Send /start to set up your news."))
+            return
+        _ = gettext_for(reader.ui_language)
+        typed = message.text or ""
+        if reader.flow_step == StepKind.TIMES:
+            minutes = parse_times(typed)
+            if minutes is None:
+                await message.reply_text(_("Send a time like 07:30, or several: 07:30, 18:00."))
+                return
+            merged = set(reader.delivery_minutes) | set(minutes)
+            if len(merged) > MAX_DELIVERY_TIMES:
+                await message.reply_text(
+                    _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+                )
+                return
+            await asyncio.to_thread(self.users.set_delivery_minutes, reader.id, merged)
+            note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
+            fresh = await asyncio.to_thread(self._reload, reader)
+            await self._open_menu(context, fresh, Step(StepKind.TIMES), reader.flow_mode, note)
+            return
+        if reader.flow_step == StepKind.TIMEZONE:
+            zone = match_timezone(typed)
+            if zone is None:
+                close = suggest_timezones(typed)
+                hint = _(
+                    "I don't know that timezone. Send a name like America/Toronto or Europe/Berlin."
+                )
+                if close:
+                    hint += " " + _("Did you mean: {names}?").format(names=", ".join(close))
+                await message.reply_text(hint)
+                return
+            await asyncio.to_thread(self.users.set_timezone, reader.id, zone)
+            reader = await asyncio.to_thread(self._reload, reader)
+            following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
+            now = _local_time(zone)
+            note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
+            await self._open_menu(context, reader, following, reader.flow_mode, note)
+            return
+        if reader.flow_step == StepKind.QUIET_HOURS:
+            try:
+                window = parse_quiet_hours(typed)
+            except ValueError:
+                await message.reply_text(_("Send quiet hours like 22:30-06:45, or “off”."))
+                return
+            await asyncio.to_thread(
+                self.users.set_quiet_hours, reader.id, *(window or (None, None))
+            )
+            reader = await asyncio.to_thread(self._reload, reader)
+            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
+            return
+        if reader.flow_step:
+            await message.reply_text(_("Please use the buttons above, or send /settings."))
+        elif reader.setup_complete:
+            await message.reply_text(_("Send /help to see what I can do."))
+        else:
+            await message.reply_text(_("Send /start to set up your news."))
+
+    # ------------------------------------------------------------------ helpers
+    async def _ensure_reader(self, update: Update, *, back_after_block: bool = False) -> Reader:
+        """The sender's reader row, created if new and active again if they had blocked the bot;
+        ``back_after_block`` also reschedules such a returning reader (see :meth:`_arrive`)."""
+        user = update.effective_user
+        chat = update.effective_chat
+        assert user is not None and chat is not None  # commands always come from someone
+        args = (user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code))
+        if back_after_block:
+            return await asyncio.to_thread(self._arrive, *args)
+        return await asyncio.to_thread(self.users.ensure, *args)
+
+    def _arrive(self, user_id: int, chat_id: int, first_name: str, language: str) -> Reader:
+        """/start: ensure the reader; one back after blocking the bot gets the next slot from
+        now as their next digest, not the one missed while away. Runs in a worker thread."""
+        known = self.users.get(user_id)
+        if known is not None and not known.active and known.setup_complete:
+            # Rescheduled before ``ensure`` makes them active, so an active reader never has
+            # the missed slot due.
+            self.users.set_next_due(user_id, next_due_for(known, self.clock()))
+        return self.users.ensure(user_id, chat_id, first_name, language)
+
+    def _reschedule(self, reader: Reader) -> Reader:
+        """Times, timezone, quiet hours or pausing may have changed: recompute the next digest
+        time from the reader as stored. Runs in a worker thread."""
+        reader = self._reload(reader)
+        self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+        return self._reload(reader)
+
+    def _save_pick(self, reader: Reader, step: Step, value: str) -> Reader:
+        """Store a single choice; the reader as now stored. Runs in a worker thread."""
         if step.kind == StepKind.COUNTRY:
             self.users.set_primary_country(reader.id, value)
             country = self.catalog.country(value)
@@ -237,25 +402,11 @@ class SetupFlow:
             self.users.set_stories_per_digest(reader.id, int(value))
         elif step.kind == StepKind.EMPTY_DIGEST:
             self.users.set_empty_digest(reader.id, value)
-        reader = self._reload(reader)
-        following = next_step(step, reader, self.catalog, reader.flow_mode)
-        if (
-            step.kind == StepKind.LANGUAGE
-            and step.country
-            and following != Step(StepKind.OTHER_LANGUAGES, step.country)
-        ):
-            country_name = country_label(step.country, reader, self.catalog)
-            note = _("No other language available for {country}.").format(country=country_name)
-        await query.answer()
-        await self._show(query, reader, following, reader.flow_mode, note)
+        return self._reload(reader)
 
-    async def _toggle(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
-        """A multi-select tick: store it and redraw the same menu with the new check marks."""
-        if value not in options(step, reader, self.catalog):
-            await self._expired(query, reader)
-            return
-        _ = gettext_for(reader.ui_language)
-        toast = None
+    def _save_toggle(self, reader: Reader, step: Step, value: str) -> Reader | None:
+        """Store a multi-select tick; the reader as now stored, or None when the tick would
+        exceed the delivery times allowed (nothing stored). Runs in a worker thread."""
         if step.kind == StepKind.OTHER_COUNTRIES:
             self.users.toggle_other_country(reader.id, value)
         elif step.kind == StepKind.OTHER_LANGUAGES and step.country:
@@ -268,143 +419,17 @@ class SetupFlow:
         elif step.kind == StepKind.TIMES:
             minutes = set(reader.delivery_minutes) ^ {int(value)}
             if len(minutes) > MAX_DELIVERY_TIMES:
-                toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
-            else:
-                self.users.set_delivery_minutes(reader.id, minutes)
-        await query.answer(toast)
-        await self._show(query, self._reload(reader), step, reader.flow_mode)
-
-    async def _finish(self, query: CallbackQuery, reader: Reader, headline: str) -> None:
-        """Leave the menus: the setup is complete, or the reader is told what is missing."""
-        missing = first_missing(reader, self.catalog)
-        if missing is not None:
-            await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
-            await self._show(query, reader, missing, reader.flow_mode)
-            return
-        self.users.set_setup_complete(reader.id, True)
-        self.users.set_flow(reader.id, None, mode=SETTINGS)
-        await query.answer()
-        reader = self._reschedule(self._reload(reader))
-        _ = gettext_for(reader.ui_language)
-        footer = esc(_("Change anything with /settings. /help lists every command."))
-        text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
-        await edit_in_place(query, text, None)
-
-    async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
-        _ = gettext_for(reader.ui_language)
-        if press.action == Action.DELETE_ASK:
-            await query.answer()
-            keyboard = markup(
-                [
-                    [button("🗑 " + _("Yes, delete everything"), STOP_STEP, Action.DELETE_YES)],
-                    [button(_("Cancel"), STOP_STEP, Action.KEEP)],
-                ]
-            )
-            text = esc(_("Delete all your settings? This cannot be undone."))
-            await edit_in_place(query, text, keyboard)
-        elif press.action == Action.DELETE_YES:
-            self.users.delete(reader.id)
-            log.info("user %s deleted their data", reader.id)
-            await query.answer(_("Deleted."))
-            await edit_in_place(
-                query,
-                esc(_("Everything I stored about you is deleted. Send /start to begin again.")),
-                None,
-            )
-        elif press.action == Action.KEEP:
-            self.users.set_flow(reader.id, None)
-            await query.answer()
-            text = esc(
-                _("Your settings are kept and deliveries stay paused. Send /start to resume.")
-            )
-            await edit_in_place(query, text, None)
-        else:
-            await self._expired(query, reader)
-
-    # ---------------------------------------------------------------- free text
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Typed delivery times and timezone names; anything else gets a one-line hint."""
-        message = update.effective_message
-        if message is None or update.effective_user is None:
-            return
-        reader = self.users.get(update.effective_user.id)
-        if reader is None:
-            _ = gettext_for(ui_language_for(update.effective_user.language_code))
-            await message.reply_text(_("Send /start to set up your news."))
-            return
-        _ = gettext_for(reader.ui_language)
-        typed = message.text or ""
-        if reader.flow_step == StepKind.TIMES:
-            minutes = parse_times(typed)
-            if minutes is None:
-                await message.reply_text(_("Send a time like 07:30, or several: 07:30, 18:00."))
-                return
-            merged = set(reader.delivery_minutes) | set(minutes)
-            if len(merged) > MAX_DELIVERY_TIMES:
-                await message.reply_text(
-                    _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
-                )
-                return
-            self.users.set_delivery_minutes(reader.id, merged)
-            note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
-            await self._open_menu(
-                context, self._reload(reader), Step(StepKind.TIMES), reader.flow_mode, note
-            )
-            return
-        if reader.flow_step == StepKind.TIMEZONE:
-            zone = match_timezone(typed)
-            if zone is None:
-                close = suggest_timezones(typed)
-                hint = _(
-                    "I don't know that timezone. Send a name like America/Toronto or Europe/Berlin."
-                )
-                if close:
-                    hint += " " + _("Did you mean: {names}?").format(names=", ".join(close))
-                await message.reply_text(hint)
-                return
-            self.users.set_timezone(reader.id, zone)
-            reader = self._reload(reader)
-            following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
-            now = _local_time(zone)
-            note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
-            await self._open_menu(context, reader, following, reader.flow_mode, note)
-            return
-        if reader.flow_step == StepKind.QUIET_HOURS:
-            try:
-                window = parse_quiet_hours(typed)
-            except ValueError:
-                await message.reply_text(_("Send quiet hours like 22:30-06:45, or “off”."))
-                return
-            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
-            reader = self._reload(reader)
-            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
-            return
-        if reader.flow_step:
-            await message.reply_text(_("Please use the buttons above, or send /settings."))
-        elif reader.setup_complete:
-            await message.reply_text(_("Send /help to see what I can do."))
-        else:
-            await message.reply_text(_("Send /start to set up your news."))
-
-    # ------------------------------------------------------------------ helpers
-    def _ensure_reader(self, update: Update) -> Reader:
-        user = update.effective_user
-        chat = update.effective_chat
-        assert user is not None and chat is not None  # commands always come from someone
-        return self.users.ensure(
-            user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code)
-        )
-
-    def _reschedule(self, reader: Reader) -> Reader:
-        """Times, timezone or quiet hours may have changed: recompute the next digest time."""
-        self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+                return None
+            self.users.set_delivery_minutes(reader.id, minutes)
         return self._reload(reader)
 
     def _reload(self, reader: Reader) -> Reader:
+        """The reader as stored now. Runs in a worker thread."""
         fresh = self.users.get(reader.id)
         return fresh if fresh is not None else reader
 
     def _drop_unreachable_sources(self, user_id: int, country: str) -> None:
+        """Sources in no language the reader still reads go. Runs in a worker thread."""
         reader = self.users.get(user_id)
         choice = reader.country(country) if reader else None
         if choice is not None:
@@ -422,7 +447,8 @@ class SetupFlow:
         return None
 
     def _settle(self, step: Step, reader: Reader, mode: str) -> tuple[Step, Reader, str | None]:
-        """Make forced choices (a country's only language or source) and say so in a note."""
+        """Make forced choices (a country's only language or source) and say so in a note.
+        Runs in a worker thread."""
         _ = gettext_for(reader.ui_language)
         notes: list[str] = []
         for _guard in range(20):
@@ -458,10 +484,11 @@ class SetupFlow:
         note: str | None = None,
     ) -> None:
         """Edit the current menu message into ``step``."""
-        step, reader, forced_note = self._settle(step, reader, mode)
+        step, reader, forced_note = await asyncio.to_thread(self._settle, step, reader, mode)
         note = " ".join(n for n in (note, forced_note) if n) or None
-        self.users.set_flow(reader.id, step.code, mode=mode)
-        text, keyboard = step_view(step, self._reload(reader), self.catalog, mode, note)
+        await asyncio.to_thread(self.users.set_flow, reader.id, step.code, mode=mode)
+        reader = await asyncio.to_thread(self._reload, reader)
+        text, keyboard = step_view(step, reader, self.catalog, mode, note)
         await edit_in_place(query, text, keyboard)
 
     async def _open_menu(
@@ -473,7 +500,7 @@ class SetupFlow:
         note: str | None = None,
     ) -> None:
         """Send ``step`` as a new menu message; the previous menu's buttons go inert."""
-        step, reader, forced_note = self._settle(step, reader, mode)
+        step, reader, forced_note = await asyncio.to_thread(self._settle, step, reader, mode)
         note = " ".join(n for n in (note, forced_note) if n) or None
         text, keyboard = step_view(step, reader, self.catalog, mode, note)
         await self._send_menu(context, reader, step.code, text, keyboard, mode)
@@ -490,7 +517,9 @@ class SetupFlow:
         sent = await context.bot.send_message(
             reader.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
         )
-        self.users.set_flow(reader.id, step_code, mode=mode, menu_message_id=sent.message_id)
+        await asyncio.to_thread(
+            self.users.set_flow, reader.id, step_code, mode=mode, menu_message_id=sent.message_id
+        )
         if reader.menu_message_id and reader.menu_message_id != sent.message_id:
             # The old menu may be inert already, deleted by the reader, or too old to edit.
             with contextlib.suppress(BadRequest):

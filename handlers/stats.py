@@ -76,7 +76,7 @@ class StatsHandler:
             log.warning("/stats refused: user %d is not an admin", user.id)
             await basics.unknown_command(update, context)
             return
-        reader = self.users.get(user.id)
+        reader = await asyncio.to_thread(self.users.get, user.id)
         language = reader.ui_language if reader else ui_language_for(user.language_code)
         _ = gettext_for(language)
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)

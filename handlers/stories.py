@@ -72,13 +72,14 @@ class Stories:
         query = update.callback_query
         if query is None:
             return
-        reader = self.users.get(query.from_user.id)
+        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
         _ = gettext_for(
             reader.ui_language if reader else ui_language_for(query.from_user.language_code)
         )
         press = decode(query.data)
         article_id, _sep, part = (press.arg if press else "").partition(".")
-        article = self.articles.get(int(article_id)) if article_id.isdigit() else None
+        wanted = int(article_id) if article_id.isdigit() else None
+        article = await asyncio.to_thread(self.articles.get, wanted) if wanted is not None else None
         well_formed = press is not None and (
             part.isdigit()
             if press.action == CONTINUE
