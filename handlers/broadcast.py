@@ -89,7 +89,7 @@ class Broadcasts:
         if message is None or user is None:
             return
         if not self._admin(user.id, "/broadcast"):
-            await basics.unknown_command(update, context)
+            await basics.answer_unknown_command(update, context)
             return
         reader = await asyncio.to_thread(self.users.get, user.id) if self.users else None
         ui = reader.ui_language if reader else ui_language_for(user.language_code)
@@ -118,7 +118,9 @@ class Broadcasts:
         await asyncio.to_thread(self.store.set_progress_message, draft.id, sent.message_id, None)
 
     # ---------------------------------------------------------------- buttons
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_broadcast_button(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
         """Every broadcast button: audience menus, Confirm, and Cancel (before or while sending)."""
         query = update.callback_query
         if query is None:

@@ -44,7 +44,7 @@ class Digests:
         self.wake_sender = wake_sender
         self.clock = clock
 
-    async def digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def send_digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Queue the reader's digests for right now; the scheduled ones still come."""
         message, reader = update.effective_message, await self._reader(update)
         if message is None:
@@ -65,7 +65,7 @@ class Digests:
                 _("Nothing new from your sources since your last digest. Try /headlines.")
             )
 
-    async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def offer_pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer how long to pause."""
         message, reader = update.effective_message, await self._reader(update)
         if message is None:
@@ -89,7 +89,7 @@ class Digests:
             reply_markup=keyboard,
         )
 
-    async def pause_chosen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_pause_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pause length was picked."""
         query = update.callback_query
         if query is None:
@@ -121,7 +121,7 @@ class Digests:
             )
         await edit_in_place(query, esc(text), None)
 
-    async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def resume_digests(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Resume deliveries; the next digest is the next scheduled one from now."""
         message, reader = update.effective_message, await self._reader(update)
         if message is None:

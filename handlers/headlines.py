@@ -46,7 +46,7 @@ class Headlines:
         self.catalog = catalog
         self.clock = clock
 
-    async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_headlines(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/headlines alone offers a category picker; with a category it shows page one."""
         message = update.effective_message
         user = update.effective_user
@@ -74,7 +74,9 @@ class Headlines:
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
         )
 
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_headlines_button(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
         """A category from the picker, or Previous/Next: edit the same message."""
         query = update.callback_query
         if query is None:

@@ -34,7 +34,7 @@ class Membership:
         self.users = users
         self.clock = clock
 
-    async def changed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def record_block_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The reader blocked (kicked) or unblocked (member) the bot in their private chat."""
         change = update.my_chat_member
         if change is None or change.chat.type != ChatType.PRIVATE:

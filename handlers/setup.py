@@ -78,7 +78,7 @@ class SetupFlow:
         self.clock = clock
 
     # ------------------------------------------------------------------ commands
-    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
         reader = await self._ensure_reader(update, back_after_block=True)
         _ = gettext_for(reader.ui_language)
@@ -103,15 +103,15 @@ class SetupFlow:
             note = _("Welcome back! Let's continue where you left off.")
         await self._open_menu(context, reader, resume, reader.flow_mode or SETUP, note)
 
-    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show every choice in plain words, with a button per part to change it."""
         reader = await self._ensure_reader(update)
         if not reader.setup_complete:
-            await self.start(update, context)
+            await self.start_setup(update, context)
             return
         await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
 
-    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def stop_deliveries(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause every delivery, then offer to delete everything stored about the reader."""
         reader = await self._ensure_reader(update)
         _ = gettext_for(reader.ui_language)
@@ -131,7 +131,7 @@ class SetupFlow:
         await self._send_menu(context, reader, STOP_STEP, text, keyboard)
 
     # ------------------------------------------------------------------- buttons
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_setup_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every button of the setup, settings and stop menus."""
         query = update.callback_query
         if query is None or update.effective_user is None:
@@ -287,7 +287,7 @@ class SetupFlow:
             await self._expired(query, reader)
 
     # ---------------------------------------------------------------- free text
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def receive_typed_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Typed delivery times and timezone names; anything else gets a one-line hint."""
         message = update.effective_message
         if message is None or update.effective_user is None:

@@ -67,7 +67,7 @@ class Stories:
         self.clock = clock
         self._replying: set[tuple[int, int, str]] = set()  # (chat, message, button) in flight
 
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_story_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route a story button; unknown, pruned or forged ids get a polite toast."""
         query = update.callback_query
         if query is None:
