@@ -52,7 +52,7 @@ async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def answer_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command we don't have gets a pointer to /help instead of silence."""
     message = update.effective_message
     if message is not None:

@@ -37,7 +37,7 @@ from telegram.ext import ContextTypes
 from digest.catalog import Catalog
 from digest.clock import Clock, utcnow
 from handlers import basics
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.broadcasts import Audience, BroadcastRow, BroadcastStore
 from storage.deliveries import DeliveryStore
 from storage.users import UserStore
@@ -86,7 +86,7 @@ class Broadcasts:
         if message is None or user is None:
             return
         if not self._admin(user.id, "/broadcast"):
-            await basics.unknown_command(update, context)
+            await basics.answer_unknown_command(update, context)
             return
         reader = await asyncio.to_thread(self.users.get, user.id) if self.users else None
         ui = reader.ui_language if reader else ui_language_for(user.language_code)
@@ -115,14 +115,16 @@ class Broadcasts:
         await asyncio.to_thread(self.store.set_progress_message, draft.id, sent.message_id, None)
 
     # ---------------------------------------------------------------- buttons
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_broadcast_button(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
         """Every broadcast button: audience menus, Confirm, and Cancel (before or while sending)."""
         query = update.callback_query
         if query is None:
             return
         _ = gettext_for(ui_language_for(query.from_user.language_code))
         if not self._admin(query.from_user.id, "a broadcast button"):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         press = decode(query.data)
         bid = views.broadcast_id_of(press.step) if press else None
@@ -136,7 +138,7 @@ class Broadcasts:
             or shown.chat.id != row.admin_chat_id
             or shown.message_id != row.progress_message_id
         ):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         _ = gettext_for(row.admin_language)
         now = self.clock()
@@ -183,7 +185,7 @@ class Broadcasts:
         elif action == views.CONFIRM and audience is not None:
             await self._confirm(query, row, audience, bot)
         else:
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
 
     async def _confirm(
         self, query: CallbackQuery, row: BroadcastRow, audience: Audience, bot: Bot

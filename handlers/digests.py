@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -13,22 +14,23 @@ from telegram.ext import ContextTypes
 
 from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, pause_until
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
 from views.i18n import babel_locale, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup
+from views.keyboards import button, decode, markup, pattern
 from views.render import esc
 
 PAUSE_STEP = "p"
 PAUSE_CHOICES = ("day", "week", "forever")
-CALLBACK_PATTERN = rf"^1\|{PAUSE_STEP}\|"
+CALLBACK_PATTERN = pattern(PAUSE_STEP)
 
 
 class Digests:
     """On-demand digests and pausing.
 
     Handlers never import ``push``: the composition root hands in ``queue_digests`` (the
-    scheduler's on-demand enqueue: reader, now → rows queued) and ``wake_sender``.
+    scheduler's on-demand enqueue: reader, now → rows queued; synchronous, so it runs in a
+    worker thread) and ``wake_sender``.
     """
 
     def __init__(
@@ -43,9 +45,9 @@ class Digests:
         self.wake_sender = wake_sender
         self.clock = clock
 
-    async def digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def send_digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Queue the reader's digests for right now; the scheduled ones still come."""
-        message, reader = update.effective_message, self._reader(update)
+        message, reader = update.effective_message, await self._reader(update)
         if message is None:
             return
         _ = _translator(update, reader)
@@ -56,7 +58,7 @@ class Digests:
             await message.reply_text(_("Pick a category first in /settings."))
             return
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-        queued = self.queue_digests(reader, self.clock())
+        queued = await asyncio.to_thread(self.queue_digests, reader, self.clock())
         if queued:
             context.application.create_task(self.wake_sender(), name="outbox-drain")
         else:
@@ -64,9 +66,9 @@ class Digests:
                 _("Nothing new from your sources since your last digest. Try /headlines.")
             )
 
-    async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def offer_pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer how long to pause."""
-        message, reader = update.effective_message, self._reader(update)
+        message, reader = update.effective_message, await self._reader(update)
         if message is None:
             return
         _ = _translator(update, reader)
@@ -88,21 +90,23 @@ class Digests:
             reply_markup=keyboard,
         )
 
-    async def pause_chosen(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_pause_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A pause length was picked."""
         query = update.callback_query
         if query is None:
             return
-        reader = self.users.get(query.from_user.id)
+        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
         press = decode(query.data)
         _ = gettext_for(reader.ui_language if reader else ui_language_for(None))
         if reader is None or press is None or press.arg not in PAUSE_CHOICES:
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         now = self.clock()
         until = pause_until(now, press.arg)
         indefinite = press.arg == "forever"
-        self.users.set_paused(reader.id, True, None if indefinite else until)
+        await asyncio.to_thread(
+            self.users.set_paused, reader.id, True, None if indefinite else until
+        )
         await query.answer(_("Paused."))
         if indefinite:
             text = _("Digests are paused until you send /resume.")
@@ -118,23 +122,26 @@ class Digests:
             )
         await edit_in_place(query, esc(text), None)
 
-    async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def resume_digests(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Resume deliveries; the next digest is the next scheduled one from now."""
-        message, reader = update.effective_message, self._reader(update)
+        message, reader = update.effective_message, await self._reader(update)
         if message is None:
             return
         _ = _translator(update, reader)
         if reader is None:
             await message.reply_text(_("Set up your news first: send /start."))
             return
-        now = self.clock()
-        self.users.set_paused(reader.id, False)
-        self.users.set_next_due(reader.id, next_due_for(reader, now))
+        await asyncio.to_thread(self._resume, reader, self.clock())
         await message.reply_text(_("Your digests are back on."))
 
-    def _reader(self, update: Update) -> Reader | None:
+    def _resume(self, reader: Reader, now: datetime) -> None:
+        """Unpause; the next digest is the next slot from ``now``. Runs in a worker thread."""
+        self.users.set_paused(reader.id, False)
+        self.users.set_next_due(reader.id, next_due_for(reader, now))
+
+    async def _reader(self, update: Update) -> Reader | None:
         user = update.effective_user
-        return self.users.get(user.id) if user else None
+        return await asyncio.to_thread(self.users.get, user.id) if user else None
 
 
 def _translator(update: Update, reader: Reader | None) -> Callable[[str], str]:

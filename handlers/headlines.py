@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from telegram import InlineKeyboardMarkup, Update
@@ -12,12 +13,12 @@ from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.clock import Clock, utcnow
 from digest.rank import RankedStory
 from digest.selection import selection_for, top_stories
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.articles import ArticleStore
 from storage.users import Reader, UserStore
 from views.digest import story_buttons
 from views.i18n import Gettext, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup, rows_of
+from views.keyboards import button, decode, markup, pattern, rows_of
 from views.labels import category_label
 from views.render import esc
 from views.story import source_name, story_html
@@ -26,7 +27,7 @@ STEP = "h"
 PICK = "c"
 PAGE = "p"
 PAGE_SIZE = 5
-CALLBACK_PATTERN = rf"^1\|{STEP}\|"
+CALLBACK_PATTERN = pattern(STEP)
 
 
 class Headlines:
@@ -44,13 +45,13 @@ class Headlines:
         self.catalog = catalog
         self.clock = clock
 
-    async def command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_headlines(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/headlines alone offers a category picker; with a category it shows page one."""
         message = update.effective_message
         user = update.effective_user
         if message is None or user is None:
             return
-        reader = self.users.get(user.id)
+        reader = await asyncio.to_thread(self.users.get, user.id)
         _ = gettext_for(reader.ui_language if reader else ui_language_for(user.language_code))
         if reader is None or selection_for(reader, self.catalog).empty:
             await message.reply_text(_("Set up your news first: send /start."))
@@ -67,17 +68,19 @@ class Headlines:
             await message.reply_text(esc(hint), parse_mode=ParseMode.HTML, reply_markup=_picker(_))
             return
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
-        text, keyboard = self._page(reader, category, 0)
+        text, keyboard = await self._page(reader, category, 0)
         await message.reply_text(
             text, parse_mode=ParseMode.HTML, reply_markup=keyboard, disable_web_page_preview=True
         )
 
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_headlines_button(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
         """A category from the picker, or Previous/Next: edit the same message."""
         query = update.callback_query
         if query is None:
             return
-        reader = self.users.get(query.from_user.id)
+        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
         press = decode(query.data)
         language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
         _ = gettext_for(language)
@@ -91,17 +94,20 @@ class Headlines:
         category, _sep, page_text = press.arg.partition(".")
         valid = category in (*CATEGORIES, ALL_CATEGORIES) and (page_text or "0").isdigit()
         if not valid or press.action not in (PICK, PAGE):
-            await query.answer(_("This menu has expired — send /settings"))
+            await answer_expired(query, _)
             return
         await query.answer()
-        text, keyboard = self._page(reader, category, int(page_text or 0))
+        text, keyboard = await self._page(reader, category, int(page_text or 0))
         await edit_in_place(query, text, keyboard)
 
-    def _page(self, reader: Reader, category: str, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    async def _page(
+        self, reader: Reader, category: str, page: int
+    ) -> tuple[str, InlineKeyboardMarkup]:
         _ = gettext_for(reader.ui_language)
         now = self.clock()
         wanted = None if category == ALL_CATEGORIES else category
-        stories = top_stories(self.articles, selection_for(reader, self.catalog), wanted, now)
+        selection = selection_for(reader, self.catalog)
+        stories = await asyncio.to_thread(top_stories, self.articles, selection, wanted, now)
         title = "📰 " + _("Headlines · {category}").format(category=category_label(category, _))
         if not stories:
             empty = _("No stories from your sources here yet. New ones arrive every few minutes.")

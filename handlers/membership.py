@@ -10,6 +10,7 @@ resume at the next delivery time rather than with one missed while they were awa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import ChatMember, Update
@@ -18,7 +19,7 @@ from telegram.ext import ContextTypes
 
 from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for
-from storage.users import UserStore
+from storage.users import Reader, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,24 @@ class Membership:
         self.users = users
         self.clock = clock
 
-    async def changed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def record_block_status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """The reader blocked (kicked) or unblocked (member) the bot in their private chat."""
         change = update.my_chat_member
         if change is None or change.chat.type != ChatType.PRIVATE:
             return
-        reader = self.users.get(change.chat.id)
+        reader = await asyncio.to_thread(self.users.get, change.chat.id)
         if reader is None:
             return  # never started the bot: nothing stored, /start will create them
         status = change.new_chat_member.status
         if status == ChatMember.BANNED and reader.active:
-            self.users.set_active(reader.id, False)
+            await asyncio.to_thread(self.users.set_active, reader.id, False)
             log.info("user %s blocked the bot: deliveries stop", reader.id)
         elif status == ChatMember.MEMBER and not reader.active:
-            self.users.set_active(reader.id, True)
-            self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+            await asyncio.to_thread(self._reactivate, reader)
             log.info("user %s unblocked the bot: deliveries resume", reader.id)
+
+    def _reactivate(self, reader: Reader) -> None:
+        """Next digest the next slot from now, then active again (so no one ever sees an active
+        reader with the missed slot still due). Runs in a worker thread."""
+        self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
+        self.users.set_active(reader.id, True)

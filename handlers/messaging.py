@@ -1,5 +1,6 @@
-"""Editing a message in place, the way every menu and pager in the bot does it, and the two
-answers a press gets when the bot will not act on it now (a repeat, or Telegram's flood limit)."""
+"""Editing a message in place, the way every menu and pager in the bot does it, and the answers
+a press gets when the bot will not act on it: a stale or forged button, a repeat, or Telegram's
+flood limit."""
 
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ async def edit_in_place(
     except BadRequest as e:
         if "not modified" not in str(e).lower():
             raise
+
+
+async def answer_expired(query: CallbackQuery, _: Gettext | None = None) -> None:
+    """A button the bot will not act on (an older menu, a finished one, a forged press): the one
+    polite answer every menu gives, never a traceback and never someone else's data."""
+    _ = _ or gettext_for(ui_language_for(query.from_user.language_code))
+    await query.answer(_("This menu has expired — send /settings"))
 
 
 async def answer_repeat(query: CallbackQuery, _: Gettext | None = None) -> None:

@@ -8,6 +8,7 @@ expired" instead of acting on a menu the reader no longer sees.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from datetime import datetime
@@ -21,7 +22,7 @@ from telegram.ext import ContextTypes
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, parse_quiet_hours
-from handlers.messaging import edit_in_place
+from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
 from views.flow import (
     MAX_DELIVERY_TIMES,
@@ -31,6 +32,7 @@ from views.flow import (
     SETUP,
     SINGLE_CHOICE,
     Step,
+    StepKind,
     first_missing,
     forced_choice,
     next_step,
@@ -47,7 +49,19 @@ from views.setup import step_view, summary_html
 
 log = logging.getLogger(__name__)
 
-STOP_STEP = "x"
+STOP_STEP = "x"  # the /stop menu: not a step of the flow, so never a StepKind
+# What the settings menu's buttons may open (the optional parts open from the mandatory ones).
+SETTINGS_PARTS = frozenset(
+    {
+        StepKind.COUNTRY,
+        StepKind.LANGUAGE,
+        StepKind.SOURCE,
+        StepKind.CATEGORIES,
+        StepKind.TIMES,
+        StepKind.TIMEZONE,
+        *SETTINGS_ONLY,
+    }
+)
 
 
 class SetupFlow:
@@ -64,26 +78,21 @@ class SetupFlow:
         self.clock = clock
 
     # ------------------------------------------------------------------ commands
-    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
-        known = self.users.get(update.effective_user.id) if update.effective_user else None
-        reader = self._ensure_reader(update)  # a reader who had blocked the bot is active again
+        reader = await self._ensure_reader(update, back_after_block=True)
         _ = gettext_for(reader.ui_language)
         note = None
-        if known is not None and not known.active and reader.setup_complete:
-            # Back after blocking the bot: the next digest is the next slot from now, not the
-            # one missed while away.
-            reader = self._reschedule(reader)
         if reader.paused:
-            self.users.set_paused(reader.id, False)
-            reader = self._reschedule(self._reload(reader))
+            await asyncio.to_thread(self.users.set_paused, reader.id, False)
+            reader = await asyncio.to_thread(self._reschedule, reader)
             note = _("Welcome back! Your deliveries are on again.")
         if reader.setup_complete:
-            await self._open_menu(context, reader, Step("s"), SETTINGS, note)
+            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS, note)
             return
         resume = Step.parse(reader.flow_step)
-        if resume is None or resume.kind in ("s",):
-            resume = first_missing(reader, self.catalog) or Step("m")
+        if resume is None or resume.kind == StepKind.SETTINGS_MENU:
+            resume = first_missing(reader, self.catalog) or Step(StepKind.SUMMARY)
         if reader.flow_step is None and reader.primary_country is None:
             name = reader.first_name or _("there")
             note = _(
@@ -94,19 +103,19 @@ class SetupFlow:
             note = _("Welcome back! Let's continue where you left off.")
         await self._open_menu(context, reader, resume, reader.flow_mode or SETUP, note)
 
-    async def settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Show every choice in plain words, with a button per part to change it."""
-        reader = self._ensure_reader(update)
+        reader = await self._ensure_reader(update)
         if not reader.setup_complete:
-            await self.start(update, context)
+            await self.start_setup(update, context)
             return
-        await self._open_menu(context, reader, Step("s"), SETTINGS)
+        await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
 
-    async def stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def stop_deliveries(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Pause every delivery, then offer to delete everything stored about the reader."""
-        reader = self._ensure_reader(update)
+        reader = await self._ensure_reader(update)
         _ = gettext_for(reader.ui_language)
-        self.users.set_paused(reader.id, True)
+        await asyncio.to_thread(self.users.set_paused, reader.id, True)
         text = "\n\n".join(
             [
                 esc(_("Deliveries are paused. Send /start whenever you want them back.")),
@@ -122,12 +131,12 @@ class SetupFlow:
         await self._send_menu(context, reader, STOP_STEP, text, keyboard)
 
     # ------------------------------------------------------------------- buttons
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_setup_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every button of the setup, settings and stop menus."""
         query = update.callback_query
         if query is None or update.effective_user is None:
             return
-        reader = self.users.get(update.effective_user.id)
+        reader = await asyncio.to_thread(self.users.get, update.effective_user.id)
         press = decode(query.data)
         message_id = query.message.message_id if query.message else None
         if (
@@ -163,7 +172,7 @@ class SetupFlow:
         if press.action == Action.TOGGLE and step.kind in MULTI_CHOICE:
             await self._toggle(query, reader, step, press.arg)
             return
-        if press.action in (Action.DONE, Action.SKIP) and step.kind != "s":
+        if press.action in (Action.DONE, Action.SKIP) and step.kind != StepKind.SETTINGS_MENU:
             problem = self._missing_answer(step, reader)
             if problem:
                 await query.answer(problem, show_alert=False)
@@ -171,24 +180,20 @@ class SetupFlow:
             await query.answer()
             await self._show(query, reader, next_step(step, reader, self.catalog, mode), mode)
             return
-        if step.kind == "m" and press.action == Action.CONFIRM:
+        if step.kind == StepKind.SUMMARY and press.action == Action.CONFIRM:
             await self._finish(query, reader, _("✅ All set! Your digests will arrive on time."))
             return
-        if step.kind == "m" and press.action == Action.GOTO and press.arg == "s":
+        if (
+            step.kind == StepKind.SUMMARY
+            and press.action == Action.GOTO
+            and press.arg == StepKind.SETTINGS_MENU
+        ):
             await query.answer()
-            await self._show(query, reader, Step("s"), SETTINGS)
+            await self._show(query, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
             return
-        if step.kind == "s" and press.action == Action.GOTO:
+        if step.kind == StepKind.SETTINGS_MENU and press.action == Action.GOTO:
             target = Step.parse(press.arg)
-            if target is None or target.kind not in (
-                "c",
-                "lp",
-                "sp",
-                "k",
-                "t",
-                "z",
-                *SETTINGS_ONLY,
-            ):
+            if target is None or target.kind not in SETTINGS_PARTS:
                 await self._expired(query, reader)
                 return
             if target.country and reader.country(target.country) is None:
@@ -197,7 +202,7 @@ class SetupFlow:
             await query.answer()
             await self._show(query, reader, target, SETTINGS)
             return
-        if step.kind == "s" and press.action == Action.DONE:
+        if step.kind == StepKind.SETTINGS_MENU and press.action == Action.DONE:
             await self._finish(query, reader, _("✅ Saved."))
             return
         await self._expired(query, reader)
@@ -209,28 +214,13 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         note = None
-        if step.kind == "c":
-            self.users.set_primary_country(reader.id, value)
-            country = self.catalog.country(value)
-            if country and reader.timezone not in country.timezones:
-                self.users.set_timezone(reader.id, country.default_timezone)
-        elif step.kind == "lp" and step.country:
-            self.users.set_primary_language(reader.id, step.country, value)
-            self._drop_unreachable_sources(reader.id, step.country)
-        elif step.kind == "sp" and step.country:
-            self.users.set_primary_source(reader.id, step.country, value)
-        elif step.kind == "z":
-            self.users.set_timezone(reader.id, value)
-        elif step.kind == "q":
-            window = parse_quiet_code(value)
-            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
-        elif step.kind == "n":
-            self.users.set_stories_per_digest(reader.id, int(value))
-        elif step.kind == "e":
-            self.users.set_empty_digest(reader.id, value)
-        reader = self._reload(reader)
+        reader = await asyncio.to_thread(self._save_pick, reader, step, value)
         following = next_step(step, reader, self.catalog, reader.flow_mode)
-        if step.kind == "lp" and step.country and following != Step("lo", step.country):
+        if (
+            step.kind == StepKind.LANGUAGE
+            and step.country
+            and following != Step(StepKind.OTHER_LANGUAGES, step.country)
+        ):
             country_name = country_label(step.country, reader, self.catalog)
             note = _("No other language available for {country}.").format(country=country_name)
         await query.answer()
@@ -243,23 +233,11 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         toast = None
-        if step.kind == "o":
-            self.users.toggle_other_country(reader.id, value)
-        elif step.kind == "lo" and step.country:
-            self.users.toggle_other_language(reader.id, step.country, value)
-            self._drop_unreachable_sources(reader.id, step.country)
-        elif step.kind == "so" and step.country:
-            self.users.toggle_other_source(reader.id, step.country, value)
-        elif step.kind == "k":
-            self.users.set_categories(reader.id, _toggled_categories(reader.categories, value))
-        elif step.kind == "t":
-            minutes = set(reader.delivery_minutes) ^ {int(value)}
-            if len(minutes) > MAX_DELIVERY_TIMES:
-                toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
-            else:
-                self.users.set_delivery_minutes(reader.id, minutes)
+        fresh = await asyncio.to_thread(self._save_toggle, reader, step, value)
+        if fresh is None:
+            toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
         await query.answer(toast)
-        await self._show(query, self._reload(reader), step, reader.flow_mode)
+        await self._show(query, fresh or reader, step, reader.flow_mode)
 
     async def _finish(self, query: CallbackQuery, reader: Reader, headline: str) -> None:
         """Leave the menus: the setup is complete, or the reader is told what is missing."""
@@ -268,10 +246,10 @@ class SetupFlow:
             await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
             await self._show(query, reader, missing, reader.flow_mode)
             return
-        self.users.set_setup_complete(reader.id, True)
-        self.users.set_flow(reader.id, None, mode=SETTINGS)
+        await asyncio.to_thread(self.users.set_setup_complete, reader.id, True)
+        await asyncio.to_thread(self.users.set_flow, reader.id, None, mode=SETTINGS)
         await query.answer()
-        reader = self._reschedule(self._reload(reader))
+        reader = await asyncio.to_thread(self._reschedule, reader)
         _ = gettext_for(reader.ui_language)
         footer = esc(_("Change anything with /settings. /help lists every command."))
         text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
@@ -290,7 +268,7 @@ class SetupFlow:
             text = esc(_("Delete all your settings? This cannot be undone."))
             await edit_in_place(query, text, keyboard)
         elif press.action == Action.DELETE_YES:
-            self.users.delete(reader.id)
+            await asyncio.to_thread(self.users.delete, reader.id)
             log.info("user %s deleted their data", reader.id)
             await query.answer(_("Deleted."))
             await edit_in_place(
@@ -299,7 +277,7 @@ class SetupFlow:
                 None,
             )
         elif press.action == Action.KEEP:
-            self.users.set_flow(reader.id, None)
+            await asyncio.to_thread(self.users.set_flow, reader.id, None)
             await query.answer()
             text = esc(
                 _("Your settings are kept and deliveries stay paused. Send /start to resume.")
@@ -309,19 +287,19 @@ class SetupFlow:
             await self._expired(query, reader)
 
     # ---------------------------------------------------------------- free text
-    async def text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def receive_typed_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Typed delivery times and timezone names; anything else gets a one-line hint."""
         message = update.effective_message
         if message is None or update.effective_user is None:
             return
-        reader = self.users.get(update.effective_user.id)
+        reader = await asyncio.to_thread(self.users.get, update.effective_user.id)
         if reader is None:
             _ = gettext_for(ui_language_for(update.effective_user.language_code))
             await message.reply_text(_("Send /start to set up your news."))
             return
         _ = gettext_for(reader.ui_language)
         typed = message.text or ""
-        if reader.flow_step == "t":
+        if reader.flow_step == StepKind.TIMES:
             minutes = parse_times(typed)
             if minutes is None:
                 await message.reply_text(_("Send a time like 07:30, or several: 07:30, 18:00."))
@@ -332,11 +310,12 @@ class SetupFlow:
                     _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
                 )
                 return
-            self.users.set_delivery_minutes(reader.id, merged)
+            await asyncio.to_thread(self.users.set_delivery_minutes, reader.id, merged)
             note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
-            await self._open_menu(context, self._reload(reader), Step("t"), reader.flow_mode, note)
+            fresh = await asyncio.to_thread(self._reload, reader)
+            await self._open_menu(context, fresh, Step(StepKind.TIMES), reader.flow_mode, note)
             return
-        if reader.flow_step == "z":
+        if reader.flow_step == StepKind.TIMEZONE:
             zone = match_timezone(typed)
             if zone is None:
                 close = suggest_timezones(typed)
@@ -347,22 +326,24 @@ class SetupFlow:
                     hint += " " + _("Did you mean: {names}?").format(names=", ".join(close))
                 await message.reply_text(hint)
                 return
-            self.users.set_timezone(reader.id, zone)
-            reader = self._reload(reader)
-            following = next_step(Step("z"), reader, self.catalog, reader.flow_mode)
+            await asyncio.to_thread(self.users.set_timezone, reader.id, zone)
+            reader = await asyncio.to_thread(self._reload, reader)
+            following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
             now = _local_time(zone)
             note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
             await self._open_menu(context, reader, following, reader.flow_mode, note)
             return
-        if reader.flow_step == "q":
+        if reader.flow_step == StepKind.QUIET_HOURS:
             try:
                 window = parse_quiet_hours(typed)
             except ValueError:
                 await message.reply_text(_("Send quiet hours like 22:30-06:45, or “off”."))
                 return
-            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
-            reader = self._reload(reader)
-            await self._open_menu(context, reader, Step("s"), SETTINGS)
+            await asyncio.to_thread(
+                self.users.set_quiet_hours, reader.id, *(window or (None, None))
+            )
+            reader = await asyncio.to_thread(self._reload, reader)
+            await self._open_menu(context, reader, Step(StepKind.SETTINGS_MENU), SETTINGS)
             return
         if reader.flow_step:
             await message.reply_text(_("Please use the buttons above, or send /settings."))
@@ -372,24 +353,83 @@ class SetupFlow:
             await message.reply_text(_("Send /start to set up your news."))
 
     # ------------------------------------------------------------------ helpers
-    def _ensure_reader(self, update: Update) -> Reader:
+    async def _ensure_reader(self, update: Update, *, back_after_block: bool = False) -> Reader:
+        """The sender's reader row, created if new and active again if they had blocked the bot;
+        ``back_after_block`` also reschedules such a returning reader (see :meth:`_arrive`)."""
         user = update.effective_user
         chat = update.effective_chat
         assert user is not None and chat is not None  # commands always come from someone
-        return self.users.ensure(
-            user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code)
-        )
+        args = (user.id, chat.id, user.first_name[:128], ui_language_for(user.language_code))
+        if back_after_block:
+            return await asyncio.to_thread(self._arrive, *args)
+        return await asyncio.to_thread(self.users.ensure, *args)
+
+    def _arrive(self, user_id: int, chat_id: int, first_name: str, language: str) -> Reader:
+        """/start: ensure the reader; one back after blocking the bot gets the next slot from
+        now as their next digest, not the one missed while away. Runs in a worker thread."""
+        known = self.users.get(user_id)
+        if known is not None and not known.active and known.setup_complete:
+            # Rescheduled before ``ensure`` makes them active, so an active reader never has
+            # the missed slot due.
+            self.users.set_next_due(user_id, next_due_for(known, self.clock()))
+        return self.users.ensure(user_id, chat_id, first_name, language)
 
     def _reschedule(self, reader: Reader) -> Reader:
-        """Times, timezone or quiet hours may have changed: recompute the next digest time."""
+        """Times, timezone, quiet hours or pausing may have changed: recompute the next digest
+        time from the reader as stored. Runs in a worker thread."""
+        reader = self._reload(reader)
         self.users.set_next_due(reader.id, next_due_for(reader, self.clock()))
         return self._reload(reader)
 
+    def _save_pick(self, reader: Reader, step: Step, value: str) -> Reader:
+        """Store a single choice; the reader as now stored. Runs in a worker thread."""
+        if step.kind == StepKind.COUNTRY:
+            self.users.set_primary_country(reader.id, value)
+            country = self.catalog.country(value)
+            if country and reader.timezone not in country.timezones:
+                self.users.set_timezone(reader.id, country.default_timezone)
+        elif step.kind == StepKind.LANGUAGE and step.country:
+            self.users.set_primary_language(reader.id, step.country, value)
+            self._drop_unreachable_sources(reader.id, step.country)
+        elif step.kind == StepKind.SOURCE and step.country:
+            self.users.set_primary_source(reader.id, step.country, value)
+        elif step.kind == StepKind.TIMEZONE:
+            self.users.set_timezone(reader.id, value)
+        elif step.kind == StepKind.QUIET_HOURS:
+            window = parse_quiet_code(value)
+            self.users.set_quiet_hours(reader.id, *(window or (None, None)))
+        elif step.kind == StepKind.DIGEST_SIZE:
+            self.users.set_stories_per_digest(reader.id, int(value))
+        elif step.kind == StepKind.EMPTY_DIGEST:
+            self.users.set_empty_digest(reader.id, value)
+        return self._reload(reader)
+
+    def _save_toggle(self, reader: Reader, step: Step, value: str) -> Reader | None:
+        """Store a multi-select tick; the reader as now stored, or None when the tick would
+        exceed the delivery times allowed (nothing stored). Runs in a worker thread."""
+        if step.kind == StepKind.OTHER_COUNTRIES:
+            self.users.toggle_other_country(reader.id, value)
+        elif step.kind == StepKind.OTHER_LANGUAGES and step.country:
+            self.users.toggle_other_language(reader.id, step.country, value)
+            self._drop_unreachable_sources(reader.id, step.country)
+        elif step.kind == StepKind.OTHER_SOURCES and step.country:
+            self.users.toggle_other_source(reader.id, step.country, value)
+        elif step.kind == StepKind.CATEGORIES:
+            self.users.set_categories(reader.id, _toggled_categories(reader.categories, value))
+        elif step.kind == StepKind.TIMES:
+            minutes = set(reader.delivery_minutes) ^ {int(value)}
+            if len(minutes) > MAX_DELIVERY_TIMES:
+                return None
+            self.users.set_delivery_minutes(reader.id, minutes)
+        return self._reload(reader)
+
     def _reload(self, reader: Reader) -> Reader:
+        """The reader as stored now. Runs in a worker thread."""
         fresh = self.users.get(reader.id)
         return fresh if fresh is not None else reader
 
     def _drop_unreachable_sources(self, user_id: int, country: str) -> None:
+        """Sources in no language the reader still reads go. Runs in a worker thread."""
         reader = self.users.get(user_id)
         choice = reader.country(country) if reader else None
         if choice is not None:
@@ -398,16 +438,17 @@ class SetupFlow:
 
     def _missing_answer(self, step: Step, reader: Reader) -> str | None:
         _ = gettext_for(reader.ui_language)
-        if step.kind == "k" and not reader.categories:
+        if step.kind == StepKind.CATEGORIES and not reader.categories:
             return _("Pick at least one category.")
-        if step.kind == "t" and not reader.delivery_minutes:
+        if step.kind == StepKind.TIMES and not reader.delivery_minutes:
             return _("Pick at least one time, or send one like 07:30.")
-        if step.kind == "z" and not reader.timezone:
+        if step.kind == StepKind.TIMEZONE and not reader.timezone:
             return _("Pick a timezone first.")
         return None
 
     def _settle(self, step: Step, reader: Reader, mode: str) -> tuple[Step, Reader, str | None]:
-        """Make forced choices (a country's only language or source) and say so in a note."""
+        """Make forced choices (a country's only language or source) and say so in a note.
+        Runs in a worker thread."""
         _ = gettext_for(reader.ui_language)
         notes: list[str] = []
         for _guard in range(20):
@@ -415,7 +456,7 @@ class SetupFlow:
             if value is None or step.country is None:
                 break
             country = country_label(step.country, reader, self.catalog)
-            if step.kind == "lp":
+            if step.kind == StepKind.LANGUAGE:
                 self.users.set_primary_language(reader.id, step.country, value)
                 language = language_name(value, reader.ui_language)
                 notes.append(
@@ -443,10 +484,11 @@ class SetupFlow:
         note: str | None = None,
     ) -> None:
         """Edit the current menu message into ``step``."""
-        step, reader, forced_note = self._settle(step, reader, mode)
+        step, reader, forced_note = await asyncio.to_thread(self._settle, step, reader, mode)
         note = " ".join(n for n in (note, forced_note) if n) or None
-        self.users.set_flow(reader.id, step.code, mode=mode)
-        text, keyboard = step_view(step, self._reload(reader), self.catalog, mode, note)
+        await asyncio.to_thread(self.users.set_flow, reader.id, step.code, mode=mode)
+        reader = await asyncio.to_thread(self._reload, reader)
+        text, keyboard = step_view(step, reader, self.catalog, mode, note)
         await edit_in_place(query, text, keyboard)
 
     async def _open_menu(
@@ -458,7 +500,7 @@ class SetupFlow:
         note: str | None = None,
     ) -> None:
         """Send ``step`` as a new menu message; the previous menu's buttons go inert."""
-        step, reader, forced_note = self._settle(step, reader, mode)
+        step, reader, forced_note = await asyncio.to_thread(self._settle, step, reader, mode)
         note = " ".join(n for n in (note, forced_note) if n) or None
         text, keyboard = step_view(step, reader, self.catalog, mode, note)
         await self._send_menu(context, reader, step.code, text, keyboard, mode)
@@ -475,7 +517,9 @@ class SetupFlow:
         sent = await context.bot.send_message(
             reader.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
         )
-        self.users.set_flow(reader.id, step_code, mode=mode, menu_message_id=sent.message_id)
+        await asyncio.to_thread(
+            self.users.set_flow, reader.id, step_code, mode=mode, menu_message_id=sent.message_id
+        )
         if reader.menu_message_id and reader.menu_message_id != sent.message_id:
             # The old menu may be inert already, deleted by the reader, or too old to edit.
             with contextlib.suppress(BadRequest):
@@ -485,7 +529,7 @@ class SetupFlow:
 
     async def _expired(self, query: CallbackQuery, reader: Reader | None) -> None:
         language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
-        await query.answer(gettext_for(language)("This menu has expired — send /settings"))
+        await answer_expired(query, gettext_for(language))
 
 
 def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:

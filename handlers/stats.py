@@ -67,7 +67,7 @@ class StatsHandler:
         self.days = days
         self.clock = clock
 
-    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def show_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Admins get the summary, then the chart; anyone else the unknown-command reply."""
         message = update.effective_message
         user = update.effective_user
@@ -75,9 +75,9 @@ class StatsHandler:
             return
         if user.id not in self.admin_ids:
             log.warning("/stats refused: user %d is not an admin", user.id)
-            await basics.unknown_command(update, context)
+            await basics.answer_unknown_command(update, context)
             return
-        reader = self.users.get(user.id)
+        reader = await asyncio.to_thread(self.users.get, user.id)
         language = reader.ui_language if reader else ui_language_for(user.language_code)
         _ = gettext_for(language)
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)

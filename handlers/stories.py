@@ -1,12 +1,13 @@
 """The story buttons: Full story, Continue reading, Related. They work on messages of any age.
 
-Buttons carry only the article id (``1|s|f|123``), so a forged or stale id simply finds nothing
-and gets "This story is no longer available". Each press is answered at once; the page fetch and
-extraction then run as a background task, so a slow publisher never holds up the reader's next
-tap or anyone else. While that reply is on its way, more taps on the same button of the same
-message get a short toast instead of another reply (a reader hammering Related under Telegram's
-flood limit would otherwise queue a hundred messages). A reply the rate limiter cannot send in
-time (RetryAfter) is dropped: the press was answered already and the limiter logs the burst once.
+Buttons carry only the article id (step ``a``, action ``f``, argument ``123``), so a forged or
+stale id simply finds nothing and gets "This story is no longer available". Each press is
+answered at once; the page fetch and extraction then run as a background task, so a slow
+publisher never holds up the reader's next tap or anyone else. While that reply is on its way,
+more taps on the same button of the same message get a short toast instead of another reply (a
+reader hammering Related under Telegram's flood limit would otherwise queue a hundred messages).
+A reply the rate limiter cannot send in time (RetryAfter) is dropped: the press was answered
+already and the limiter logs the burst once.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ from views.button_urls import telegram_accepts_url
 from views.digest import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from views.full_story import fallback_text, share_url, story_pages
 from views.i18n import Gettext, gettext_for, ui_language_for
-from views.keyboards import button, decode, markup
+from views.keyboards import button, decode, markup, pattern, prefix
 from views.render import esc
 from views.story import clip, source_name, story_html
 
 log = logging.getLogger(__name__)
 
 CONTINUE = "c"
-CALLBACK_PATTERN = rf"^1\|{STORY_STEP}\|"
+CALLBACK_PATTERN = pattern(STORY_STEP)
 RELATED_LIMIT = 8
 
 
@@ -67,18 +68,19 @@ class Stories:
         self.clock = clock
         self._replying: set[tuple[int, int, str]] = set()  # (chat, message, button) in flight
 
-    async def press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def answer_story_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Route a story button; unknown, pruned or forged ids get a polite toast."""
         query = update.callback_query
         if query is None:
             return
-        reader = self.users.get(query.from_user.id)
+        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
         _ = gettext_for(
             reader.ui_language if reader else ui_language_for(query.from_user.language_code)
         )
         press = decode(query.data)
         article_id, _sep, part = (press.arg if press else "").partition(".")
-        article = self.articles.get(int(article_id)) if article_id.isdigit() else None
+        wanted = int(article_id) if article_id.isdigit() else None
+        article = await asyncio.to_thread(self.articles.get, wanted) if wanted is not None else None
         well_formed = press is not None and (
             part.isdigit()
             if press.action == CONTINUE
@@ -211,11 +213,9 @@ async def _drop_continue_button(query: CallbackQuery) -> None:
     message = query.message
     if message is None or not hasattr(message, "reply_markup") or message.reply_markup is None:
         return
-    prefix = f"1|{STORY_STEP}|{CONTINUE}|"
+    used = prefix(STORY_STEP, CONTINUE)
     keyboard = message.reply_markup.inline_keyboard
-    rows = [
-        [b for b in row if not str(b.callback_data or "").startswith(prefix)] for row in keyboard
-    ]
+    rows = [[b for b in row if not str(b.callback_data or "").startswith(used)] for row in keyboard]
     if sum(map(len, rows)) == sum(map(len, keyboard)):
         return
     try:

@@ -20,11 +20,11 @@ from telegram import InlineKeyboardMarkup, Message, MessageEntity
 from digest.catalog import Catalog
 from storage.broadcasts import Audience, BroadcastRow
 from views.i18n import UI_LANGUAGES, Gettext, babel_locale, country_name, language_name
-from views.keyboards import Action, button, markup, rows_of
+from views.keyboards import Action, button, markup, pattern, rows_of
 from views.render import bold, esc
 
 STEP = "B"
-CALLBACK_PATTERN = rf"^1\|{STEP}[0-9]+\|"
+CALLBACK_PATTERN = pattern(STEP, numbered=True)
 LIST = Action.GOTO  # open the list of countries / languages / UI languages
 PICK = Action.PICK  # an audience was picked: show the count and Confirm
 CONFIRM = Action.CONFIRM

@@ -1,6 +1,7 @@
 """The setup and settings flow as pure decisions: which step comes next, and what it offers.
 
-A step is a short code, stored on the user row and carried in every button of its menu:
+A step is a short code, stored on the user row and carried in every button of its menu. Code
+compares kinds through :class:`StepKind` (``StepKind.LANGUAGE`` is ``"lp"``), never as raw strings:
 
 ====== =========================================== =====================
 code   step                                         group (settings part)
@@ -30,6 +31,7 @@ Nothing here does I/O, so every rule is tested without Telegram or a database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES
@@ -39,9 +41,42 @@ SETUP = "setup"
 SETTINGS = "settings"
 PRESET_MINUTES: tuple[int, ...] = (7 * 60, 8 * 60, 12 * 60, 18 * 60, 21 * 60)
 MAX_DELIVERY_TIMES = 8
-PER_COUNTRY = ("lp", "lo", "sp", "so")
-SINGLE_CHOICE = frozenset({"c", "lp", "sp", "z", "q", "n", "e"})
-SETTINGS_ONLY = ("q", "n", "e")
+
+
+class StepKind(StrEnum):
+    """The kind of a step. The values are what the database (``users.flow_step``) and every
+    button's callback data hold, so they never change: renaming a member is free, changing a
+    value would turn every stored step and every button already sent into "expired"."""
+
+    COUNTRY = "c"
+    OTHER_COUNTRIES = "o"
+    LANGUAGE = "lp"
+    OTHER_LANGUAGES = "lo"
+    SOURCE = "sp"
+    OTHER_SOURCES = "so"
+    CATEGORIES = "k"
+    TIMES = "t"
+    TIMEZONE = "z"
+    SUMMARY = "m"
+    SETTINGS_MENU = "s"
+    QUIET_HOURS = "q"
+    DIGEST_SIZE = "n"
+    EMPTY_DIGEST = "e"
+
+
+PER_COUNTRY = (StepKind.LANGUAGE, StepKind.OTHER_LANGUAGES, StepKind.SOURCE, StepKind.OTHER_SOURCES)
+SINGLE_CHOICE = frozenset(
+    {
+        StepKind.COUNTRY,
+        StepKind.LANGUAGE,
+        StepKind.SOURCE,
+        StepKind.TIMEZONE,
+        StepKind.QUIET_HOURS,
+        StepKind.DIGEST_SIZE,
+        StepKind.EMPTY_DIGEST,
+    }
+)
+SETTINGS_ONLY = (StepKind.QUIET_HOURS, StepKind.DIGEST_SIZE, StepKind.EMPTY_DIGEST)
 QUIET_OFF = "off"
 QUIET_PRESETS: tuple[tuple[int, int], ...] = (
     (22 * 60, 7 * 60),
@@ -49,73 +84,82 @@ QUIET_PRESETS: tuple[tuple[int, int], ...] = (
     (21 * 60, 8 * 60),
 )
 EMPTY_DIGEST_CHOICES = ("skip", "say")
-MULTI_CHOICE = frozenset({"o", "lo", "so", "k", "t"})
+MULTI_CHOICE = frozenset(
+    {
+        StepKind.OTHER_COUNTRIES,
+        StepKind.OTHER_LANGUAGES,
+        StepKind.OTHER_SOURCES,
+        StepKind.CATEGORIES,
+        StepKind.TIMES,
+    }
+)
+_KIND_VALUES = frozenset(kind.value for kind in StepKind)
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     """A position in the flow: a kind and, for per-country steps, the country."""
 
-    kind: str
+    kind: StepKind
     country: str | None = None
 
     @property
     def code(self) -> str:
-        return f"{self.kind}.{self.country}" if self.country else self.kind
+        return f"{self.kind}.{self.country}" if self.country else str(self.kind)
 
     @property
     def group(self) -> str:
-        if self.kind in ("c", "o"):
+        if self.kind in (StepKind.COUNTRY, StepKind.OTHER_COUNTRIES):
             return "countries"
-        if self.kind in ("lp", "lo"):
+        if self.kind in (StepKind.LANGUAGE, StepKind.OTHER_LANGUAGES):
             return f"languages.{self.country}"
-        if self.kind in ("sp", "so"):
+        if self.kind in (StepKind.SOURCE, StepKind.OTHER_SOURCES):
             return f"sources.{self.country}"
-        return self.kind
+        return str(self.kind)
 
     @classmethod
     def parse(cls, code: str | None) -> Step | None:
         """The step for a stored or pressed code, or None if it is not one of ours."""
         if not code:
             return None
-        kind, _, country = code.partition(".")
-        if kind in PER_COUNTRY and country:
-            return cls(kind, country)
-        if kind in ("c", "o", "k", "t", "z", "m", "s", *SETTINGS_ONLY) and not country:
-            return cls(kind)
-        return None
+        value, _, country = code.partition(".")
+        kind = StepKind(value) if value in _KIND_VALUES else None
+        if kind is None or (kind in PER_COUNTRY) != bool(country):
+            return None
+        return cls(kind, country or None)
 
 
 def sequence(reader: Reader, catalog: Catalog) -> list[Step]:
     """Every step of a full setup for this reader's current countries, in order."""
-    steps = [Step("c"), Step("o")]
+    steps = [Step(StepKind.COUNTRY), Step(StepKind.OTHER_COUNTRIES)]
     for choice in reader.countries:
         steps.extend(Step(kind, choice.code) for kind in PER_COUNTRY)
-    steps.extend([Step("k"), Step("t"), Step("z"), Step("m")])
+    tail = (StepKind.CATEGORIES, StepKind.TIMES, StepKind.TIMEZONE, StepKind.SUMMARY)
+    steps.extend(Step(kind) for kind in tail)
     return steps
 
 
 def options(step: Step, reader: Reader, catalog: Catalog) -> list[str]:
     """What the step lets the reader choose from (the ids its buttons carry)."""
-    if step.kind == "c":
+    if step.kind == StepKind.COUNTRY:
         return [c.code for c in catalog.countries]
-    if step.kind == "o":
+    if step.kind == StepKind.OTHER_COUNTRIES:
         return [c.code for c in catalog.countries if c.code != reader.primary_country]
-    if step.kind == "k":
+    if step.kind == StepKind.CATEGORIES:
         return [*CATEGORIES, ALL_CATEGORIES]
-    if step.kind == "t":
+    if step.kind == StepKind.TIMES:
         return [str(m) for m in sorted(set(PRESET_MINUTES) | set(reader.delivery_minutes))]
-    if step.kind == "q":
+    if step.kind == StepKind.QUIET_HOURS:
         windows = list(QUIET_PRESETS)
         current = (reader.quiet_start, reader.quiet_end)
         if current[0] is not None and current[1] is not None and current not in windows:
             windows.append((current[0], current[1]))
         return [QUIET_OFF, *(quiet_code(start, end) for start, end in windows)]
-    if step.kind == "n":
+    if step.kind == StepKind.DIGEST_SIZE:
         return [str(n) for n in range(MIN_STORIES, MAX_STORIES + 1)]
-    if step.kind == "e":
+    if step.kind == StepKind.EMPTY_DIGEST:
         return list(EMPTY_DIGEST_CHOICES)
-    if step.kind == "z":
+    if step.kind == StepKind.TIMEZONE:
         primary = catalog.country(reader.primary_country or "")
         zones = list(primary.timezones) if primary else ["UTC"]
         if reader.timezone and reader.timezone not in zones:
@@ -124,14 +168,14 @@ def options(step: Step, reader: Reader, catalog: Catalog) -> list[str]:
     country = reader.country(step.country) if step.country else None
     if country is None:
         return []
-    if step.kind in ("lp", "lo"):
+    if step.kind in (StepKind.LANGUAGE, StepKind.OTHER_LANGUAGES):
         languages = catalog.languages_with_sources(country.code)
-        if step.kind == "lo":
+        if step.kind == StepKind.OTHER_LANGUAGES:
             return [lang for lang in languages if lang != country.primary_language]
         return list(languages)
-    if step.kind in ("sp", "so"):
+    if step.kind in (StepKind.SOURCE, StepKind.OTHER_SOURCES):
         ids = [s.id for s in catalog.sources_for(country.code, country.languages)]
-        if step.kind == "so":
+        if step.kind == StepKind.OTHER_SOURCES:
             return [i for i in ids if i != country.primary_source]
         return ids
     return []
@@ -151,7 +195,7 @@ def parse_quiet_code(code: str) -> tuple[int, int] | None:
 
 def forced_choice(step: Step, reader: Reader, catalog: Catalog) -> str | None:
     """A mandatory single choice with only one option is made for the reader."""
-    if step.kind in ("lp", "sp"):
+    if step.kind in (StepKind.LANGUAGE, StepKind.SOURCE):
         offered = options(step, reader, catalog)
         if len(offered) == 1:
             return offered[0]
@@ -160,9 +204,9 @@ def forced_choice(step: Step, reader: Reader, catalog: Catalog) -> str | None:
 
 def skipped(step: Step, reader: Reader, catalog: Catalog, mode: str) -> bool:
     """Steps with nothing to ask: no other language or source, or a one-timezone country."""
-    if step.kind in ("lo", "so"):
+    if step.kind in (StepKind.OTHER_LANGUAGES, StepKind.OTHER_SOURCES):
         return not options(step, reader, catalog)
-    if step.kind == "z" and mode == SETUP:
+    if step.kind == StepKind.TIMEZONE and mode == SETUP:
         primary = catalog.country(reader.primary_country or "")
         return primary is not None and not primary.asks_timezone and bool(reader.timezone)
     return False
@@ -171,18 +215,18 @@ def skipped(step: Step, reader: Reader, catalog: Catalog, mode: str) -> bool:
 def first_missing(reader: Reader, catalog: Catalog) -> Step | None:
     """The first mandatory answer the reader has not given yet, if any."""
     if reader.primary_country is None:
-        return Step("c")
+        return Step(StepKind.COUNTRY)
     for choice in reader.countries:
         if choice.primary_language is None:
-            return Step("lp", choice.code)
+            return Step(StepKind.LANGUAGE, choice.code)
         if choice.primary_source is None:
-            return Step("sp", choice.code)
+            return Step(StepKind.SOURCE, choice.code)
     if not reader.categories:
-        return Step("k")
+        return Step(StepKind.CATEGORIES)
     if not reader.delivery_minutes:
-        return Step("t")
+        return Step(StepKind.TIMES)
     if not reader.timezone:
-        return Step("z")
+        return Step(StepKind.TIMEZONE)
     return None
 
 
@@ -197,8 +241,8 @@ def next_step(current: Step, reader: Reader, catalog: Catalog, mode: str) -> Ste
             return candidate
         break
     if mode == SETTINGS:
-        return first_missing(reader, catalog) or Step("s")
-    return first_missing(reader, catalog) or Step("m")
+        return first_missing(reader, catalog) or Step(StepKind.SETTINGS_MENU)
+    return first_missing(reader, catalog) or Step(StepKind.SUMMARY)
 
 
 def previous_step(current: Step, reader: Reader, catalog: Catalog, mode: str) -> Step:
@@ -211,4 +255,4 @@ def previous_step(current: Step, reader: Reader, catalog: Catalog, mode: str) ->
         if mode == SETUP or candidate.group == current.group:
             return candidate
         break
-    return Step("s") if mode == SETTINGS else Step("c")
+    return Step(StepKind.SETTINGS_MENU) if mode == SETTINGS else Step(StepKind.COUNTRY)

@@ -6,6 +6,9 @@ argument (a country code, language, source id, minute of day...). Decoding never
 that is not exactly this shape decodes to ``None`` and the caller answers "this menu has expired".
 Every number in a button fits the database's 64-bit integers: a forged 40-digit id decodes to
 ``None`` too, so no handler ever hands the database a number it cannot bind.
+
+The version and the layout are known here alone: routes match a menu's buttons with
+:func:`pattern` and recognise one kind of button with :func:`prefix`, never with a literal.
 """
 
 from __future__ import annotations
@@ -72,6 +75,17 @@ def decode(data: str | None) -> Press | None:
     if any(int(run) > MAX_ID for p in (step, arg) for run in _DIGITS.findall(p)):
         return None
     return Press(step=step, action=action, arg=arg)
+
+
+def pattern(step: str, *, numbered: bool = False) -> str:
+    """A ``CallbackQueryHandler`` pattern for every button of ``step`` in this codec version;
+    ``numbered`` matches the steps ``<step><digits>`` (one broadcast's menu is ``B17``)."""
+    return rf"^{VERSION}\|{re.escape(step)}{'[0-9]+' if numbered else ''}\|"
+
+
+def prefix(step: str, action: str) -> str:
+    """What the callback_data of every ``step`` button with ``action`` starts with."""
+    return "|".join((VERSION, step, action, ""))
 
 
 def button(text: str, step: str, action: str, arg: str = "") -> InlineKeyboardButton:

@@ -15,6 +15,7 @@ from views.flow import (
     QUIET_OFF,
     SETTINGS,
     Step,
+    StepKind,
     options,
     parse_quiet_code,
 )
@@ -64,7 +65,7 @@ def step_view(
     _ = gettext_for(reader.ui_language)
     title, body, rows = _STEP_BUILDERS[step.kind](step, reader, catalog, _)
     nav: list[InlineKeyboardButton] = []
-    if step.kind != "s" and (step.kind != "c" or mode == SETTINGS):
+    if step.kind != StepKind.SETTINGS_MENU and (step.kind != StepKind.COUNTRY or mode == SETTINGS):
         nav.append(button("⬅️ " + _("Back"), step.code, Action.BACK))
     nav.extend(_finish_buttons(step, reader, _))
     parts = [italic(note)] if note else []
@@ -75,35 +76,35 @@ def step_view(
 
 
 def _finish_buttons(step: Step, reader: Reader, _: Gettext) -> list[InlineKeyboardButton]:
-    if step.kind in ("o", "lo", "so"):
+    if step.kind in (StepKind.OTHER_COUNTRIES, StepKind.OTHER_LANGUAGES, StepKind.OTHER_SOURCES):
         selected = _selected(step, reader)
         label, action = (_("Done"), Action.DONE) if selected else (_("Skip"), Action.SKIP)
         return [button(label + " ➡️", step.code, action)]
-    if step.kind in ("k", "t"):
+    if step.kind in (StepKind.CATEGORIES, StepKind.TIMES):
         return [button(_("Done") + " ➡️", step.code, Action.DONE)]
-    if step.kind == "z" and reader.timezone:
+    if step.kind == StepKind.TIMEZONE and reader.timezone:
         return [button(_("Keep {zone}").format(zone=reader.timezone), step.code, Action.DONE)]
-    if step.kind == "m":
+    if step.kind == StepKind.SUMMARY:
         return [
-            button("✏️ " + _("Change"), step.code, Action.GOTO, "s"),
+            button("✏️ " + _("Change"), step.code, Action.GOTO, StepKind.SETTINGS_MENU),
             button("✅ " + _("Confirm"), step.code, Action.CONFIRM),
         ]
-    if step.kind == "s":
+    if step.kind == StepKind.SETTINGS_MENU:
         return [button("✅ " + _("Done"), step.code, Action.DONE)]
     return []
 
 
 def _selected(step: Step, reader: Reader) -> list[str]:
     country = reader.country(step.country) if step.country else None
-    if step.kind == "o":
+    if step.kind == StepKind.OTHER_COUNTRIES:
         return list(reader.other_countries)
-    if step.kind == "lo" and country:
+    if step.kind == StepKind.OTHER_LANGUAGES and country:
         return list(country.languages[1:])
-    if step.kind == "so" and country:
+    if step.kind == StepKind.OTHER_SOURCES and country:
         return list(country.sources[1:])
-    if step.kind == "k":
+    if step.kind == StepKind.CATEGORIES:
         return list(reader.categories)
-    if step.kind == "t":
+    if step.kind == StepKind.TIMES:
         return [str(m) for m in reader.delivery_minutes]
     return []
 
@@ -168,7 +169,7 @@ def _language_step(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
     labels = {
         code: language_name(code, reader.ui_language) for code in options(step, reader, catalog)
     }
-    if step.kind == "lp":
+    if step.kind == StepKind.LANGUAGE:
         return (
             title,
             esc(_("Choose the primary language.")),
@@ -184,7 +185,7 @@ def _source_step(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _V
     country = country_label(step.country or "", reader, catalog)
     title = _("Set news source for {country}").format(country=country)
     labels = {sid: source_label(sid, catalog) for sid in options(step, reader, catalog)}
-    if step.kind == "sp":
+    if step.kind == StepKind.SOURCE:
         return (
             title,
             esc(_("Choose your primary source.")),
@@ -226,31 +227,22 @@ def _summary(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
 
 
 def _settings_menu(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
-    buttons = [button("🌍 " + _("Countries"), step.code, Action.GOTO, "c")]
+    def part(label: str, target: Step) -> InlineKeyboardButton:
+        return button(label, step.code, Action.GOTO, target.code)
+
+    buttons = [part("🌍 " + _("Countries"), Step(StepKind.COUNTRY))]
     for choice in reader.countries:
         name = country_label(choice.code, reader, catalog)
-        buttons.append(
-            button(
-                "🗣 " + _("Languages · {country}").format(country=name),
-                step.code,
-                Action.GOTO,
-                f"lp.{choice.code}",
-            )
-        )
-        buttons.append(
-            button(
-                "📰 " + _("Sources · {country}").format(country=name),
-                step.code,
-                Action.GOTO,
-                f"sp.{choice.code}",
-            )
-        )
-    buttons.append(button("🗂 " + _("Categories"), step.code, Action.GOTO, "k"))
-    buttons.append(button("⏰ " + _("Delivery time"), step.code, Action.GOTO, "t"))
-    buttons.append(button("🕰 " + _("Timezone"), step.code, Action.GOTO, "z"))
-    buttons.append(button("🌙 " + _("Quiet hours"), step.code, Action.GOTO, "q"))
-    buttons.append(button("🔢 " + _("Stories per digest"), step.code, Action.GOTO, "n"))
-    buttons.append(button("📭 " + _("Empty digests"), step.code, Action.GOTO, "e"))
+        languages = _("Languages · {country}").format(country=name)
+        buttons.append(part("🗣 " + languages, Step(StepKind.LANGUAGE, choice.code)))
+        sources = _("Sources · {country}").format(country=name)
+        buttons.append(part("📰 " + sources, Step(StepKind.SOURCE, choice.code)))
+    buttons.append(part("🗂 " + _("Categories"), Step(StepKind.CATEGORIES)))
+    buttons.append(part("⏰ " + _("Delivery time"), Step(StepKind.TIMES)))
+    buttons.append(part("🕰 " + _("Timezone"), Step(StepKind.TIMEZONE)))
+    buttons.append(part("🌙 " + _("Quiet hours"), Step(StepKind.QUIET_HOURS)))
+    buttons.append(part("🔢 " + _("Stories per digest"), Step(StepKind.DIGEST_SIZE)))
+    buttons.append(part("📭 " + _("Empty digests"), Step(StepKind.EMPTY_DIGEST)))
     body = summary_html(reader, catalog) + "\n\n" + esc(_("Tap a part to change it."))
     return _("Settings"), body, rows_of(buttons, 2)
 
@@ -285,20 +277,20 @@ def _empty_digests(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
 
 
 _STEP_BUILDERS = {
-    "c": _primary_country,
-    "o": _other_countries,
-    "lp": _language_step,
-    "lo": _language_step,
-    "sp": _source_step,
-    "so": _source_step,
-    "k": _categories,
-    "t": _times,
-    "z": _timezone,
-    "m": _summary,
-    "s": _settings_menu,
-    "q": _quiet_hours,
-    "n": _digest_size,
-    "e": _empty_digests,
+    StepKind.COUNTRY: _primary_country,
+    StepKind.OTHER_COUNTRIES: _other_countries,
+    StepKind.LANGUAGE: _language_step,
+    StepKind.OTHER_LANGUAGES: _language_step,
+    StepKind.SOURCE: _source_step,
+    StepKind.OTHER_SOURCES: _source_step,
+    StepKind.CATEGORIES: _categories,
+    StepKind.TIMES: _times,
+    StepKind.TIMEZONE: _timezone,
+    StepKind.SUMMARY: _summary,
+    StepKind.SETTINGS_MENU: _settings_menu,
+    StepKind.QUIET_HOURS: _quiet_hours,
+    StepKind.DIGEST_SIZE: _digest_size,
+    StepKind.EMPTY_DIGEST: _empty_digests,
 }
 
 

@@ -101,7 +101,9 @@ def broadcasts_of(bot: RunningBot) -> Broadcasts:
         bot.parts.application.add_handlers(
             [
                 CommandHandler("broadcast", final(broadcasts.start_broadcast), filters=private),
-                CallbackQueryHandler(final(broadcasts.press), pattern=CALLBACK_PATTERN),
+                CallbackQueryHandler(
+                    final(broadcasts.answer_broadcast_button), pattern=CALLBACK_PATTERN
+                ),
             ],
             group=-1,
         )

@@ -46,7 +46,7 @@ def register_stats(bot: RunningBot, admins: set[int]) -> None:
     )  # fmt: skip
 
     async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await handler.stats(update, context)
+        await handler.show_stats(update, context)
         raise ApplicationHandlerStop
 
     async def add() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -12,6 +13,7 @@ from views.flow import (
     SETTINGS,
     SETUP,
     Step,
+    StepKind,
     first_missing,
     forced_choice,
     next_step,
@@ -19,7 +21,7 @@ from views.flow import (
     previous_step,
     skipped,
 )
-from views.keyboards import decode, encode
+from views.keyboards import decode, encode, pattern, prefix
 
 BLANK = Reader(
     id=1,
@@ -55,6 +57,29 @@ def test_step_codes_round_trip() -> None:
         assert step is not None and step.code == code
     for bad in ("", "lp", "c.CA", "zz", "lp.", None):
         assert Step.parse(bad) is None
+
+
+def test_step_kind_values_are_the_stored_codes() -> None:
+    """Stored ``flow_step`` values and buttons already sent carry these codes: they never change."""
+    stored = {kind.name: kind.value for kind in StepKind}
+    assert stored == {
+        "COUNTRY": "c",
+        "OTHER_COUNTRIES": "o",
+        "LANGUAGE": "lp",
+        "OTHER_LANGUAGES": "lo",
+        "SOURCE": "sp",
+        "OTHER_SOURCES": "so",
+        "CATEGORIES": "k",
+        "TIMES": "t",
+        "TIMEZONE": "z",
+        "SUMMARY": "m",
+        "SETTINGS_MENU": "s",
+        "QUIET_HOURS": "q",
+        "DIGEST_SIZE": "n",
+        "EMPTY_DIGEST": "e",
+    }
+    parsed = Step.parse("lp.CA")
+    assert parsed == Step(StepKind.LANGUAGE, "CA") and parsed.kind is StepKind.LANGUAGE
 
 
 def test_new_reader_starts_with_primary_country(catalog: Catalog) -> None:
@@ -153,3 +178,13 @@ def test_every_callback_fits_64_bytes(catalog: Catalog) -> None:
     assert decode(data) is not None
     with pytest.raises(ValueError):
         encode("s", "g", "x" * 70)
+
+
+def test_route_patterns_and_prefixes_come_from_the_codec() -> None:
+    """Routes match a menu's buttons through the codec, so a new version moves them all."""
+    assert re.match(pattern("h"), encode("h", "p", "sports.1"))
+    assert not re.match(pattern("h"), encode("hh", "p")) and not re.match(pattern("h"), "2|h|p|")
+    assert re.match(pattern("B", numbered=True), encode("B17", "p", "a"))
+    assert not re.match(pattern("B", numbered=True), encode("B", "p", "a"))
+    assert encode("a", "c", "12.1").startswith(prefix("a", "c"))
+    assert not encode("a", "f", "12").startswith(prefix("a", "c"))
