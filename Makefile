@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(VENV)/bin/newsbot run
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n 2
+	$(VENV)/bin/pytest -q -n 3
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -53,6 +53,13 @@ def database_url(backend: str, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'newsbot.db'}"
 
 
+@pytest.fixture
+def scale_out_db_url(tmp_path: Path) -> str:
+    """One database for the long multi-process runs: PostgreSQL, the scale-out backend, when
+    TEST_DATABASE_URL is set, else SQLite (each backend's own tests already run on both)."""
+    return database_url(BACKENDS[-1], tmp_path)
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL to an empty database (not yet migrated) on each backend under test."""

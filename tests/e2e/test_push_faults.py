@@ -8,7 +8,8 @@ flight); and no send may come inside a 429's retry_after window. The counts are 
 
 The lease TTL is cut to a few seconds (``NEWSBOT_TEST_LEASE_SECONDS``, test-only) so that this
 fan-out lasts several lease lifetimes: the pusher must keep renewing it, or the idle process
-takes over and sends rows twice.
+takes over and sends rows twice. It runs once, on PostgreSQL when TEST_DATABASE_URL is set
+(``scale_out_db_url``): the items it combines are each tested on both backends elsewhere.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def recorded_chats(db_url: str) -> set[int]:
 
 
 def test_two_processes_a_bad_telegram_and_a_kill_deliver_every_digest(
-    db_url: str, tmp_path: Path
+    scale_out_db_url: str, tmp_path: Path
 ) -> None:
+    db_url = scale_out_db_url
     readers = seed_due_readers(db_url, READERS)
     with FakeBotAPI() as fake:
         fake.add_users(readers)
