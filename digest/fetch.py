@@ -32,6 +32,10 @@ Redirects are followed by hand, one hop at a time. Each hop takes its host's slo
 ``guard_private=True`` each hop's URL passes :func:`digest.urlguard.check_url` BEFORE a
 request is sent, so a private address never sees one (DESIGN §7). Catalog feeds are
 trusted (``guard_private=False``); URLs found in feed content are not.
+
+Over 350 lines on purpose: the bounds (caps while streaming and after decompression, every redirect
+checked, the URL guard, undeclared compression) sit in the same loop as the request they bound;
+apart, one of them could be skipped.
 """
 
 from __future__ import annotations

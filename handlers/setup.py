@@ -4,6 +4,10 @@ Every answer is written to the database before the reply goes out, and the step 
 is stored with the id of the message that shows it. So a restarted bot carries on where the reader
 was, and a button on any other (older) message is recognisably stale: it gets "this menu has
 expired" instead of acting on a menu the reader no longer sees.
+
+Over 350 lines on purpose: /start, /settings and /stop drive one state machine (the stored step and
+the id of the menu message that shows it); split by command, that machine would be split too. Its
+pure parts, the flow table, views and input parsing, are in ``views/``.
 """
 
 from __future__ import annotations

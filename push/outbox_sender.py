@@ -26,6 +26,10 @@ One drain, step by step:
 This process never holds a row forever: a row it claimed but could not finish is either back in
 the outbox or, if the process died, taken back by the next pusher once its claim has expired
 (``held_ids`` are the claims the pusher keeps confirming).
+
+Over 350 lines on purpose: the drain loop and the outcome of each send (sent, retry, maybe sent,
+failed, blocked) share the per-chat state of one drain; pacing is in ``push/pacing.py``, the held
+sent rows in ``push/sent_log.py``.
 """
 
 from __future__ import annotations

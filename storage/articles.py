@@ -10,6 +10,10 @@ refuses the statement): a key too long becomes its hash, a title or summary is c
 URL too long is dropped, and an entry whose link is too long is refused (skipped, counted).
 If the batch still fails on one entry's data, each entry is stored in its own transaction and
 only the failing ones are skipped: one entry never costs the others.
+
+Over 350 lines on purpose: every statement on the articles tables sits behind this one facade, the
+upsert with its per-entry fallback and the read paths of headlines, clustering and Related, so
+their indexes and limits are seen together.
 """
 
 from __future__ import annotations

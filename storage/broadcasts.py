@@ -20,6 +20,9 @@ A broadcast's life, and why it survives restarts:
 The audience is selected in SQL on the preference tables: readers who finished setup, did not
 block the bot (``active``) and have not paused deliveries; by country = follows it (primary or
 other), by language = any subscribed language, by UI language = ``users.ui_language``.
+
+Over 350 lines on purpose: a broadcast's life (draft, confirm, audience, progress, cancel, report)
+is one state machine over two tables, and its compare-and-set steps belong together.
 """
 
 from __future__ import annotations
