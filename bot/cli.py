@@ -113,16 +113,23 @@ def _start_up_error(error: TelegramError, settings: Settings) -> str:
     return f"the Bot API at {base} failed at start-up: {type(error).__name__}: {detail}"
 
 
-def fetch(as_json: bool) -> int:
-    """One ingest pass over every feed; exit code 0 even if some feeds failed (they are counted)."""
+def _one_shot_services(as_json: bool) -> Services | int:
+    """Settings, quiet logging and services for a command that runs once (fetch, stats); an
+    int is the exit code of a configuration problem, already reported on one line."""
     settings = _settings()
     if isinstance(settings, str):
         return _fail(settings)
     token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
     setup_logging("WARNING" if not as_json else "ERROR", token)
     services = _services(settings)
-    if isinstance(services, str):
-        return _fail(services)
+    return _fail(services) if isinstance(services, str) else services
+
+
+def fetch(as_json: bool) -> int:
+    """One ingest pass over every feed; exit code 0 even if some feeds failed (they are counted)."""
+    services = _one_shot_services(as_json)
+    if isinstance(services, int):
+        return services
     report = asyncio.run(_fetch_once(services, show_progress=not as_json and sys.stderr.isatty()))
     if as_json:
         print(json.dumps(report.as_json(), ensure_ascii=False))
@@ -174,14 +181,9 @@ def _summary(report: IngestReport) -> str:
 
 def stats(as_json: bool) -> int:
     """Print what /stats shows admins."""
-    settings = _settings()
-    if isinstance(settings, str):
-        return _fail(settings)
-    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
-    setup_logging("WARNING" if not as_json else "ERROR", token)
-    services = _services(settings)
-    if isinstance(services, str):
-        return _fail(services)
+    services = _one_shot_services(as_json)
+    if isinstance(services, int):
+        return services
     refresh = timedelta(seconds=services.settings.feed_refresh_seconds)
     return print_stats(StatsStore(services.engine), refresh=refresh, as_json=as_json)
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from telegram import Update
+from telegram import Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
 
@@ -68,13 +68,10 @@ class Digests:
 
     async def offer_pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Offer how long to pause."""
-        message, reader = update.effective_message, await self._reader(update)
-        if message is None:
+        found = await self._known_reader(update)
+        if found is None:
             return
-        _ = _translator(update, reader)
-        if reader is None:
-            await message.reply_text(_("Set up your news first: send /start."))
-            return
+        message, reader, _ = found
         keyboard = markup(
             [
                 [
@@ -124,13 +121,10 @@ class Digests:
 
     async def resume_digests(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Resume deliveries; the next digest is the next scheduled one from now."""
-        message, reader = update.effective_message, await self._reader(update)
-        if message is None:
+        found = await self._known_reader(update)
+        if found is None:
             return
-        _ = _translator(update, reader)
-        if reader is None:
-            await message.reply_text(_("Set up your news first: send /start."))
-            return
+        message, reader, _ = found
         await asyncio.to_thread(self._resume, reader, self.clock())
         await message.reply_text(_("Your digests are back on."))
 
@@ -138,6 +132,20 @@ class Digests:
         """Unpause; the next digest is the next slot from ``now``. Runs in a worker thread."""
         self.users.set_paused(reader.id, False)
         self.users.set_next_due(reader.id, next_due_for(reader, now))
+
+    async def _known_reader(
+        self, update: Update
+    ) -> tuple[Message, Reader, Callable[[str], str]] | None:
+        """The message, its reader and their translator; a stranger is told to send /start
+        first (None)."""
+        message, reader = update.effective_message, await self._reader(update)
+        if message is None:
+            return None
+        _ = _translator(update, reader)
+        if reader is None:
+            await message.reply_text(_("Set up your news first: send /start."))
+            return None
+        return message, reader, _
 
     async def _reader(self, update: Update) -> Reader | None:
         user = update.effective_user
