@@ -317,6 +317,22 @@ def assert_flood_handled(fake: FakeBotAPI, caplog: pytest.LogCaptureFixture, pre
     assert len(warnings) <= 1, warnings
 
 
+def tap_related_under_a_429(
+    fake: FakeBotAPI, page: Message, *, taps: int, retry_after: int
+) -> list[str]:
+    """Telegram's limits on, the next send refused with ``retry_after``, then ``taps`` presses
+    spread over every Related button of ``page``, each answered; returns those buttons."""
+    buttons = related_buttons(page)
+    fake.set_rate_limit(1, 30)
+    fake.fail_next(
+        "sendMessage", 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
+    )
+    for tap in range(taps):
+        fake.user_presses_button(READER, page.message_id, buttons[tap % len(buttons)])
+    fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+    return buttons
+
+
 def reader_sends(fake: FakeBotAPI, after: int) -> list[Call]:
     return [c for c in fake.calls_to("sendMessage")[after:] if c.params["chat_id"] == READER]
 
@@ -369,13 +385,8 @@ def test_replies_to_one_chat_are_paced_and_wait_out_retry_after(
     with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
         seed(bot, pages)
         page = headlines(reader(bot, fake))
-        buttons = related_buttons(page)
         mark = len(fake.calls_to("sendMessage"))
-        fake.set_rate_limit(1, 30)
-        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
-        for tap in range(100):
-            fake.user_presses_button(READER, page.message_id, buttons[tap % len(buttons)])
-        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+        buttons = tap_related_under_a_429(fake, page, taps=100, retry_after=2)
         fake.wait_for(lambda: sum(c.status == 200 for c in reader_sends(fake, mark)) >= 4)
     assert_flood_handled(fake, caplog, 100)
     sends = reader_sends(fake, mark)
@@ -403,13 +414,8 @@ def test_a_long_retry_after_drops_the_replies_and_says_so_once(
     with bot_at_telegram_limits(fake, db_url, tmp_path, clock) as bot:
         seed(bot, pages)
         page = headlines(reader(bot, fake))
-        buttons = related_buttons(page)
         mark = len(fake.calls_to("sendMessage"))
-        fake.set_rate_limit(1, 30)
-        fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 30", retry_after=30)
-        for tap in range(50):
-            fake.user_presses_button(READER, page.message_id, buttons[tap % len(buttons)])
-        fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=30, message="all answered")
+        tap_related_under_a_429(fake, page, taps=50, retry_after=30)
     assert_flood_handled(fake, caplog, 50)
     assert [c.status for c in reader_sends(fake, mark)] == [429], "nothing inside the window"
     summary = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
