@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from newsbot_testing.fakes.botapi import FakeBotAPI
 from storage.users import UserStore
+from tests.handlers.harness import RunningBot
 
 CATALOG = """
 [[countries]]
@@ -65,3 +70,10 @@ def set_up_reader(
     users.set_delivery_minutes(user_id, minutes)
     users.set_timezone(user_id, timezone)
     users.set_setup_complete(user_id)
+
+
+def news_bot_on(fake: FakeBotAPI, db_url: str, tmp_path: Path, **options: Any) -> RunningBot:
+    """The bot on this catalog (written to ``tmp_path``), not started: use it as ``with``."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(CATALOG)
+    return RunningBot(fake, db_url, catalog=catalog, **options)

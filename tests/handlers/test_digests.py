@@ -12,7 +12,7 @@ from digest.schedule import next_due_for
 from newsbot_testing.fakes.botapi import FakeBotAPI, Message
 from storage.articles import ArticleInput
 from tests.handlers.harness import ManualClock, RunningBot
-from tests.handlers.news_catalog import CATALOG, set_up_reader
+from tests.handlers.news_catalog import news_bot_on, set_up_reader
 from tests.handlers.user import TelegramUser
 
 # Tuesday 24 November 2026, 06:58 in Toronto (UTC-5).
@@ -42,9 +42,7 @@ def clock() -> ManualClock:
 def news_bot(
     fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
 ) -> Iterator[RunningBot]:
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(CATALOG)
-    with RunningBot(fake, db_url, catalog=catalog, clock=clock) as running:
+    with news_bot_on(fake, db_url, tmp_path, clock=clock) as running:
         yield running
         fake.wait_for(lambda: not fake.unanswered_callbacks())
     # A 403 is the reader's doing (they blocked the bot); anything else would be ours.

@@ -11,7 +11,7 @@ import pytest
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from storage.articles import ArticleInput, ArticleStore
 from tests.handlers.harness import RunningBot
-from tests.handlers.news_catalog import CATALOG, set_up_reader
+from tests.handlers.news_catalog import news_bot_on, set_up_reader
 from tests.handlers.user import TelegramUser
 
 
@@ -30,9 +30,7 @@ def article(key: str, title: str, hours: float, category: str = "national") -> A
 
 @pytest.fixture
 def news_bot(fake: FakeBotAPI, db_url: str, tmp_path: Path) -> Iterator[RunningBot]:
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(CATALOG)
-    with RunningBot(fake, db_url, catalog=catalog) as running:
+    with news_bot_on(fake, db_url, tmp_path) as running:
         yield running
         fake.wait_for(lambda: not fake.unanswered_callbacks())
     assert fake.errors == [], fake.describe()

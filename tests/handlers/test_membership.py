@@ -14,7 +14,7 @@ from storage.articles import ArticleInput
 from storage.broadcasts import Audience, BroadcastStore
 from storage.stats import StatsStore
 from tests.handlers.harness import ManualClock, RunningBot
-from tests.handlers.news_catalog import CATALOG, set_up_reader
+from tests.handlers.news_catalog import news_bot_on, set_up_reader
 
 # Tuesday 24 November 2026, 07:58 in Toronto (UTC-5); the reader's digest is at 08:00.
 START = datetime(2026, 11, 24, 12, 58, tzinfo=UTC)
@@ -30,9 +30,7 @@ def clock() -> ManualClock:
 def news_bot(
     fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
 ) -> Iterator[RunningBot]:
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(CATALOG)
-    with RunningBot(fake, db_url, catalog=catalog, clock=clock) as running:
+    with news_bot_on(fake, db_url, tmp_path, clock=clock) as running:
         yield running
     assert fake.errors == [], fake.describe()
 

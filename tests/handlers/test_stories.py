@@ -13,7 +13,7 @@ from newsbot_testing.fakes.botapi import Call, FakeBotAPI, Message
 from newsbot_testing.feedserver import FeedServer, Reply
 from storage.articles import ArticleInput
 from tests.handlers.harness import ManualClock, RunningBot
-from tests.handlers.news_catalog import CATALOG, set_up_reader
+from tests.handlers.news_catalog import news_bot_on, set_up_reader
 from tests.handlers.user import TelegramUser
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
@@ -41,9 +41,7 @@ def clock() -> ManualClock:
 def story_bot(
     fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
 ) -> Iterator[RunningBot]:
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(CATALOG)
-    with RunningBot(fake, db_url, catalog=catalog, clock=clock, allow_private=True) as running:
+    with news_bot_on(fake, db_url, tmp_path, clock=clock, allow_private=True) as running:
         yield running
         fake.wait_for(lambda: not fake.unanswered_callbacks())
     assert fake.errors == [], fake.describe()
@@ -295,9 +293,7 @@ def bot_at_telegram_limits(
     fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
 ) -> RunningBot:
     """The story bot; the test sets Telegram's limits on the fake once the reader has a page."""
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(CATALOG)
-    return RunningBot(fake, db_url, catalog=catalog, clock=clock, allow_private=True)
+    return news_bot_on(fake, db_url, tmp_path, clock=clock, allow_private=True)
 
 
 def related_buttons(page: Message) -> list[str]:
