@@ -48,6 +48,7 @@ from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
 from storage.leases import LeaseStore
+from storage.processed_updates import ProcessedUpdateStore
 from storage.stats import StatsStore
 from storage.users import UserStore
 from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
@@ -102,8 +103,14 @@ def build_ingestor(services: Services, fetcher: Fetcher) -> Ingestor:
     return Ingestor(services.catalog, services.feeds, services.articles, fetcher, timing=timing)
 
 
-def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = True) -> BotParts:
-    """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route and job."""
+def build_bot(
+    services: Services, clock: Clock = utcnow, *, run_jobs: bool = True, receive_only: bool = False
+) -> BotParts:
+    """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route and job.
+
+    ``receive_only`` (``newsbot run --receive-only``) answers updates and nothing else: no job
+    (fetch, tick, outbox, pruning) and no send started by a handler (/digest and a confirmed
+    broadcast only queue outbox rows, for the process that sends)."""
     settings = services.settings
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is required")
@@ -126,16 +133,20 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         max_rate=settings.send_max_rate, clock=clock,
     )  # fmt: skip
     pusher = Pusher(scheduler, sender, services.leases, services.deliveries, worker, clock)
+    wake_sender = _nothing if receive_only else pusher.drain
+    processed = ProcessedUpdateStore(services.engine)
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
         await _register_commands(application)
-        if not run_jobs:
+        if receive_only:
+            log.info("receive-only: this process runs no background jobs and sends nothing")
+        if not run_jobs or receive_only:
             return
         schedule_pushes(application, pusher)
         schedule_related(application, related)
         schedule_broadcast_progress(application, broadcasts)
-        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock)
+        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)
         schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(
@@ -153,14 +164,14 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(InteractiveRateLimiter())
-        .concurrent_updates(PerUserUpdateProcessor(64))
+        .concurrent_updates(PerUserUpdateProcessor(64, processed=processed, clock=clock))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     setup = SetupFlow(services.users, services.catalog, clock)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
-    digests = Digests(services.users, scheduler.on_demand, pusher.drain, clock)
+    digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)
     stats = StatsHandler(
         StatsStore(services.engine), services.users, settings.admin_ids,
         refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,
@@ -168,7 +179,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     broadcasts = Broadcasts(
         BroadcastStore(services.engine), services.deliveries, services.catalog,
         settings.admin_ids, users=services.users, max_rate=settings.broadcast_max_rate,
-        wake_sender=pusher.drain, clock=clock,
+        wake_sender=wake_sender, clock=clock,
     )  # fmt: skip
     stories = Stories(
         services.users, services.articles, services.catalog, full_stories, related, clock
@@ -179,6 +190,10 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
+
+
+async def _nothing() -> None:
+    """A receive-only process wakes no sender: the sending process polls its outbox."""
 
 
 async def _register_commands(application: Application) -> None:

@@ -17,6 +17,7 @@ from telegram.error import InvalidToken, TelegramError
 from bot.app import ALLOWED_UPDATES, Services, build_bot, build_ingestor, build_services
 from bot.logging_setup import RedactTokenFilter, setup_logging
 from bot.settings import Settings
+from bot.webhook import WebhookConfig, derive_secret, run_webhook, webhook_config
 from digest.catalog import CatalogError
 from digest.fetch import Fetcher
 from digest.ingest import IngestReport
@@ -35,7 +36,21 @@ def _parser() -> argparse.ArgumentParser:
         prog="newsbot", description="A Telegram bot that delivers news digests."
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("run", help="run the bot (long polling and feed fetching) until stopped")
+    run = commands.add_parser(
+        "run", help="run the bot (long polling or a webhook, and the jobs) until stopped"
+    )
+    run.add_argument(
+        "--webhook", metavar="URL",
+        help="receive updates at this public HTTPS URL (setWebhook) instead of long polling",
+    )  # fmt: skip
+    run.add_argument(
+        "--listen", metavar="HOST:PORT",
+        help="where the webhook receiver listens (default: WEBHOOK_LISTEN or 0.0.0.0:8443)",
+    )  # fmt: skip
+    run.add_argument(
+        "--receive-only", action="store_true",
+        help="answer updates only: no feed fetching, digest tick or sending in this process",
+    )  # fmt: skip
     fetch = commands.add_parser("fetch", help="fetch every catalog feed once, then exit")
     fetch.add_argument(
         "--json", action="store_true", help="print the counts as one JSON object (last line)"
@@ -69,8 +84,11 @@ def _services(settings: Settings) -> Services | str:
         return str(e)
 
 
-def run() -> int:
-    """Start the bot; configuration problems are one line on stderr and exit code 2."""
+def run(
+    webhook_url: str | None = None, listen: str | None = None, receive_only: bool = False
+) -> int:
+    """Start the bot, long polling or (``webhook_url``) as a webhook receiver; configuration
+    problems are one line on stderr and exit code 2."""
     settings = _settings()
     if isinstance(settings, str):
         return _fail(settings)
@@ -78,7 +96,15 @@ def run() -> int:
         return _fail(
             "TELEGRAM_BOT_TOKEN is not set: put it in the environment or in .env (see .env.example)"
         )
+    if listen is not None and webhook_url is None:
+        return _fail("--listen is for the webhook receiver: give --webhook URL too")
+    webhook = _webhook(settings, webhook_url, listen) if webhook_url is not None else None
+    if isinstance(webhook, str):
+        return _fail(webhook)
     setup_logging(settings.log_level, settings.telegram_bot_token.get_secret_value())
+    if webhook is not None:  # PTB logs setWebhook's parameters at DEBUG, the secret among them
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(RedactTokenFilter(webhook.secret))
     services = _services(settings)
     if isinstance(services, str):
         return _fail(services)
@@ -86,10 +112,33 @@ def run() -> int:
     token = settings.telegram_bot_token.get_secret_value()
     try:
         asyncio.run(_check_bot_api(token, settings.telegram_api_base_url))
-        build_bot(services).application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        application = build_bot(services, receive_only=receive_only).application
+        if webhook is None:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        else:
+            log.info("webhook %s, listening on %s:%d", shown_url(webhook.url), webhook.host,
+                     webhook.port)  # fmt: skip
+            run_webhook(application, webhook, ALLOWED_UPDATES)
     except TelegramError as e:  # a last resort too: whatever Telegram says, one line, no token
         return _fail(_start_up_error(e, settings))
+    except OSError as e:  # the webhook's port is taken or not ours to bind
+        return _fail(
+            f"the webhook receiver cannot listen on {listen or settings.webhook_listen}: {e}"
+        )
     return 0
+
+
+def _webhook(settings: Settings, url: str, listen: str | None) -> WebhookConfig | str:
+    """The receiver's settings, or a one-line reason they are unusable."""
+    assert settings.telegram_bot_token is not None
+    if settings.webhook_secret is not None:
+        secret = settings.webhook_secret.get_secret_value()
+    else:
+        secret = derive_secret(settings.telegram_bot_token.get_secret_value())
+    try:
+        return webhook_config(url, listen or settings.webhook_listen, secret)
+    except ValueError as e:
+        return str(e)
 
 
 async def _check_bot_api(token: str, base_url: str) -> None:
@@ -191,7 +240,7 @@ def stats(as_json: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
-        return run()
+        return run(args.webhook, args.listen, args.receive_only)
     if args.command == "fetch":
         return fetch(args.json)
     if args.command == "stats":

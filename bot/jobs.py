@@ -15,6 +15,8 @@ from digest.related import RelatedFinder
 from handlers.broadcast import Broadcasts
 from push.pusher import Pusher
 from storage.deliveries import DeliveryStore
+from storage.processed_updates import RETENTION as UPDATE_ID_RETENTION
+from storage.processed_updates import ProcessedUpdateStore
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +129,13 @@ class DeliveredPruning:
     deliveries: DeliveryStore
     retention: timedelta
     clock: Clock
+    processed_updates: ProcessedUpdateStore | None = None  # update ids, kept two days
 
     def run(self) -> int:
+        if self.processed_updates is not None:
+            forgotten = self.processed_updates.prune(self.clock() - UPDATE_ID_RETENTION)
+            if forgotten:
+                log.info("forgot %d processed update ids", forgotten)
         return self.deliveries.prune_delivered_articles(self.clock() - self.retention)
 
 

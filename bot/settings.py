@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     broadcast_max_rate: float = Field(default=30.0, gt=0, le=1000, alias="BROADCAST_MAX_RATE")
     allow_private_networks: bool = Field(default=False, alias="ALLOW_PRIVATE_NETWORKS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    webhook_listen: str = Field(default="0.0.0.0:8443", alias="WEBHOOK_LISTEN")
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -36,6 +39,17 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _secret_charset(cls, value: object) -> object:
+        """Telegram's rule for secret_token: 1-256 of A-Z a-z 0-9 _ - (empty: derive one)."""
+        if value is None or value == "":
+            return None
+        shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(shown, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", shown):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
     @field_validator("newsbot_catalog", mode="before")

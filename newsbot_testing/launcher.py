@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -45,14 +45,14 @@ def run_cli(cwd: Path, args: list[str], **extra: str) -> subprocess.CompletedPro
 
 @contextmanager
 def newsbot(
-    fake: FakeBotAPI, db_url: str, log: Path, **env: str
+    fake: FakeBotAPI, db_url: str, log: Path, *, args: Sequence[str] = (), **env: str
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``newsbot run`` against ``fake`` on ``db_url``, from ``log``'s folder, its output
+    """``newsbot run [args]`` against ``fake`` on ``db_url``, from ``log``'s folder, its output
     appended to ``log``. Feed fetching is off unless ``env`` turns it on; ``env`` adds or
     overrides variables. On exit a process still running gets SIGTERM (SIGKILL if it hangs)."""
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
+            [sys.executable, "-m", "bot", "run", *args],
             cwd=log.parent,
             env=bot_env(
                 TELEGRAM_BOT_TOKEN=fake.token,

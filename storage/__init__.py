@@ -1,7 +1,7 @@
 """Persistence only: the engine and sessions (``db``), the tables, one facade per entity
 (``UserStore``, ``FeedStore``, ``ArticleStore``, ``ArticleTextStore``, ``DeliveryStore``,
-``BroadcastStore``, ``LeaseStore``, ``StatsStore``) and the Alembic migrations. Imports nothing
-of ours.
+``BroadcastStore``, ``LeaseStore``, ``ProcessedUpdateStore``, ``StatsStore``) and the Alembic
+migrations. Imports nothing of ours.
 
 Errors: one root, ``StorageError`` (``storage.errors``); SQLAlchemy's own errors never leave a
 facade's public method (``raise … from e``, the driver's error kept in ``.orig``).

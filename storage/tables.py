@@ -252,6 +252,17 @@ class ArticleText(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class ProcessedUpdate(SQLModel, table=True):
+    """A Telegram update some process has taken on, so a redelivery (Telegram retrying a webhook,
+    a second receiver behind the load balancer) is dropped. ``received_at`` is indexed for the
+    daily prune: Telegram keeps an update at most 24 hours, so older ids can never come back."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class Broadcast(SQLModel, table=True):
     """An admin's message to many readers: a draft until confirmed, then sent via the outbox.
 

@@ -56,6 +56,7 @@ from newsbot_testing.fakes.spec import (
     validate_commands,
     validate_reply_markup,
 )
+from newsbot_testing.fakes.webhooks import WebhookSide
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"
 # Telegram sends every update type except these three unless allowed_updates asks for them.
@@ -142,8 +143,9 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
-class FakeBotAPI:
-    """The fake server plus everything tests need to drive it and inspect what the bot did."""
+class FakeBotAPI(WebhookSide):
+    """The fake server plus everything tests need to drive it and inspect what the bot did.
+    The webhook side (setWebhook, delivery by POST) is in ``newsbot_testing.fakes.webhooks``."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, bot_username: str = "newsbot_test_bot") -> None:
         self.token = token
@@ -189,6 +191,7 @@ class FakeBotAPI:
         self.inside_retry_after: list[Call] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._init_webhooks()
 
     def __repr__(self) -> str:  # never show the token
         return f"<FakeBotAPI {self.base_url or 'not started'}>"
@@ -217,6 +220,7 @@ class FakeBotAPI:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        self._stop_webhook_delivery()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -500,6 +504,8 @@ class FakeBotAPI:
             lines.append(f"pending updates: {len(self._pending)}")
             lines.append(f"updates dropped by allowed_updates: {len(self.dropped_updates)}")
             lines.append(f"unanswered callbacks: {len(self.unanswered_callbacks())}")
+            if self._webhook is not None or self.webhook_deliveries:
+                lines.append(self._describe_webhook())
             return "\n".join(lines)
 
     # -- internals shared with the method implementations ----------------------------------
@@ -673,6 +679,7 @@ class FakeBotAPI:
 
     def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Long polling: confirm by ``offset``, then wait up to ``timeout`` s for an update."""
+        self._refuse_while_webhook_set()
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"]) or None
         offset = params.get("offset")
@@ -692,6 +699,7 @@ class FakeBotAPI:
         return copy.deepcopy(self._pending[:limit])
 
     def _api_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self._webhook_deleted()
         if params.get("drop_pending_updates"):
             self._pending.clear()
         return True
