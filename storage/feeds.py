@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Table, and_, bindparam, delete, func, or_, update
+from sqlalchemy import Integer, Table, and_, bindparam, case, delete, func, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -190,9 +190,13 @@ class FeedStore:
         return {int(r.id): str(r.claimed_by) for r in rows}
 
     def next_due_at(self) -> datetime | None:
-        """When the soonest feed is due (a fetch worker sleeps until then), None if no feeds."""
+        """When the soonest feed is due, or its claim expires if a worker holds it (an idle
+        fetch worker sleeps until then); None if there are no feeds."""
+        free_at = case(
+            (_C.claimed_until > _C.next_fetch_at, _C.claimed_until), else_=_C.next_fetch_at
+        )
         with self._engine.connect() as conn:
-            value = conn.execute(core_select(func.min(_C.next_fetch_at))).scalar()
+            value = conn.execute(core_select(func.min(free_at))).scalar()
         return None if value is None else _utc(value)
 
     def record_successes(self, successes: Iterable[FetchSuccess]) -> None:
