@@ -153,22 +153,29 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         fake.set_rate_limit(1, 200)  # 1/s per chat as Telegram; a paid-broadcast-sized bot
         env = ENV | {"NEWSBOT_CATALOG": str(catalog)}
 
+        logs: dict[int, Path] = {}
+
         def start(name: str, roles: str, *args: str) -> subprocess.Popen[bytes]:
-            return processes.enter_context(newsbot_worker(
-                roles, db_url, tmp_path / f"{name}.log", fake=fake, args=args, **env
-            ))  # fmt: skip
+            log = tmp_path / f"{name}.log"
+            process = processes.enter_context(
+                newsbot_worker(roles, db_url, log, fake=fake, args=args, **env)
+            )
+            logs[process.pid] = log
+            return process
 
         # RECEIVERS: two `newsbot run --webhook URL --receive-only` processes go here once the
         # webhook helper's receivers exist (each update handled once across both).
-        send_a = start("send-a", "send")
-        _until(lambda: db.lease_holder_pid() == send_a.pid, 60, "sender A holds the lease")
-        send_b = start("send-b", "send")  # waits on the lease
-        fetch_a, fetch_b = start("fetch-a", "fetch"), start("fetch-b", "fetch")
+        senders = [start("send-a", "send"), start("send-b", "send")]  # one sends, one waits
+        fetchers = [start("fetch-a", "fetch"), start("fetch-b", "fetch")]
         compose_a = start("compose-a", "compose", "--tick-seconds", "2")
         compose_b = start("compose-b", "compose", "--tick-seconds", "2")
+        _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 60, "a sender holds it")
+        send_a, send_b = sorted(senders, key=lambda p: p.pid != db.lease_holder_pid())
 
         # fetch: kill one worker mid-pass; only feeds it had claimed may be fetched twice
         _until(lambda: len(server.requests) >= 15, 60, "15 feeds fetched")
+        holds = {p.pid: len(db.claimed_by_pid(p.pid)) for p in fetchers}
+        fetch_a, fetch_b = sorted(fetchers, key=lambda p: -holds[p.pid])  # a holds the most
         _kill(fetch_a)
         orphaned_feeds = db.feed_paths(db.claimed_by_pid(fetch_a.pid))
         hits_at_fetch_kill = len(server.requests)
@@ -227,8 +234,8 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
     assert set(hits) == set(feeds), "a feed was never fetched"
     assert fetched_twice <= orphaned_feeds, f"fetched twice: {sorted(fetched_twice)}"
     assert max(hits.values()) <= 2
-    standby = (tmp_path / "send-b.log").read_text(encoding="utf-8")
+    standby = logs[send_b.pid].read_text(encoding="utf-8")
     assert "another newsbot process" in standby and "this process is the pusher" in standby
-    assert "ingest: " in (tmp_path / "fetch-b.log").read_text(encoding="utf-8")
+    assert "ingest: " in logs[fetch_b.pid].read_text(encoding="utf-8")
     assert "compose tick: " in (tmp_path / "compose-b.log").read_text(encoding="utf-8")
     db.engine.dispose()
