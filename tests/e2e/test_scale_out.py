@@ -169,11 +169,12 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         fetchers = [start("fetch-a", "fetch"), start("fetch-b", "fetch")]
         compose_a = start("compose-a", "compose", "--tick-seconds", "2")
         compose_b = start("compose-b", "compose", "--tick-seconds", "2")
-        _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 60, "a sender holds it")
+        # start-up is the slow part on a busy machine (six interpreters importing at once)
+        _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 180, "a sender holds it")
         send_a, send_b = sorted(senders, key=lambda p: p.pid != db.lease_holder_pid())
 
         # fetch: kill one worker mid-pass; only feeds it had claimed may be fetched twice
-        _until(lambda: len(server.requests) >= 15, 60, "15 feeds fetched")
+        _until(lambda: len(server.requests) >= 15, 120, "15 feeds fetched")
         holds = {p.pid: len(db.claimed_by_pid(p.pid)) for p in fetchers}
         fetch_a, fetch_b = sorted(fetchers, key=lambda p: -holds[p.pid])  # a holds the most
         _kill(fetch_a)
@@ -181,7 +182,7 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         hits_at_fetch_kill = len(server.requests)
 
         # compose: kill one worker once digests are being queued
-        _until(lambda: db.digest_rows() >= 300, 60, "300 digests queued")
+        _until(lambda: db.digest_rows() >= 300, 120, "300 digests queued")
         _kill(compose_a)
         rows_at_compose_kill = db.digest_rows()
 
@@ -197,7 +198,7 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
 
         _until(lambda: db.lease_holder_pid() == send_b.pid, 30, "sender B takes the lease over")
         takeover = time.monotonic() - killed_at
-        _until(lambda: len(digest_sends(fake)) == READERS, 90, "every reader has a digest")
+        _until(lambda: len(digest_sends(fake)) == READERS, 180, "every reader has a digest")
         _until(
             lambda: statuses(db_url).get("sent", 0) == READERS,
             30,
