@@ -18,6 +18,7 @@ from bot.app import ALLOWED_UPDATES, Services, build_bot, build_ingestor, build_
 from bot.logging_setup import RedactTokenFilter, setup_logging
 from bot.settings import Settings
 from bot.webhook import WebhookConfig, derive_secret, run_webhook, webhook_config
+from bot.worker import parse_roles, refusal, run_worker
 from digest.catalog import CatalogError
 from digest.fetch import Fetcher
 from digest.ingest import IngestReport
@@ -55,6 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--json", action="store_true", help="print the counts as one JSON object (last line)"
     )
+    worker = commands.add_parser(
+        "worker",
+        help="run background roles (fetch, compose, send) without Telegram updates; PostgreSQL",
+    )
+    worker.add_argument(
+        "--role", action="append", required=True, metavar="ROLE",
+        help="fetch, compose, send or all; repeat it or give a comma list",
+    )  # fmt: skip
+    worker.add_argument(
+        "--tick-seconds", type=float, default=60.0, metavar="SECONDS",
+        help="how often a compose worker looks for due readers (default 60)",
+    )  # fmt: skip
     stats = commands.add_parser("stats", help="print reader, delivery and feed statistics")
     stats.add_argument(
         "--json", action="store_true", help="print them as one JSON object (last line)"
@@ -228,6 +241,36 @@ def _summary(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
+def worker(role_args: list[str], tick_seconds: float) -> int:
+    """Background roles in a process of their own (PostgreSQL only): exit code 0 after SIGTERM,
+    2 with one line for a configuration problem (SQLite among them)."""
+    try:
+        roles = parse_roles(role_args)
+    except ValueError as e:
+        return _fail(str(e))
+    if tick_seconds <= 0:
+        return _fail("--tick-seconds must be positive")
+    settings = _settings()
+    if isinstance(settings, str):
+        return _fail(settings)
+    if (why := refusal(settings.database_url)) is not None:
+        return _fail(why)
+    token = settings.telegram_bot_token.get_secret_value() if settings.telegram_bot_token else None
+    if "send" in roles and not token:
+        return _fail("the send role needs TELEGRAM_BOT_TOKEN (see .env.example)")
+    setup_logging(settings.log_level, token)
+    services = _services(settings)
+    if isinstance(services, str):
+        return _fail(services)
+    try:
+        if token and "send" in roles:
+            asyncio.run(_check_bot_api(token, settings.telegram_api_base_url))
+        asyncio.run(run_worker(services, roles, tick_seconds=tick_seconds))
+    except TelegramError as e:
+        return _fail(_start_up_error(e, settings))
+    return 0
+
+
 def stats(as_json: bool) -> int:
     """Print what /stats shows admins."""
     services = _one_shot_services(as_json)
@@ -243,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.webhook, args.listen, args.receive_only)
     if args.command == "fetch":
         return fetch(args.json)
+    if args.command == "worker":
+        return worker(args.role, args.tick_seconds)
     if args.command == "stats":
         return stats(args.json)
     return EXIT_CONFIG  # pragma: no cover - argparse rejects unknown commands

@@ -7,7 +7,10 @@ dead publisher never holds up the others):
    a feed due a few milliseconds after the pass starts is fetched in this pass, not a whole
    period later. Every feed's next fetch is scheduled from the pass's start, not from the
    moment it finished. A pass started by hand (``newsbot fetch``) takes every feed; the
-   scheduled pass in ``newsbot run`` only the due ones.
+   scheduled pass in ``newsbot run`` only the due ones. A fetch worker (``run_claimed``, several
+   processes on PostgreSQL) claims due feeds in batches instead (``FeedStore.claim_due``, SKIP
+   LOCKED), claiming more as its batch drains, so N workers share a pass without fetching a
+   feed twice; it renews its claims while it works, and a dead worker's claims expire.
 2. **Fetch** with the stored ETag / Last-Modified. A 304 costs no parsing: record success, done.
    A failure (timeout, 5xx, too large, redirect loop...) is recorded with a short reason and the
    feed backs off exponentially (``feed_timing``); the pass goes on.
@@ -34,6 +37,10 @@ Threads: steps 3-4 (CPU work) run in one worker-thread hop; steps 5-6 and the fe
 one more, under the database lock, so the bot's event loop stays responsive and SQLite sees one
 writer at a time. Records of 304s that queue for that lock are written together, in one
 statement. ``python -m bench.ingest`` measures the pass.
+
+Known limit with several fetch workers: two feeds of one source fetched at the same moment by
+two workers may race to insert the same entry; the loser skips it (counted), and the next pass
+adds its category. Clustering sees the other workers' articles once they are stored.
 
 Over 350 lines on purpose: the pass and its per-feed isolation (every failure recorded as that
 feed's, never the pass's) read best as one pipeline; its pure steps (parse, normalize, timing,
@@ -97,6 +104,16 @@ class IngestReport:
 
 
 Progress = Callable[[int, int], None]
+STOP_GRACE_SECONDS = 5.0  # on stop, how long feeds in flight may finish before they are given back
+
+
+@dataclass(frozen=True)
+class Claims:
+    """How a fetch worker shares the feeds with other workers (``Ingestor.run_claimed``)."""
+
+    worker: str  # host:pid:random, recorded as feeds.claimed_by
+    ttl: timedelta  # a claim not renewed for this long is free again (its worker died)
+    batch: int = 20  # feeds claimed at a time; more are claimed when half are done
 
 
 class Ingestor:
@@ -138,6 +155,88 @@ class Ingestor:
         async with self._pass_lock:
             return await self._run(only_due, progress)
 
+    async def run_claimed(self, claims: Claims, stop: asyncio.Event | None = None) -> IngestReport:
+        """One fetch worker's pass: claim due feeds in batches until none is left; ``stop`` set
+        ends it early (nothing more claimed; feeds in flight get a few seconds, then whatever
+        is unfinished is given back to the other workers)."""
+        async with self._pass_lock:
+            return await self._run_claimed(claims, stop or asyncio.Event())
+
+    async def _run_claimed(self, claims: Claims, stop: asyncio.Event) -> IngestReport:
+        started = time.monotonic()
+        now = self.clock()
+        report = IngestReport()
+        catalog_feeds = [(s.id, f.url, f.category) for s, f in self.catalog.feeds()]
+        await self._db(self.feeds.sync, catalog_feeds, now)
+        due_until = due_by(now, self.timing)
+        self._indexes = {}
+        in_flight: dict[asyncio.Task[None], int] = {}
+        wake = asyncio.Event()
+        exhausted = False
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.pop(task, None)
+            wake.set()
+
+        renewer = asyncio.create_task(self._renew_claims(claims, in_flight))
+        try:
+            while True:
+                if not exhausted and not stop.is_set() and len(in_flight) <= claims.batch // 2:
+                    rows = await self._db(
+                        self.feeds.claim_due, claims.worker, self.clock(), due_until,
+                        claims.batch - len(in_flight), claims.ttl,
+                    )  # fmt: skip
+                    exhausted = not rows
+                    report.feeds += len(rows)
+                    for feed in rows:
+                        task = asyncio.create_task(self._isolated(feed, now, report, started))
+                        in_flight[task] = feed.id
+                        task.add_done_callback(finished)
+                if not in_flight and (exhausted or stop.is_set()):
+                    break
+                if stop.is_set():  # finish what is in flight, briefly; the rest is given back
+                    await asyncio.wait(list(in_flight), timeout=STOP_GRACE_SECONDS)
+                    for task in list(in_flight):
+                        task.cancel()
+                    await asyncio.gather(*list(in_flight), return_exceptions=True)
+                    break
+                wake.clear()
+                await _first_of(wake, stop)
+        finally:
+            renewer.cancel()
+            await asyncio.gather(renewer, return_exceptions=True)
+            # what was not recorded (given up on stop, or not in the catalog) is free again
+            given_back = await self._db(self.feeds.release_claims, claims.worker, None)
+        if report.feeds:
+            report.pruned = await self._db(self.articles.prune, now - self.retention)
+        return self._finish(report, started, report.feeds, given_back)
+
+    async def _renew_claims(self, claims: Claims, in_flight: dict[asyncio.Task[None], int]) -> None:
+        """Keep this worker's claims alive while their feeds are fetched (a slow publisher may
+        take longer than the TTL); a renewal the database refuses is retried next time."""
+        while True:
+            await asyncio.sleep(claims.ttl.total_seconds() / 3)
+            ids = list(in_flight.values())
+            try:
+                await self._db(
+                    self.feeds.renew_claims, claims.worker, ids, self.clock(), claims.ttl
+                )
+            except Exception as e:
+                log.warning("renewing feed claims failed: %s", type(e).__name__)
+
+    def _finish(
+        self, report: IngestReport, started: float, feeds: int, given_back: int = 0
+    ) -> IngestReport:
+        report.timings.sort(key=lambda t: -float(t["seconds"]))  # type: ignore[arg-type]
+        del report.timings[TIMINGS_SHOWN:]
+        report.seconds = round(time.monotonic() - started, 3)
+        log.info(
+            "ingest: %d feeds, %d ok, %d not modified, %d failed, %d new articles in %.1fs%s",
+            feeds, report.ok, report.not_modified, report.failed, report.new_articles,
+            report.seconds, f"; {given_back} claims given back" if given_back else "",
+        )  # fmt: skip
+        return report
+
     async def _run(self, only_due: bool, progress: Progress | None) -> IngestReport:
         started = time.monotonic()
         now = self.clock()
@@ -159,16 +258,8 @@ class Ingestor:
                 progress(done, len(due))
 
         await asyncio.gather(*(one(feed) for feed in due))
-        report.timings.sort(key=lambda t: -float(t["seconds"]))  # type: ignore[arg-type]
-        del report.timings[TIMINGS_SHOWN:]
         report.pruned = await self._db(self.articles.prune, now - self.retention)
-        report.seconds = round(time.monotonic() - started, 3)
-        log.info(
-            "ingest: %d feeds, %d ok, %d not modified, %d failed, %d new articles in %.1fs",
-            len(due), report.ok, report.not_modified, report.failed, report.new_articles,
-            report.seconds,
-        )  # fmt: skip
-        return report
+        return self._finish(report, started, len(due))
 
     async def _isolated(
         self, feed: FeedRow, now: datetime, report: IngestReport, pass_started: float
@@ -360,6 +451,16 @@ class Ingestor:
     async def _db(self, function: Callable[..., _T], *args: object, **kwargs: object) -> _T:
         async with self._db_lock:
             return await asyncio.to_thread(function, *args, **kwargs)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    """Wait until any of ``events`` is set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 def _one_line(error: BaseException) -> str:

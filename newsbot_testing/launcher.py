@@ -50,16 +50,37 @@ def newsbot(
     """``newsbot run [args]`` against ``fake`` on ``db_url``, from ``log``'s folder, its output
     appended to ``log``. Feed fetching is off unless ``env`` turns it on; ``env`` adds or
     overrides variables. On exit a process still running gets SIGTERM (SIGKILL if it hangs)."""
+    settings = {
+        "TELEGRAM_BOT_TOKEN": fake.token,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        "DATABASE_URL": db_url,
+        "FEED_FETCH_ENABLED": "false",
+    }
+    with _process(["run", *args], log, settings | env) as process:
+        yield process
+
+
+@contextmanager
+def newsbot_worker(
+    roles: str, db_url: str, log: Path, *, fake: FakeBotAPI | None = None,
+    args: Sequence[str] = (), **env: str,
+) -> Iterator[subprocess.Popen[bytes]]:  # fmt: skip
+    """``newsbot worker --role <roles> <args>`` on ``db_url`` (pointed at ``fake`` when given,
+    which the send role needs), like :func:`newsbot` otherwise."""
+    settings = {"DATABASE_URL": db_url}
+    if fake is not None:
+        settings |= {"TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE_URL": fake.base_url}
+    with _process(["worker", "--role", roles, *args], log, settings | env) as process:
+        yield process
+
+
+@contextmanager
+def _process(args: list[str], log: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", *args],
+            [sys.executable, "-m", "bot", *args],
             cwd=log.parent,
-            env=bot_env(
-                TELEGRAM_BOT_TOKEN=fake.token,
-                TELEGRAM_API_BASE_URL=fake.base_url,
-                DATABASE_URL=db_url,
-                **({"FEED_FETCH_ENABLED": "false"} | env),
-            ),
+            env=bot_env(**env),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -15,6 +15,12 @@ takes over when the first one stops. How the lease keeps pushes single:
 4. On shutdown the lease is given up only once every sent row is recorded.
 
 Outbox claims are atomic as well, so only a message in flight at a crash can repeat.
+
+`newsbot run` builds the pusher with the scheduler: the lease covers the digest tick and the
+drain. A send worker (``newsbot worker --role send``) builds it without one (``scheduler=None``):
+the lease then covers the drain only, and compose workers tick without it, sharing the due
+readers through the database instead. Either way one process per database (one bot token)
+sends at a time.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ class Pusher:
 
     def __init__(
         self,
-        scheduler: DigestScheduler,
+        scheduler: DigestScheduler | None,
         sender: OutboxSender,
         leases: LeaseStore,
         deliveries: DeliveryStore,
@@ -75,10 +81,19 @@ class Pusher:
         self._renewed = 0.0  # time.monotonic() of the last successful take or renewal
         self._renewer: asyncio.Task[None] | None = None
         self._working = 0
+        self._stopping = False
+        self._what = "digests and outbox" if scheduler is not None else "outbox"
         sender.on_flood = self._remember_flood
+
+    @property
+    def holding(self) -> bool:
+        """Whether this process held the lease at its last check."""
+        return bool(self._holding)
 
     async def hold(self) -> bool:
         """Take or renew the lease; log when this process starts or stops being the pusher."""
+        if self._stopping:
+            return False
         now = self.clock()
         held = await asyncio.to_thread(self.leases.acquire, LEASE, self.worker_id, now, LEASE_TTL)
         dead = None
@@ -97,9 +112,7 @@ class Pusher:
                 orphans = await asyncio.to_thread(
                     self.sender_store.requeue_orphans, self.worker_id, now, now - LEASE_TTL, dead
                 )
-                log.info(
-                    "this process is the pusher (digests and outbox); %d rows resumed", orphans
-                )
+                log.info("this process is the pusher (%s); %d rows resumed", self._what, orphans)
                 gate = await asyncio.to_thread(self.leases.until, FLOOD_GATE, now)
                 if gate is not None:
                     self.sender.pause_for((gate - now).total_seconds())
@@ -107,9 +120,9 @@ class Pusher:
                 holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
                 log.warning(
                     "another newsbot process (%s) is pushing digests; this one stays idle "
-                    "and takes over if it stops",
-                    holder,
-                )
+                    "and takes over if it stops (%s)",
+                    holder, self._what,
+                )  # fmt: skip
             self._holding = held
         return held
 
@@ -117,8 +130,8 @@ class Pusher:
         self.leases.hold_until(FLOOD_GATE, self.worker_id, until)
 
     async def tick(self) -> TickReport | None:
-        """One scheduler tick (if this process is the pusher)."""
-        if not await self.hold():
+        """One scheduler tick (if this process is the pusher and ticks at all)."""
+        if self.scheduler is None or not await self.hold():
             return None
         async with self._renewing():
             return await asyncio.to_thread(self.scheduler.tick, self.clock())
@@ -138,6 +151,13 @@ class Pusher:
                     report = await self.sender.drain(stop=self._lost)
                 if not self._again or self._lost.is_set():
                     return report
+
+    def stop(self) -> None:
+        """Shutting down (SIGTERM): a running drain stops claiming and starting sends at once,
+        gives back what it had not started, and lets sends in flight finish; no new tick or
+        drain starts. Then ``release``."""
+        self._stopping = True
+        self._lost.set()
 
     async def release(self) -> None:
         """Give the lease up on shutdown, unless sent rows could not be recorded: then keep it

@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
@@ -22,6 +22,7 @@ from sqlmodel import Session, create_engine
 from storage.errors import ConfigurationError, MigrationError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATE_LOCK = 0x6E657773  # "news": the advisory lock key that serialises schema upgrades
 
 
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -59,6 +60,12 @@ def migrate(engine: Engine) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together (receivers, workers) upgrade one at a time; the
+                # lock ends with this transaction, and the later ones find the schema at head.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATE_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as e:

@@ -132,6 +132,10 @@ class FeedState(SQLModel, table=True):
     consecutive_failures: int = 0
     items_seen: int = 0
     next_fetch_at: datetime = Field(default_factory=utcnow, index=True)
+    # A fetch worker's claim (`newsbot worker --role fetch`): held while it fetches the feed,
+    # renewed meanwhile, cleared when the fetch is recorded; a dead worker's claim expires.
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = None
 
 
 class Article(SQLModel, table=True):

@@ -1,0 +1,242 @@
+"""Scale-out on PostgreSQL (#12): real `newsbot worker` processes share one database.
+
+Two fetch workers, two compose workers and a sender (plus a second sender waiting on the lease),
+against the strict fake Bot API and the local feed server, with 2,000 readers all due. Every
+digest must arrive exactly once (a reader has one slot here: one message per chat); no feed may
+be fetched twice in the pass; and one process of each role is killed with SIGKILL mid-run: the
+survivors finish the work, and the only repeats allowed are what the dead process had in flight
+(feeds it had claimed, messages delivered but not yet recorded). The figures are printed.
+
+The lease TTL (and so the feed claims' TTL) is cut to a few seconds
+(``NEWSBOT_TEST_LEASE_SECONDS``) so a dead fetch worker's claims expire within the test.
+Skipped without TEST_DATABASE_URL: SQLite runs in one process (`newsbot run`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from newsbot_testing.fakes.botapi import FakeBotAPI
+from newsbot_testing.feedserver import FeedServer, Reply, Request
+from newsbot_testing.launcher import newsbot_worker
+from newsbot_testing.seeding import seed_due_readers
+from storage.db import make_engine
+from storage.feeds import FeedStore
+from storage.leases import LeaseStore
+from storage.tables import Delivery
+from tests.conftest import PG_URL
+from tests.e2e.outcomes import digest_sends, statuses
+from tests.integration.news_fixtures import Item, rss
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="workers need PostgreSQL (TEST_DATABASE_URL)")
+
+READERS = 2000
+SOURCES = 20  # cbc (the readers' source) and 19 others, three feeds each: 60 feeds
+CATEGORIES = ("national", "business", "sports")
+FEED_LATENCY = 0.4  # seconds the feed server takes per answer, so fetching lasts a few seconds
+ENV = {
+    "NEWSBOT_TEST_LEASE_SECONDS": "4",
+    "SEND_MAX_RATE": "150",
+    "FEED_REFRESH_SECONDS": "600",  # one pass in this test: a second fetch is a duplicate
+    "LOG_LEVEL": "INFO",
+}
+
+
+def _catalog(path: Path, server: FeedServer) -> tuple[Path, list[str]]:
+    """A Canadian catalog whose feeds all live on ``server``; returns it and the feed paths."""
+    parts = [
+        '[[countries]]\ncode = "CA"\nname = "Canada"\nlanguages = ["en"]\n'
+        'timezones = ["America/Toronto"]\n'
+    ]
+    paths = []
+    now = datetime.now(UTC)
+    for n in range(SOURCES):
+        source = "cbc" if n == 0 else f"src{n:02d}"
+        parts.append(
+            f'[[sources]]\nid = "{source}"\nname = "Source {n}"\ncountries = ["CA"]\n'
+            f'language = "en"\nhomepage = "https://{source}.example"\n'
+        )
+        for category in CATEGORIES:
+            feed = f"/{source}/{category}.xml"
+            body = rss([Item(f"{source}-{category}-{i}", f"{source} {category} story {i}",
+                             "What happened.", timedelta(minutes=30 + i)) for i in range(3)],
+                       now)  # fmt: skip
+
+            def answer(_request: Request, body: bytes = body) -> Reply:
+                time.sleep(FEED_LATENCY)  # the publisher's latency (in the server's thread)
+                return Reply(200, {"Content-Type": "application/rss+xml"}, body)
+
+            server.add_route(feed, answer)
+            parts.append(
+                f'[[sources.feeds]]\ncategory = "{category}"\nurl = "{server.url(feed)}"\n'
+            )
+            paths.append(feed)
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path, paths
+
+
+class Database:
+    """What the test reads from the database while the workers run."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+
+    def lease_holder_pid(self) -> int | None:
+        holder = LeaseStore(self.engine).holder("pusher", datetime.now(UTC))
+        return None if holder is None else int(holder.split(":")[1])
+
+    def claimed_by_pid(self, pid: int) -> set[int]:
+        claims = FeedStore(self.engine).claims(datetime.now(UTC) - timedelta(days=1))
+        return {feed for feed, worker in claims.items() if worker.split(":")[1] == str(pid)}
+
+    def feed_paths(self, ids: set[int]) -> set[str]:
+        return {"/" + f.url.split("/", 3)[3] for f in FeedStore(self.engine).all() if f.id in ids}
+
+    def unfetched_feeds(self) -> int:
+        return sum(f.last_success_at is None for f in FeedStore(self.engine).all())
+
+    def live_claims(self) -> int:
+        return len(FeedStore(self.engine).claims(datetime.now(UTC)))
+
+    def digest_rows(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Delivery)).scalar_one())
+
+    def rows_per_reader(self) -> Counter[int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Delivery.user_id, Delivery.slot_key)).all()
+        return Counter(user for user, _slot in rows)
+
+    def recorded_chats(self) -> set[int]:
+        with self.engine.connect() as conn:
+            chats = conn.execute(select(Delivery.chat_id).where(Delivery.status == "sent"))
+            return set(chats.scalars())
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    assert process.pid != os.getpid() and process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+
+
+def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` (database or server state) every 50 ms until it holds."""
+    deadline = time.monotonic() + timeout
+    done = threading.Event()
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what} ({time.ctime()})"
+        done.wait(0.05)
+
+
+def test_workers_share_the_work_and_survive_a_kill_of_each_role(
+    scale_out_db_url: str, tmp_path: Path
+) -> None:
+    db_url = scale_out_db_url
+    readers = seed_due_readers(db_url, READERS)
+    db = Database(db_url)
+    started = time.monotonic()
+    with FeedServer() as server, FakeBotAPI() as fake, ExitStack() as processes:
+        catalog, feeds = _catalog(tmp_path / "catalog.toml", server)
+        fake.add_users(readers)
+        fake.set_rate_limit(1, 200)  # 1/s per chat as Telegram; a paid-broadcast-sized bot
+        env = ENV | {"NEWSBOT_CATALOG": str(catalog)}
+
+        logs: dict[int, Path] = {}
+
+        def start(name: str, roles: str, *args: str) -> subprocess.Popen[bytes]:
+            log = tmp_path / f"{name}.log"
+            process = processes.enter_context(
+                newsbot_worker(roles, db_url, log, fake=fake, args=args, **env)
+            )
+            logs[process.pid] = log
+            return process
+
+        # RECEIVERS: two `newsbot run --webhook URL --receive-only` processes go here once the
+        # webhook helper's receivers exist (each update handled once across both).
+        senders = [start("send-a", "send"), start("send-b", "send")]  # one sends, one waits
+        fetchers = [start("fetch-a", "fetch"), start("fetch-b", "fetch")]
+        compose_a = start("compose-a", "compose", "--tick-seconds", "2")
+        compose_b = start("compose-b", "compose", "--tick-seconds", "2")
+        # start-up is the slow part on a busy machine (six interpreters importing at once)
+        _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 180, "a sender holds it")
+        send_a, send_b = sorted(senders, key=lambda p: p.pid != db.lease_holder_pid())
+
+        # fetch: kill one worker mid-pass; only feeds it had claimed may be fetched twice
+        _until(lambda: len(server.requests) >= 15, 120, "15 feeds fetched")
+        holds = {p.pid: len(db.claimed_by_pid(p.pid)) for p in fetchers}
+        fetch_a, fetch_b = sorted(fetchers, key=lambda p: -holds[p.pid])  # a holds the most
+        _kill(fetch_a)
+        orphaned_feeds = db.feed_paths(db.claimed_by_pid(fetch_a.pid))
+        hits_at_fetch_kill = len(server.requests)
+
+        # compose: kill one worker once digests are being queued
+        _until(lambda: db.digest_rows() >= 300, 120, "300 digests queued")
+        _kill(compose_a)
+        rows_at_compose_kill = db.digest_rows()
+
+        # send: kill the lease holder mid-fan-out; the standby takes over
+        _until(
+            lambda: sum(digest_sends(fake).values()) >= 600,
+            60,
+            "600 digests sent",
+        )
+        _kill(send_a)
+        killed_at = time.monotonic()
+        in_flight = set(digest_sends(fake)) - db.recorded_chats()
+
+        _until(lambda: db.lease_holder_pid() == send_b.pid, 30, "sender B takes the lease over")
+        takeover = time.monotonic() - killed_at
+        _until(lambda: len(digest_sends(fake)) == READERS, 180, "every reader has a digest")
+        _until(
+            lambda: statuses(db_url).get("sent", 0) == READERS,
+            30,
+            "every row recorded as sent",
+        )
+        _until(
+            lambda: db.unfetched_feeds() == 0 and db.live_claims() == 0,
+            30,
+            "every feed fetched, no claim left",
+        )
+        elapsed = time.monotonic() - started
+        survivors = [fetch_b, compose_b, send_b]
+        assert all(p.poll() is None for p in survivors), "a surviving worker exited"
+        hits = Counter(r.path for r in server.requests)
+    # leaving the block sent SIGTERM to each survivor: a graceful stop is exit code 0
+    assert [p.returncode for p in survivors] == [0, 0, 0]
+
+    sends = digest_sends(fake)
+    twice = {chat for chat, n in sends.items() if n > 1}
+    fetched_twice = {path for path, n in hits.items() if n > 1}
+    print(
+        f"\nscale out: {READERS} readers delivered={len(sends)} duplicates={len(twice)} "
+        f"(in flight at the sender's kill: {len(in_flight)}), sender takeover {takeover:.1f}s; "
+        f"feeds={len(feeds)} fetches={sum(hits.values())} twice={len(fetched_twice)} "
+        f"(claimed by the dead fetch worker: {len(orphaned_feeds)}, hits at its kill: "
+        f"{hits_at_fetch_kill}); outbox rows at the compose kill: {rows_at_compose_kill}; "
+        f"{elapsed:.1f}s in all"
+    )
+    assert set(sends) == set(readers)
+    assert twice <= in_flight, f"sent twice though not in flight: {sorted(twice - in_flight)}"
+    assert max(sends.values()) <= 2
+    assert statuses(db_url) == {"sent": READERS}
+    assert set(db.rows_per_reader().values()) == {1}, "a reader got two outbox rows"
+    assert set(hits) == set(feeds), "a feed was never fetched"
+    assert fetched_twice <= orphaned_feeds, f"fetched twice: {sorted(fetched_twice)}"
+    assert max(hits.values()) <= 2
+    standby = logs[send_b.pid].read_text(encoding="utf-8")
+    assert "another newsbot process" in standby and "this process is the pusher" in standby
+    assert "ingest: " in logs[fetch_b.pid].read_text(encoding="utf-8")
+    assert "compose tick: " in (tmp_path / "compose-b.log").read_text(encoding="utf-8")
+    db.engine.dispose()
