@@ -179,9 +179,9 @@ class Hub:
         if call.status != 200:
             if method != "getUpdates":
                 description = str(call.response.get("description", ""))
-                chat = params.get("chat_id")
-                self._publish("refused", {"method": method, "chat_id": chat,
-                                          "status": call.status, "description": description})  # fmt: skip
+                refusal = {"method": method, "chat_id": params.get("chat_id"),
+                           "status": call.status, "description": description}  # fmt: skip
+                self._publish("refused", refusal)
             return
         result = call.response.get("result")
         chat_id, message_id = None, None

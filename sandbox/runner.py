@@ -102,7 +102,7 @@ class Sandbox:
         self.out = out
         self.clock = SandboxClock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._application: Application | None = None  # type: ignore[type-arg]
+        self._application: Application | None = None
         self._services: Services | None = None
         self._hub: Hub | None = None
 
@@ -118,10 +118,16 @@ class Sandbox:
             services = build_services(settings)
             stack.callback(services.engine.dispose)
             hub = Hub(fake)
-            asyncio.run(self._main(services, hub))
+            try:  # bind before the bot starts: a busy port is one line, nothing to undo
+                page = PageServer(hub, self, self.options.host, self.options.port)
+            except OSError as e:
+                where = f"{self.options.host}:{self.options.port}"
+                raise OSError(f"cannot serve the chat page on {where} ({e.strerror}); "
+                              "choose another with --port") from e  # fmt: skip
+            asyncio.run(self._main(services, hub, page))
         return 0
 
-    async def _main(self, services: Services, hub: Hub) -> None:
+    async def _main(self, services: Services, hub: Hub, page: PageServer) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -138,7 +144,6 @@ class Sandbox:
         self._loop, self._application, self._services, self._hub = (
             loop, application, services, hub,
         )  # fmt: skip
-        page = PageServer(hub, self, self.options.host, self.options.port)
         page.start()
         print(
             f"newsbot sandbox: chat with the bot at {page.url} "

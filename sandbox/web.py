@@ -234,5 +234,3 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("page: " + format, *args)
-
-

@@ -159,8 +159,8 @@ class ChatPage:
 
     def as_user(self, name: str) -> None:
         self.click(".user", name)
-        self.wait(lambda: name in self.js(
-            "return document.querySelector('.user.selected').innerText"), f"{name} selected")  # fmt: skip
+        selected = "return document.querySelector('.user.selected').innerText"
+        self.wait(lambda: name in self.js(selected), f"{name} selected")
 
     def send(self, text: str) -> None:
         self.js(
@@ -206,7 +206,9 @@ def test_a_newcomer_sets_up_gets_a_digest_and_an_admin_broadcasts(
     page.wait(lambda: page.js("return document.body.dataset.ready === 'true'"), "the page")
 
     page.as_user("Ben")
-    complete_setup(page, "Ireland", ("Harbour Herald", "Valley Courier", "Coast Wire"), "National", "08:00")
+    complete_setup(
+        page, "Ireland", ("Harbour Herald", "Valley Courier", "Coast Wire"), "National", "08:00"
+    )
 
     lap("setup Ben")
     page.click("#menu-button")  # the command menu the bot set with setMyCommands
