@@ -983,7 +983,9 @@ class FakeBotAPI:
             data[text_key] = message.text
         if message.entities:
             data[entities_key] = copy.deepcopy(message.entities)
-        if message.reply_markup is not None:
+        if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
+            # Telegram echoes inline keyboards only: a Message's reply_markup is never a reply
+            # keyboard (PTB would fail to read one).
             data["reply_markup"] = copy.deepcopy(message.reply_markup)
         return data
 

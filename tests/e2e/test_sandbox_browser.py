@@ -248,6 +248,14 @@ def test_a_newcomer_sets_up_gets_a_digest_and_an_admin_broadcasts(
         page.bot_says("Hello from the sandbox, readers!")
 
     lap("broadcast")
+    page.as_user("Ada")
+    page.send("/stats")  # the summary, then the chart: sendPhoto with an uploaded PNG
+    drawn = (
+        "const img = document.querySelector('#messages .msg.in img.photo');"
+        "return img !== null && img.complete && img.naturalWidth > 100;"
+    )
+    page.wait(lambda: page.js(drawn), "the chart drawn")
+    lap("stats")
     shot = tmp_path / "sandbox-chat.png"
     assert driver.save_screenshot(str(shot))
     assert_not_blank(shot)

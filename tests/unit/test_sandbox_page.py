@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 from matplotlib.figure import Figure
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
@@ -133,6 +139,11 @@ async def test_the_page_sees_the_bots_sends_edits_toasts_and_photos(
         assert status == 200 and headers["content-type"] == "image/png"
         assert data == png.getvalue()
 
+        await bot.send_message(BEN, "Pick", reply_markup=ReplyKeyboardMarkup([["A", "B"]]))
+        assert events.next("message")["reply_keyboard"] == [[{"text": "A"}, {"text": "B"}]]
+        await bot.send_message(BEN, "Gone", reply_markup=ReplyKeyboardRemove())
+        assert events.next("message")["remove_keyboard"] is True
+
         await bot.set_my_commands([("start", "Start")], language_code="fr")
         assert events.next("commands") == {"language": "fr"}
 
@@ -143,7 +154,7 @@ async def test_the_page_sees_the_bots_sends_edits_toasts_and_photos(
 
     status, _, body = request(page, "GET", "/api/state")
     state = json.loads(body)
-    assert [m["message_id"] for m in state["chats"][str(BEN)]] == [1, 2, 3]  # not the refused
+    assert [m["message_id"] for m in state["chats"][str(BEN)]] == [1, 2, 3, 4, 5]  # not the refused
     status, _, body = request(page, "GET", "/api/commands?language=fr")
     assert json.loads(body)["commands"] == [{"command": "start", "description": "Start"}]
 
