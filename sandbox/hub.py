@@ -15,6 +15,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from digest.clock import Clock, utcnow
 from newsbot_testing.fakes.botapi import Call, FakeBotAPI, Message
 
 # Simulated admins take ids from this range (the sandbox adds them all to ADMIN_IDS, which the
@@ -45,8 +46,13 @@ DEFAULT_USERS = (
 class Hub:
     """Simulated users, their actions on the fake, and the event stream for the pages."""
 
-    def __init__(self, fake: FakeBotAPI, users: tuple[SimUser, ...] = DEFAULT_USERS) -> None:
+    def __init__(
+        self, fake: FakeBotAPI, users: tuple[SimUser, ...] = DEFAULT_USERS, clock: Clock = utcnow
+    ) -> None:
         self.fake = fake
+        self.clock = clock
+        # When each message was sent by the sandbox's clock (the fake stamps wall-clock time).
+        self._dates: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
         self._users: dict[int, SimUser] = {user.id: user for user in users}
         self._listeners: list[queue.SimpleQueue[str | None]] = []
@@ -95,6 +101,7 @@ class Hub:
             update = self.fake.user_sends_command(user.id, command, args.strip(), **who)
         else:
             update = self.fake.user_sends_text(user.id, text, **who)
+        self._dates[(user.id, update["message"]["message_id"])] = int(self.clock().timestamp())
         shown = self.message_json(user.id, update["message"]["message_id"])
         self._publish("message", shown)
         return shown
@@ -140,7 +147,7 @@ class Hub:
             "remove_keyboard": bool(markup.get("remove_keyboard")),
             "edits": message.edits,
             "deleted": message.deleted,
-            "date": message.date,
+            "date": self._dates.get((message.chat_id, message.message_id), message.date),
             "preview": self._previews.get((message.chat_id, message.message_id)),
         }
 
@@ -188,10 +195,13 @@ class Hub:
         if method in _SENDS or (method in _EDITS and isinstance(result, dict)):
             assert isinstance(result, dict)
             chat_id, message_id = result["chat"]["id"], result["message_id"]
+            if method in _SENDS:
+                self._dates[(chat_id, message_id)] = int(self.clock().timestamp())
             if method == "sendMessage" or "link_preview_options" in params:
                 self._previews[(chat_id, message_id)] = _preview(params)
         elif method == "copyMessage" and isinstance(result, dict):
             chat_id, message_id = params["chat_id"], result["message_id"]
+            self._dates[(chat_id, message_id)] = int(self.clock().timestamp())
         elif method == "deleteMessage":
             chat_id, message_id = params["chat_id"], params["message_id"]
         elif method == "answerCallbackQuery":

@@ -9,7 +9,9 @@ are the local fake's, and its clock is the sandbox's. Every other setting is the
   sandbox's readers are made up (ids 1001, 9001, ...): in the live bot's database they would
   become real Telegram users who get digests, and the live bot's readers would be pushed to
   the fake. A separate file keeps the two apart; set ``DATABASE_URL`` to choose another.
-* ``LOG_LEVEL``: WARNING, so the one line that says where the page is stays readable.
+* ``LOG_LEVEL``: ERROR, so the one line that says where the page is stays readable (without
+  internet every catalog feed would log a warning; ``--offline`` is the cure, and
+  ``LOG_LEVEL=WARNING`` shows them).
 * ``ADMIN_IDS``: the operator's, plus the simulated admins' ids (``sandbox.hub.ADMIN_IDS``).
 
 ``--offline`` replaces the catalog with the bundled sample news (``sandbox.news``) and allows
@@ -70,7 +72,7 @@ def sandbox_settings(
     if "database_url" not in chosen:
         update["database_url"] = DEFAULT_DATABASE
     if "log_level" not in chosen:
-        update["log_level"] = "WARNING"
+        update["log_level"] = "ERROR"
     if catalog is not None:
         update["newsbot_catalog"] = catalog
         update["allow_private_networks"] = True
@@ -117,7 +119,7 @@ class Sandbox:
             setup_logging(settings.log_level, token)
             services = build_services(settings)
             stack.callback(services.engine.dispose)
-            hub = Hub(fake)
+            hub = Hub(fake, clock=self.clock)
             try:  # bind before the bot starts: a busy port is one line, nothing to undo
                 page = PageServer(hub, self, self.options.host, self.options.port)
             except OSError as e:

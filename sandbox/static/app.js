@@ -180,7 +180,7 @@
 
   function timeOf(seconds) {
     if (!seconds) return "";
-    const shown = new Date(seconds * 1000 + state.clock.offset_seconds * 1000);
+    const shown = new Date(seconds * 1000); // the sandbox's time when it was sent
     return shown.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 

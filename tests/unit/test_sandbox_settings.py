@@ -39,7 +39,7 @@ def test_unset_database_and_log_level_get_the_sandbox_defaults(
     fake = FakeBotAPI()
     settings = sandbox_settings(Settings(), fake)
     assert settings.database_url == DEFAULT_DATABASE != Settings().database_url
-    assert settings.log_level == "WARNING"
+    assert settings.log_level == "ERROR"
     assert settings.telegram_bot_token is not None
     assert settings.telegram_bot_token.get_secret_value() == fake.token  # never the live one
     assert settings.telegram_api_base_url == fake.base_url
