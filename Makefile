@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# With TELEGRAM_BOT_TOKEN (environment or .env): the live bot. Without: the sandbox, a local
+# Bot API and a chat page on http://127.0.0.1:8080 (`newsbot run` itself refuses, exit 2).
 run: $(STAMP)
-	$(VENV)/bin/newsbot run
+	$(VENV)/bin/newsbot sandbox --live-if-token
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q -n 3

@@ -68,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
         "--tick-seconds", type=float, default=60.0, metavar="SECONDS",
         help="how often a compose worker looks for due readers (default 60)",
     )  # fmt: skip
+    sandbox = commands.add_parser(
+        "sandbox", help="try the bot without a token: a local Bot API and a chat page"
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="the chat page's port (8080)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    sandbox.add_argument(
+        "--offline", action="store_true", help="bundled sample news instead of the catalog's feeds"
+    )
+    sandbox.add_argument(
+        "--live-if-token", action="store_true",
+        help="run the live bot instead when TELEGRAM_BOT_TOKEN is set (what `make run` does)",
+    )  # fmt: skip
     stats = commands.add_parser("stats", help="print reader, delivery and feed statistics")
     stats.add_argument(
         "--json", action="store_true", help="print them as one JSON object (last line)"
@@ -280,6 +292,19 @@ def stats(as_json: bool) -> int:
     return print_stats(StatsStore(services.engine), refresh=refresh, as_json=as_json)
 
 
+def start_sandbox(args: argparse.Namespace) -> int:
+    """``newsbot sandbox``: imported lazily, so ``run`` never loads the local Bot API."""
+    settings = _settings()
+    if isinstance(settings, str):
+        return _fail(settings)
+    token = settings.telegram_bot_token
+    if args.live_if_token and token is not None and token.get_secret_value():
+        return run()
+    from sandbox.runner import Options, run_sandbox
+
+    return run_sandbox(settings, Options(host=args.host, port=args.port, offline=args.offline))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
@@ -290,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return worker(args.role, args.tick_seconds)
     if args.command == "stats":
         return stats(args.json)
+    if args.command == "sandbox":
+        return start_sandbox(args)
     return EXIT_CONFIG  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -189,6 +189,9 @@ class FakeBotAPI(WebhookSide):
         self._flood_windows: dict[int | None, tuple[float, float]] = {}
         self.early_retry_grace = 0.25
         self.inside_retry_after: list[Call] = []
+        # Called with every Call as it is recorded, under the fake's lock (keep them cheap, never
+        # block): the sandbox's chat page learns of each send, edit and answer this way.
+        self.observers: list[Callable[[Call], None]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._init_webhooks()
@@ -399,6 +402,28 @@ class FakeBotAPI(WebhookSide):
             chat = self._messages.get(chat_id, {})
             return [copy.deepcopy(m) for m in chat.values() if m.from_bot]
 
+    def chat_history(self, chat_id: int) -> list[Message]:
+        """Snapshots of every message in the chat, the user's too, oldest first."""
+        with self._cond:
+            return [copy.deepcopy(m) for m in self._messages.get(chat_id, {}).values()]
+
+    def message(self, chat_id: int, message_id: int) -> Message | None:
+        """A snapshot of one message of the chat (the user's or the bot's), or None."""
+        with self._cond:
+            found = self._messages.get(chat_id, {}).get(message_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def callback_query(self, query_id: str) -> dict[str, Any] | None:
+        """The callback_query object a press created (answered or not), or None."""
+        with self._cond:
+            pending = self._callbacks.get(query_id)
+            return copy.deepcopy(pending.query) if pending is not None else None
+
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The bytes of a photo the bot uploaded (None for unknown ids and URL photos)."""
+        with self._cond:
+            return self._files.get(file_id) or None
+
     def last_message(self, chat_id: int) -> Message | None:
         """The bot's most recent message in the chat (check ``.deleted`` if that matters)."""
         messages = self.chat_messages(chat_id)
@@ -607,6 +632,8 @@ class FakeBotAPI(WebhookSide):
         self.calls.append(call)
         if status != 200:
             self.errors.append(call)
+        for observer in self.observers:
+            observer(call)
         self._cond.notify_all()
         return status, response
 
@@ -964,7 +991,9 @@ class FakeBotAPI(WebhookSide):
             data[text_key] = message.text
         if message.entities:
             data[entities_key] = copy.deepcopy(message.entities)
-        if message.reply_markup is not None:
+        if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
+            # Telegram echoes inline keyboards only: a Message's reply_markup is never a reply
+            # keyboard (PTB would fail to read one).
             data["reply_markup"] = copy.deepcopy(message.reply_markup)
         return data
 
