@@ -117,7 +117,7 @@ class RelatedFinder:
     ) -> int:
         """Feed the index the matching articles, page by page; returns the last id read."""
         while True:
-            page = self.articles.since(
+            page = self.articles.texts_since(
                 cutoff, after_id=after_id, edited_since=edited_since, limit=_PAGE
             )
             self.index.add(page)

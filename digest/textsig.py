@@ -220,9 +220,12 @@ def _bigrams(run: str) -> list[str]:
     return tokens
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _word(language: str, word: str) -> str | None:
-    """The token for one folded word, or None for a stopword (cached: news repeats words)."""
+    """The token for one folded word, or None for a stopword (cached: news repeats words).
+
+    16,384 entries hit 90 % of the words of 50,000 generated stories (65,536: 95 %) for no
+    measurable CPU, and hold about 4 MiB where 65,536 held 16 (``python -m bench.memory``)."""
     if len(word) < 2 or word in _STOP.get(language, ()):
         return None
     return _STEMMERS.get(language, _no_stem)(word)

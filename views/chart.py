@@ -6,22 +6,20 @@ drawn in worker threads, and it may pick a GUI backend. The Agg backend is still
 anything imports pyplot, so nothing ever tries to open a display. Fonts are matplotlib's bundled
 DejaVu Sans: nothing is downloaded. Sizes are set on each element (not via rcParams) so that
 concurrent drawings cannot affect each other.
+
+matplotlib (with numpy) is imported on the first chart, not with this module: it adds about
+47 MiB to the process, and only an admin's /stats ever draws (``python -m bench.memory``).
 """
 
 from __future__ import annotations
 
 import io
-
-import matplotlib
-
-matplotlib.use("Agg")  # before anything can import pyplot
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+from typing import TYPE_CHECKING
 
 from storage.stats import Stats
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 800, 100
 READERS_COLOUR, DIGESTS_COLOUR = "#2a7ab8", "#e07b22"
@@ -30,6 +28,12 @@ TITLE_SIZE, LABEL_SIZE = 22, 16
 
 def stats_chart(stats: Stats) -> bytes:
     """Two stacked bar charts over ``stats.daily`` as a 1200×800 PNG (phone-readable sizes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # before anything can import pyplot
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     days = [d.day for d in stats.daily]
     labels = [f"{d:%d %b}" for d in days]
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
@@ -50,6 +54,8 @@ def stats_chart(stats: Stats) -> bytes:
 
 
 def _panel(axes: Axes, values: list[int], title: str, colour: str) -> None:
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
     axes.bar(range(len(values)), values, color=colour, width=0.8)
     axes.set_title(f"{title} · total {sum(values):,}", fontsize=TITLE_SIZE - 2, loc="left")
     axes.tick_params(labelsize=LABEL_SIZE)

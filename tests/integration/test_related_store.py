@@ -239,3 +239,42 @@ def test_same_source_looks_past_a_live_blog_in_the_story_cluster(engine: Engine)
         ("Leafs win", "same_source"),
         ("TTC fares frozen", "same_source"),
     ]
+
+
+def test_texts_since_reads_the_index_fields_in_id_order_and_the_edits(
+    stored: tuple[ArticleStore, dict[str, int]],
+) -> None:
+    store, ids = stored
+    cutoff = NOW - timedelta(days=14)
+    texts = store.texts_since(cutoff, limit=5)
+    assert [t.id for t in texts] == sorted(t.id for t in texts)
+    rows = store.get_many(t.id for t in texts)
+    assert [(t.title, t.summary, t.language, t.published_at) for t in texts] == [
+        (rows[t.id].title, rows[t.id].summary, rows[t.id].language, rows[t.id].published_at)
+        for t in texts
+    ]
+    rest = store.texts_since(cutoff, after_id=texts[-1].id)
+    assert ids["cbc_old"] not in {t.id for t in texts + rest}  # past the window
+    assert len(texts + rest) == len(store.since(cutoff, limit=1000))
+    edited = item("ttc", "TTC fares frozen again")
+    store.upsert("cbc", [edited], NOW + timedelta(minutes=1))
+    changed = store.texts_since(cutoff, edited_since=NOW)
+    assert [(t.id, t.title) for t in changed] == [(ids["ttc"], "TTC fares frozen again")]
+
+
+def test_a_read_shares_the_row_still_held_until_the_article_changes(
+    stored: tuple[ArticleStore, dict[str, int]],
+) -> None:
+    store, ids = stored
+    held = store.get(ids["ice"])
+    assert held is not None
+    since = NOW - timedelta(days=3)
+    latest = {row.id: row for row in store.latest(["cbc"], ["en"], since)}
+    assert latest[ids["ice"]] is held  # one object for every holder, not a copy each
+    store.upsert("cbc", [item("ice", "Ice storm: power back for most of Ottawa")], NOW)
+    fresh = store.get(ids["ice"])
+    assert fresh is not None and fresh is not held
+    assert (fresh.title, held.title) == (
+        "Ice storm: power back for most of Ottawa",
+        STORIES["ice"][4],
+    )

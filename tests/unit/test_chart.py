@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +81,11 @@ def test_same_numbers_same_bytes_in_any_thread(busy_png: bytes) -> None:
     expected = [busy_png, stats_chart(other)]
     with ThreadPoolExecutor(2) as pool:  # /stats draws in worker threads: no shared state
         assert list(pool.map(stats_chart, [BUSY, other])) == expected
+
+
+def test_the_bot_starts_without_matplotlib() -> None:
+    """matplotlib and numpy add about 47 MiB to the process: only a chart loads them."""
+    code = "import sys, bot.app; print('matplotlib' in sys.modules, 'numpy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["False", "False"]

@@ -208,3 +208,48 @@ def test_max_age_skips_stories_too_old_to_list() -> None:
     index.add([story(1, "en", "Ice storm hits Ottawa"), story(2, "en", "Ice storm hits Ottawa",
                                                                 hours_ago=24 * 3)])  # fmt: skip
     assert len(index) == 1
+
+
+def test_a_token_of_one_story_is_one_int_until_another_story_shares_it() -> None:
+    index = RelatedIndex()
+    index.add([story(1, "en", "Zorblatt wins the Quixby prize for physics")])
+    postings = index._shards["en"].postings
+    assert isinstance(postings["zorblat"], int)  # not a 64-byte array for one posting
+    index.add([story(2, "en", "Zorblatt and the Quixby prize: a profile", hours_ago=1)])
+    assert not isinstance(postings["zorblat"], int)
+    assert ids(index.similar(story(1, "en", "Zorblatt wins the Quixby prize"), {"en"}, 5)) == [2]
+
+
+def test_ids_arriving_out_of_order_are_found_replaced_and_pruned() -> None:
+    index = RelatedIndex()
+    index.add([story(30, "en", "Ice storm hits Ottawa again", hours_ago=1)])
+    index.add([story(10, "en", "Ice storm hits Ottawa", hours_ago=30)])  # an older id, later
+    index.add([story(20, "fr", "Tempête de verglas à Ottawa", hours_ago=2)])
+    assert len(index) == 3
+    index.add([story(10, "en", "Ice storm hits Ottawa", hours_ago=30)])  # same text: skipped
+    assert len(index) == 3 and index._shards["en"].dead == 0
+    index.add([story(10, "en", "Ice storm: Ottawa hit again", hours_ago=30)])  # edited
+    assert len(index) == 3 and index._shards["en"].dead == 1
+    assert ids(index.similar(story(30, "en", "Ice storm hits Ottawa again"), {"en"}, 5)) == [10]
+    assert index.remove_older_than(T0 - timedelta(hours=24)) == 1
+    assert len(index) == 2
+    assert index.similar(story(30, "en", "Ice storm hits Ottawa again"), {"en"}, 5) == []
+    assert ids(index.similar(story(99, "fr", "Tempête de verglas à Ottawa"), {"fr"}, 5)) == [20]
+
+
+def test_compaction_turns_a_token_left_to_one_story_back_into_an_int(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(related, "_COMPACT_SHARE", 0.0)
+    index = RelatedIndex()
+    index.add([story(1, "en", "Zorblatt opens a bakery", hours_ago=100),
+               story(2, "en", "Zorblatt bakery draws crowds"),
+               story(3, "en", "Zorblatt bakery queue")])  # fmt: skip
+    assert index.remove_older_than(T0 - timedelta(hours=50)) == 1
+    shard = index._shards["en"]
+    assert shard.dead == 0 and not isinstance(shard.postings["zorblat"], int)
+    assert ids(index.similar(story(2, "en", "Zorblatt bakery draws crowds"), {"en"}, 5)) == [3]
+    index.add([story(3, "en", "Quixby opens a second shop")])  # edited: its old slot dies
+    assert index.remove_older_than(T0 - timedelta(hours=50)) == 0  # compacts the dead slot
+    assert isinstance(shard.postings["zorblat"], int)
+    assert index.similar(story(2, "en", "Zorblatt bakery draws crowds"), {"en"}, 5) == []
