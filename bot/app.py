@@ -123,7 +123,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     worker = worker_identity()
     sender = OutboxSender(
         push_bot, services.deliveries, services.users, worker_id=worker,
-        max_rate=settings.send_max_rate, clock=clock,
+        max_rate=settings.send_max_rate, paid_rate=settings.broadcast_max_rate, clock=clock,
     )  # fmt: skip
     pusher = Pusher(scheduler, sender, services.leases, services.deliveries, worker, clock)
 
