@@ -219,7 +219,7 @@ async def run(args: argparse.Namespace) -> None:
             add_readers(engine, max(n, args.limited, args.fast))
             deliveries, users = DeliveryStore(engine), UserStore(engine)
             await report_fast(args, deliveries, users)
-            request = HTTPXRequest(connection_pool_size=2 * CONCURRENCY)
+            request = PushRequest(connection_pool_size=2 * CONCURRENCY)  # as the bot runs
             async with Bot(fake.token, base_url=fake.base_url, request=request) as bot:
                 await report_unlimited(args, fake, bot, deliveries, users)
                 await report_limited(args, fake, bot, deliveries, users)
@@ -361,8 +361,9 @@ async def report_client_cpu(
     args: argparse.Namespace, deliveries: DeliveryStore, users: UserStore
 ) -> None:
     """Client CPU per message with no server at all: an ``httpx.MockTransport`` answers each
-    request after 2 ms with what the fake would. Free of the fake's cost and of the neighbours'
-    load, this is what the sender itself costs next to bare httpx."""
+    request after 2 ms with what the fake would. Since the push bot's own HTTP client replaced
+    httpx, this measures the sender through PTB's plain ``HTTPXRequest`` (what the push path
+    falls back to for uploads and proxies), next to bare httpx."""
     n = min(args.readers, 2000)
     if n <= 0:
         return
@@ -406,7 +407,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--fast", type=int, default=10_000, help="rows against the fast stand-in (0: skip)"
     )
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="fast run only")
-    parser.add_argument("--batch", type=int, default=100, help="claim size, fast run only")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="claim size, fast run (default: the sender's)"
+    )
     args = parser.parse_args(argv)
     asyncio.run(run(args))
 

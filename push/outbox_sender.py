@@ -140,7 +140,7 @@ class OutboxSender:
         max_flood_waits: int = 5,
         max_flood_pause: float = 60.0,
         clock: Clock = utcnow,
-        batch: int = 100,
+        batch: int | None = None,
         maybe_sent_wait: float | None = None,
     ) -> None:
         self._bot, self._deliveries, self._users = bot, deliveries, users
@@ -153,6 +153,8 @@ class OutboxSender:
             concurrency = default_concurrency(max_rate + (paid_rate or 0.0))
         self._sending: set[int] = set()  # rows whose request is in flight (``concurrency`` max)
         self._wake = asyncio.Event()  # a request finished: the drain may start another
+        # rows claimed at a time per lane: fewer, larger transactions as the rates grow
+        batch = batch if batch is not None else max(100, 4 * concurrency)
         self._concurrency, self._max_attempts, self._batch = concurrency, max_attempts, batch
         self._retry_base, self._retry_cap = retry_base, retry_cap
         self._max_flood_waits, self._max_flood_pause = max_flood_waits, max_flood_pause
