@@ -217,7 +217,7 @@ class OutboxSender:
         try:
             while True:
                 if self._stop.is_set() and not stopped:
-                    stopped = True  # the lane is gone: hand back what has not started
+                    stopped = True  # the lease is gone: hand back what has not started
                     report.retried += await self._release(queue)
                 holding = self._sent.failing  # sent rows the database has not taken yet
                 now = time.monotonic()
