@@ -1,5 +1,5 @@
 """How fast the outbox sender pushes, and whether it stays inside Telegram's limits:
-``python -m bench.fanout [--readers N] [--repeat R] [--limited M]``.
+``python -m bench.fanout [--fast F] [--concurrency C] [--readers N] [--repeat R] [--limited M]``.
 
 What runs: the strict fake Bot API (``newsbot_testing.fakes.botapi.FakeBotAPI``) in a child
 process on 127.0.0.1, so that its CPU (a threaded stdlib HTTP server, one connection per
@@ -8,6 +8,14 @@ exist in a fresh SQLite database in a temp dir and in the fake (each wrote /star
 
 What is measured, and why:
 
+* **Fast stand-in** (``bench.stand_in``: a bare asyncio HTTP/1.1 keep-alive server in a child
+  process that answers every POST with a digest-sized Message at once, so the server is not the
+  bottleneck): F rows (default 10,000) enqueued, then ``OutboxSender.drain()`` as the bot runs
+  it (``PushRequest``, claims, sent writes; ``max_rate`` effectively infinite, concurrency C,
+  default 4); in the same run, alternating, a bare ``httpx.AsyncClient`` posts the same
+  payloads as JSON with C requests in flight. Messages/s of both, the ratio (targets: ours
+  >= 1,000/s and >= 0.9 x bare) and CPU ms per message in this process (all threads, so the
+  database work counts), median of ``--repeat`` runs.
 * **Unlimited** (the fake's flood control off): N digest rows are enqueued (``DeliveryStore``,
   timed), then ``OutboxSender.drain()`` sends them all (``max_rate`` effectively infinite,
   concurrency 4, one row per reader): messages/s. In the same run, a bare ``httpx.AsyncClient``
@@ -55,7 +63,9 @@ from sqlmodel import Session
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bench.stand_in import StandIn
 from push.outbox_sender import OutboxSender
+from push.push_request import PushRequest
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore, OutboxItem
 from storage.tables import User
@@ -206,9 +216,10 @@ async def run(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             engine = make_engine(f"sqlite:///{Path(tmp) / 'fanout.db'}")
             migrate(engine)
-            add_readers(engine, max(n, args.limited))
+            add_readers(engine, max(n, args.limited, args.fast))
             deliveries, users = DeliveryStore(engine), UserStore(engine)
-            request = HTTPXRequest(connection_pool_size=2 * CONCURRENCY)
+            await report_fast(args, deliveries, users)
+            request = PushRequest(connection_pool_size=2 * CONCURRENCY)  # as the bot runs
             async with Bot(fake.token, base_url=fake.base_url, request=request) as bot:
                 await report_unlimited(args, fake, bot, deliveries, users)
                 await report_limited(args, fake, bot, deliveries, users)
@@ -281,12 +292,78 @@ async def report_limited(
           f"(one message is {1000 / 30:.0f} ms at 30/s)")  # fmt: skip
 
 
+async def report_fast(
+    args: argparse.Namespace, deliveries: DeliveryStore, users: UserStore
+) -> None:
+    """Throughput against the fast stand-in (``bench.stand_in``): the sender as the bot runs
+    it (``PushRequest``, claims, sent writes) next to bare httpx posting the same payloads as
+    JSON at the same concurrency, alternating, in the same run."""
+    n = args.fast
+    if n <= 0:
+        return
+    answer = {"date": 0, "chat": {"id": 1, "type": "private"}, "text": TEXT,
+              "reply_markup": KEYBOARD}  # fmt: skip
+    server = StandIn(answer)
+    ours, bare = [], []
+    cpu: dict[str, list[float]] = {"ours": [], "bare": []}
+    body = {k: v for k, v in PAYLOAD.items() if k != "method"}
+    try:
+        request = PushRequest(connection_pool_size=2 * args.concurrency)
+        async with Bot("1:fast", base_url=server.base_url, request=request) as bot:
+            limits = httpx.Limits(max_connections=args.concurrency)
+            async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+                url = f"{server.base_url}1:fast/sendMessage"
+                for r in range(args.repeat):
+                    enqueue(deliveries, n, f"fast-{r}")
+                    started, cpu0 = time.perf_counter(), time.process_time()
+                    sender = OutboxSender(bot, deliveries, users, worker_id="bench",
+                                          concurrency=args.concurrency, max_rate=1e9,
+                                          batch=args.batch)  # fmt: skip
+                    report = await sender.drain()
+                    assert report.sent == n, report
+                    ours.append(n / (time.perf_counter() - started))
+                    cpu["ours"].append((time.process_time() - cpu0) * 1000 / n)
+                    started, cpu0 = time.perf_counter(), time.process_time()
+                    await bare_json_posts(client, url, body, n, args.concurrency)
+                    bare.append(n / (time.perf_counter() - started))
+                    cpu["bare"].append((time.process_time() - cpu0) * 1000 / n)
+                    print(f"  fast run {r + 1}: ours {ours[-1]:6.0f}/s  bare {bare[-1]:6.0f}/s  "
+                          f"ratio {ours[-1] / bare[-1]:.2f}  CPU ms/msg {cpu['ours'][-1]:.3f} / "
+                          f"{cpu['bare'][-1]:.3f}")  # fmt: skip
+    finally:
+        server.stop()
+    m_ours, m_bare = statistics.median(ours), statistics.median(bare)
+    paired = statistics.median(o / b for o, b in zip(ours, bare, strict=True))
+    print(f"fast stand-in, {n} messages, concurrency {args.concurrency}, median of {args.repeat}:")
+    print(f"  outbox sender   {m_ours:8.0f} messages/s   {statistics.median(cpu['ours']):.3f} "
+          "CPU ms/message")  # fmt: skip
+    print(f"  bare httpx      {m_bare:8.0f} messages/s   {statistics.median(cpu['bare']):.3f} "
+          "CPU ms/message")  # fmt: skip
+    print(f"  ratio           {paired:8.2f}   median of the runs' ratios (targets: >= 0.9, "
+          f"ours >= 1,000/s); ratio of the medians {m_ours / m_bare:.2f}")  # fmt: skip
+
+
+async def bare_json_posts(
+    client: httpx.AsyncClient, url: str, body: dict[str, Any], n: int, concurrency: int
+) -> None:
+    chats = iter(range(1, n + 1))
+
+    async def worker() -> None:
+        for chat in chats:
+            response = await client.post(url, json={"chat_id": chat, **body})
+            assert response.status_code == 200, response.text
+            response.json()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
 async def report_client_cpu(
     args: argparse.Namespace, deliveries: DeliveryStore, users: UserStore
 ) -> None:
     """Client CPU per message with no server at all: an ``httpx.MockTransport`` answers each
-    request after 2 ms with what the fake would. Free of the fake's cost and of the neighbours'
-    load, this is what the sender itself costs next to bare httpx."""
+    request after 2 ms with what the fake would. Since the push bot's own HTTP client replaced
+    httpx, this measures the sender through PTB's plain ``HTTPXRequest`` (what the push path
+    falls back to for uploads and proxies), next to bare httpx."""
     n = min(args.readers, 2000)
     if n <= 0:
         return
@@ -326,6 +403,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="unlimited runs (median quoted)")
     parser.add_argument("--limited", type=int, default=600, help="rows in the 30/s run (0: skip)")
+    parser.add_argument(
+        "--fast", type=int, default=10_000, help="rows against the fast stand-in (0: skip)"
+    )
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="fast run only")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="claim size, fast run (default: the sender's)"
+    )
     args = parser.parse_args(argv)
     asyncio.run(run(args))
 

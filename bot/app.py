@@ -130,7 +130,7 @@ def build_bot(
     worker = worker_identity()
     sender = OutboxSender(
         push_bot, services.deliveries, services.users, worker_id=worker,
-        max_rate=settings.send_max_rate, clock=clock,
+        max_rate=settings.send_max_rate, paid_rate=settings.broadcast_max_rate, clock=clock,
     )  # fmt: skip
     pusher = Pusher(scheduler, sender, services.leases, services.deliveries, worker, clock)
     wake_sender = _nothing if receive_only else pusher.drain

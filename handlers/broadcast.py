@@ -12,8 +12,12 @@ A broadcast, step by step:
    exact message readers will get (which also lets Telegram validate it), then a menu.
 2. The admin picks the audience and sees how many readers it reaches; nothing is queued yet.
 3. Confirm queues it, and it starts at once unless another broadcast is sending (they queue up
-   behind each other). Starting writes one outbox row per reader, due at the broadcast rate;
-   the outbox sender delivers them like digests (pacing, retries, 403 → reader inactive).
+   behind each other). Starting writes one outbox row per reader; the outbox sender delivers
+   them like digests (pacing, retries, 403 → reader inactive). ``BROADCAST_MAX_RATE`` decides
+   how: up to Telegram's free 30/s the rows are due one after another at that rate and share
+   the bot's free budget (``SEND_MAX_RATE``) with the digests; above it they carry
+   ``allow_paid_broadcast``, are all due at once, and the sender paces them by their own
+   budget of ``BROADCAST_MAX_RATE``/s (up to 1,000), next to the digests' free one.
 4. The progress job (:meth:`Broadcasts.refresh`, every few seconds) edits the menu message
    into a progress line from the outbox counts, only when its text changed, and writes the
    report once nothing is in flight. Its Cancel button stops what is not sent yet.
@@ -230,7 +234,9 @@ class Broadcasts:
                 edited.add(row.admin_chat_id)
 
     async def _start_next(self) -> BroadcastRow | None:
-        interval = timedelta(seconds=1 / self.rate)
+        # paid: the sender's paid budget paces them; free: the due times do, since free rows
+        # share the bot's budget with the digests
+        interval = timedelta(0) if self.extra else timedelta(seconds=1 / self.rate)
         started = await asyncio.to_thread(self.store.start_next, self.clock(), interval, self.extra)
         if started is not None:
             log.info("broadcast %s started: %d readers", started.id, started.total)

@@ -4,14 +4,19 @@ One drain, step by step:
 
 1. Claim a batch of due rows (the database makes sure no other worker has them) and queue them
    per chat, in claim order, so a reader's several digests arrive in the order they were written.
-2. Pick the next row whose chat is free: none of its messages in flight and the last one answered
-   at least ``per_chat_interval`` ago (3 s for groups: 20/min). Start it as a task; at most
-   ``concurrency`` requests are in flight, because httpx sends fastest with few concurrent
-   requests (the database writes of finished sends overlap with the next requests).
-3. Each send first takes a token from the overall bucket (``max_rate``/s); the bucket is also
-   the flood gate: a 429 closes it for ``retry_after`` seconds for every chat (Telegram's flood
-   control is per bot), and the same row is sent again when it opens, without spending an attempt
-   (up to ``max_flood_waits`` times, or at once back to the outbox if the wait is long).
+   Broadcast rows and the rest are claimed apart (two lanes, each refilled when it runs low), so
+   a long broadcast and the digests due meanwhile both keep moving.
+2. Pick the next row whose chat is free (none of its messages in flight and the last one
+   answered at least ``per_chat_interval`` ago; 3 s for groups: 20/min) and whose bucket has a
+   token: paid broadcast rows (``allow_paid_broadcast``) spend from their own bucket
+   (``paid_rate``/s, ``BROADCAST_MAX_RATE``), everything else from the bot's free one
+   (``max_rate``/s, ``SEND_MAX_RATE``). Start it as a task; at most ``concurrency`` requests are
+   in flight (by default a tenth of a second of both rates, at least 4: enough for Telegram's
+   latency; the database writes of finished sends overlap with the next requests).
+3. Both buckets sit behind one flood gate: a 429 closes it for ``retry_after`` seconds for
+   every chat and both budgets (Telegram's flood control is per bot), and the same row is sent
+   again when it opens, without spending an attempt (up to ``max_flood_waits`` times, or at
+   once back to the outbox if the wait is long).
 4. The answer decides the row's fate: message id stored (through ``SentLog``, which holds it in
    memory while the database refuses the write, and meanwhile nothing new is claimed or sent);
    5xx, network errors and timeouts before the request was written back to the outbox with
@@ -36,7 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,7 +62,7 @@ from telegram.error import (
 )
 
 from digest.clock import Clock, utcnow
-from push.pacing import ChatQueue, Pacer
+from push.pacing import ChatQueue, FloodGate, Pacer, is_paid
 from push.push_request import NotSent
 from push.sent_log import SentLog
 from storage.deliveries import DeliveryRow, DeliveryStore
@@ -98,6 +105,19 @@ class _BadPayload(Exception):
     """The outbox row cannot become a Bot API call; retrying would not help."""
 
 
+class _Released(Exception):
+    """The lease was lost before the row was sent: back to the outbox, as it was."""
+
+
+LANE_RECHECK = 2.0  # seconds: a lane that found nothing due looks again while the other works
+
+
+def default_concurrency(rate: float) -> int:
+    """Requests in flight for ``rate`` messages/s: a tenth of a second of them (Telegram answers
+    in 50-300 ms), at least 4, at most 128."""
+    return max(4, min(128, math.ceil(rate / 10)))
+
+
 class OutboxSender:
     """Sends due outbox rows with a plain ``telegram.Bot`` (no AIORateLimiter: pacing and
     retries are done here, where the outbox can record them)."""
@@ -110,23 +130,31 @@ class OutboxSender:
         *,
         worker_id: str,
         max_rate: float = 30.0,
+        paid_rate: float | None = None,
         per_chat_interval: float = 1.0,
         group_interval: float = 3.0,
-        concurrency: int = 4,
+        concurrency: int | None = None,
         max_attempts: int = 5,
         retry_base: float = 2.0,
         retry_cap: float = 600.0,
         max_flood_waits: int = 5,
         max_flood_pause: float = 60.0,
         clock: Clock = utcnow,
-        batch: int = 100,
+        batch: int | None = None,
         maybe_sent_wait: float | None = None,
     ) -> None:
         self._bot, self._deliveries, self._users = bot, deliveries, users
         self._worker = worker_id
-        self._pacer = Pacer(max_rate)
+        self._gate = FloodGate()
+        self._pacer = Pacer(max_rate, self._gate)
+        self._paid = Pacer(paid_rate or max_rate, self._gate)
         self._per_chat, self._per_group = per_chat_interval, max(per_chat_interval, group_interval)
-        self._in_flight = asyncio.Semaphore(concurrency)
+        if concurrency is None:
+            concurrency = default_concurrency(max_rate + (paid_rate or 0.0))
+        self._sending: set[int] = set()  # rows whose request is in flight (``concurrency`` max)
+        self._wake = asyncio.Event()  # a request finished: the drain may start another
+        # rows claimed at a time per lane: fewer, larger transactions as the rates grow
+        batch = batch if batch is not None else max(100, 4 * concurrency)
         self._concurrency, self._max_attempts, self._batch = concurrency, max_attempts, batch
         self._retry_base, self._retry_cap = retry_base, retry_cap
         self._max_flood_waits, self._max_flood_pause = max_flood_waits, max_flood_pause
@@ -147,7 +175,7 @@ class OutboxSender:
     def pause_for(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a flood wait another process was told about)."""
         if seconds > 0:
-            self._pacer.close_for(seconds)
+            self._gate.close_for(seconds)
 
     def held_ids(self) -> list[int]:
         """Rows this sender has claimed and not finished: queued, in flight, or sent but not
@@ -175,38 +203,58 @@ class OutboxSender:
         started = time.monotonic()
         self._stop = stop if stop is not None else asyncio.Event()
         queue = self._queue = ChatQueue()
-        tasks, wake = set[asyncio.Task[None]](), asyncio.Event()
-        exhausted = False
+        tasks = set[asyncio.Task[None]]()
+        wake = self._wake = asyncio.Event()
+        stopped = False
+        # per lane (broadcast rows or not): when to claim again after a claim found nothing
+        idle_until = {False: 0.0, True: 0.0}
 
-        def done(task: asyncio.Task[None]) -> None:
+        def done(row_id: int, task: asyncio.Task[None]) -> None:
+            self._sending.discard(row_id)  # also for a task cancelled before it ever ran
             tasks.discard(task)
             wake.set()
 
         try:
             while True:
-                if self._stop.is_set() and not exhausted:
-                    exhausted = True  # the lease is gone: hand back what has not started
+                if self._stop.is_set() and not stopped:
+                    stopped = True  # the lease is gone: hand back what has not started
                     report.retried += await self._release(queue)
                 holding = self._sent.failing  # sent rows the database has not taken yet
-                if not exhausted and not holding and (queued := len(queue)) <= self._batch // 2:
-                    rows = await self._claim(self._batch - queued)
-                    exhausted = not rows
+                now = time.monotonic()
+                for lane in (False, True):
+                    queued = queue.lane_size(lane)
+                    if stopped or holding or idle_until[lane] > now or queued > self._batch // 2:
+                        continue
+                    rows = await self._claim(self._batch - queued, lane)
+                    # nothing due in this lane: look again later while the other one still works
+                    idle_until[lane] = 0.0 if rows else now + LANE_RECHECK
                     queue.add(rows)
-                if self._pacer.closed_for() > self._max_flood_pause:
-                    exhausted = True  # a long flood wait: hand everything back to the outbox
+                exhausted = stopped or all(t > now for t in idle_until.values())
+                if self._gate.closed_for() > self._max_flood_pause:
+                    stopped = True  # a long flood wait: hand everything back to the outbox
                     report.retried += await self._release(queue)
                 # half the tasks sending, half writing outcomes; none new while rows are held
-                room = len(tasks) < 2 * self._concurrency and not holding
-                row = queue.pick(self._chat_ready) if room else None
+                room = (
+                    len(self._sending) < self._concurrency
+                    and len(tasks) < 2 * self._concurrency
+                    and not holding
+                )
+                row, token_wait = (
+                    queue.pick(self._chat_ready, self._pacer_of) if room else (None, None)
+                )
                 if row is not None:
+                    self._sending.add(row.id)
                     task = asyncio.create_task(self._run(row, queue, report))
                     tasks.add(task)
-                    task.add_done_callback(done)
+                    task.add_done_callback(functools.partial(done, row.id))
                     continue
                 if not queue.chats and not tasks and exhausted:
                     break
                 wake.clear()
-                timeout = 0.1 if holding else queue.next_ready(self._chat_ready)
+                waits = [w for w in (queue.next_ready(self._chat_ready), token_wait) if w]
+                if not stopped:
+                    waits += [t - now for t in idle_until.values() if t > now]
+                timeout = 0.1 if holding else (max(0.001, min(waits)) if waits else None)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
         finally:
@@ -221,42 +269,63 @@ class OutboxSender:
             log.info("outbox drain: %s", report)
         return report
 
-    async def send_one(self, row: DeliveryRow) -> str:
+    async def send_one(self, row: DeliveryRow, *, paced: bool = False) -> str:
         """Send one claimed row and record the outcome: "sent", "retry", "failed" or "blocked".
 
         Rows of one chat must not be sent concurrently (``drain`` never does): the per-chat
-        pacing assumes one message in flight per chat.
+        pacing assumes one message in flight per chat. ``paced``: the drain has already waited
+        for the chat, spent the row's token and counted the request in flight.
         """
+        self._sending.add(row.id)
+        try:
+            message_id, error, flood = await self._attempts(row, paced)
+        finally:
+            self._sending.discard(row.id)
+            self._wake.set()
+        if flood is not None:
+            later = self._clock() + timedelta(seconds=flood)
+            return await self._retry_at(row, f"flood control: retry after {flood}s", later)
+        if error is None:
+            await self._sent.add(row.id, message_id)
+            return "sent"
+        return await self._failure(row, error)
+
+    async def _attempts(
+        self, row: DeliveryRow, paced: bool
+    ) -> tuple[int, Exception | None, float | None]:
+        """The request, again after each 429 once the gate opens; (message id, error, seconds
+        of a flood wait too long to sit out here)."""
         flood_waits = 0
+        pacer = self._pacer_of(row)
         while True:
-            wait = self._chat_ready.get(row.chat_id, 0.0) - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            async with self._in_flight:  # bounds HTTP requests, not the database writes after
-                await self._pacer.acquire()
-                if self._stop.is_set():  # the lease was lost while this row waited its turn
-                    return await self._retry_at(row, "released unsent", self._clock())
-                try:
-                    message_id, error = await self._call(row), None
-                except Exception as e:
-                    message_id, error = 0, e
-                finally:  # paced from the answer: two messages never reach Telegram too close
-                    interval = self._per_group if row.chat_id < 0 else self._per_chat
-                    self._chat_ready[row.chat_id] = time.monotonic() + interval
-            if error is None:
-                await self._sent.add(row.id, message_id)
-                return "sent"
-            if not isinstance(error, RetryAfter):
-                return await self._failure(row, error)
+            if not paced:
+                wait = self._chat_ready.get(row.chat_id, 0.0) - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await pacer.acquire()
+            paced = False
+            if self._stop.is_set():  # the lease was lost while this row waited its turn
+                return 0, _Released("released unsent"), None
+            try:
+                return await self._call(row), None, None
+            except RetryAfter as e:
+                error = e
+            except Exception as e:
+                return 0, e, None
+            finally:  # paced from the answer: two messages never reach Telegram too close
+                interval = self._per_group if row.chat_id < 0 else self._per_chat
+                self._chat_ready[row.chat_id] = time.monotonic() + interval
             self._report.rate_limited += 1
             seconds = _retry_after_seconds(error)
-            self._pacer.close_for(seconds)
+            self._gate.close_for(seconds)
             if self.on_flood is not None:
                 await self._record(self.on_flood, self._clock() + timedelta(seconds=seconds))
             flood_waits += 1
             if flood_waits > self._max_flood_waits or seconds > self._max_flood_pause:
-                later = self._clock() + timedelta(seconds=seconds)
-                return await self._retry_at(row, f"flood control: retry after {seconds}s", later)
+                return 0, None, seconds
+
+    def _pacer_of(self, row: DeliveryRow) -> Pacer:
+        return self._paid if is_paid(row) else self._pacer
 
     # ------------------------------------------------------------------ sending
     async def _call(self, row: DeliveryRow) -> int:
@@ -280,6 +349,8 @@ class OutboxSender:
         return int(result["message_id"])
 
     async def _failure(self, row: DeliveryRow, error: Exception) -> str:
+        if isinstance(error, _Released):
+            return await self._retry_at(row, str(error), self._clock())
         reason = self._reason(error)
         if isinstance(error, Forbidden) or (
             isinstance(error, BadRequest) and any(g in str(error).lower() for g in _GONE)
@@ -343,11 +414,12 @@ class OutboxSender:
             return None
 
     # ----------------------------------------------------------------- dispatch
-    async def _claim(self, limit: int) -> list[DeliveryRow]:
+    async def _claim(self, limit: int, broadcasts: bool) -> list[DeliveryRow]:
         try:
             return await asyncio.to_thread(
-                self._deliveries.claim, self._worker, self._clock(), limit
-            )
+                functools.partial(self._deliveries.claim, broadcasts=broadcasts),
+                self._worker, self._clock(), limit,
+            )  # fmt: skip
         except Exception as e:
             log.error("outbox claim failed: %s", self._reason(e))
             return []
@@ -355,7 +427,7 @@ class OutboxSender:
     async def _run(self, row: DeliveryRow, queue: ChatQueue, report: SendReport) -> None:
         self._in_flight_ids.add(row.id)
         try:
-            outcome = await self.send_one(row)
+            outcome = await self.send_one(row, paced=True)
         finally:
             queue.busy.discard(row.chat_id)
             self._in_flight_ids.discard(row.id)
@@ -372,7 +444,7 @@ class OutboxSender:
         A row whose release cannot be written stays claimed and comes back once its claim
         expires (nothing confirms it any more): late, never twice.
         """
-        when = self._clock() + timedelta(seconds=self._pacer.closed_for())
+        when = self._clock() + timedelta(seconds=self._gate.closed_for())
         rows = queue.take_all()
         for row in rows:
             await self._record(

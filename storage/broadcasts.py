@@ -9,9 +9,10 @@ A broadcast's life, and why it survives restarts:
    marks it ``sending`` and writes one outbox row per reader of its audience. A partial unique
    index allows one ``sending`` broadcast at a time, so two processes starting two broadcasts at
    once cannot both win; and a crash leaves either no rows or all of them.
-   The rows are due one after another at the broadcast rate (``next_attempt_at`` staggered):
-   the outbox sends in due order, so a digest that falls due during a long broadcast goes out
-   between its messages instead of waiting for the last of them.
+   The rows are due one after another at the broadcast rate (``next_attempt_at`` staggered),
+   or all at once for a paid broadcast (``interval`` 0: the sender paces those by their own
+   budget). The sender claims broadcast rows and the others in separate lanes, so a digest that
+   falls due during a long broadcast goes out between its messages instead of after the last.
 4. The outbox sender sends the rows; this module only reads their counts.
 5. *Finish* (``done``, or a cancelled one whose in-flight rows settled) and *reported* (the final
    report is on the admin's screen) are recorded separately, so a crash between the two still

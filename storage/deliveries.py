@@ -35,6 +35,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from storage.broadcasts import KIND
 from storage.errors import wraps_errors
 from storage.tables import DeliveredArticle, Delivery
 
@@ -133,33 +134,46 @@ class DeliveryStore:
         now: datetime,
         limit: int,
         stale_after: timedelta = timedelta(minutes=2),
+        *,
+        broadcasts: bool | None = None,
     ) -> list[DeliveryRow]:
         """Atomically take up to ``limit`` due rows for ``worker``, oldest due first.
 
         Due means ``pending`` with ``next_attempt_at <= now``, or ``sending`` but claimed before
         ``now - stale_after`` (its worker died mid-send). Each claim counts as an attempt.
+        ``broadcasts`` True takes broadcast rows only, False everything else (the sender keeps
+        one queue per lane, so a long broadcast and the digests each get their share).
+
+        The two kinds of due rows are looked up apart, each along the (status, next_attempt_at)
+        index: one query with ``OR`` made SQLite sort every due row on every claim, which grew
+        with the backlog (0.17 ms per row claimed at 4,000 due).
         """
         now = _utc(now)
-        due = or_(
-            and_(_T.status == "pending", _T.next_attempt_at <= now),
-            and_(_T.status == "sending", _T.claimed_at < now - stale_after),
+        lane = (
+            [] if broadcasts is None else [(_T.kind == KIND) if broadcasts else (_T.kind != KIND)]
         )
-        candidates = (
-            select(_T.id).where(due).order_by(_T.next_attempt_at, _T.id).limit(max(0, limit))
-        )
+        pending = and_(_T.status == "pending", _T.next_attempt_at <= now, *lane)
+        stale = and_(_T.status == "sending", _T.claimed_at < now - stale_after, *lane)
+        order = (_T.next_attempt_at, _T.id)
+        size = max(0, limit)
         for _ in range(_CLAIM_ROUNDS):
             with self._engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Two statements on purpose: in ``UPDATE ... WHERE id IN (SELECT ... LIMIT n
-                    # FOR UPDATE SKIP LOCKED)`` PostgreSQL may rescan the subquery per row, skip
-                    # the rows it has just updated, and so take far more than ``n`` rows.
-                    candidates = candidates.with_for_update(skip_locked=True)
-                ids = list(conn.execute(candidates).scalars())
+                found: list[tuple[datetime, int]] = []
+                for due in (stale, pending):
+                    candidates = select(*order).where(due).order_by(*order).limit(size)
+                    if conn.dialect.name == "postgresql":
+                        # Two statements on purpose: in ``UPDATE ... WHERE id IN (SELECT ...
+                        # LIMIT n FOR UPDATE SKIP LOCKED)`` PostgreSQL may rescan the subquery
+                        # per row, skip the rows it has just updated, and take far more than n.
+                        candidates = candidates.with_for_update(skip_locked=True)
+                    found += [(_utc(at), row_id) for at, row_id in conn.execute(candidates)]
+                ids = [row_id for _, row_id in sorted(found)[:size]]
                 if not ids:
                     return []
+                # one expanding parameter: ``in_(ids)`` coerced every id (40 us a row claimed)
                 stmt = (
                     update(_OUTBOX)
-                    .where(_T.id.in_(ids), due)  # compare-and-set: only rows still due are taken
+                    .where(_T.id.in_(bindparam("ids", expanding=True)), or_(pending, stale))
                     .values(
                         status="sending",
                         claimed_by=worker[:64],
@@ -167,8 +181,8 @@ class DeliveryStore:
                         attempts=_T.attempts + 1,
                     )
                     .returning(*_T)
-                )
-                got = [_row(r) for r in conn.execute(stmt)]
+                )  # compare-and-set above: only rows still due are taken
+                got = [_row(r) for r in conn.execute(stmt, {"ids": ids})]
             if got:
                 break  # else another worker took every candidate first (SQLite): look again
         return sorted(got, key=lambda r: (r.next_attempt_at, r.id))

@@ -177,7 +177,8 @@ class FakeBotAPI(WebhookSide):
         self._failures: dict[str, list[_Failure]] = {}
         self._chat_rate: float | None = None
         self._global_rate: float | None = None
-        self._buckets: dict[int | None, _Bucket] = {}
+        self._paid_rate: float | None = None
+        self._buckets: dict[int | str | None, _Bucket] = {}
         # Fault switches (delay_answers, fail_randomly).
         self._answer_delay = 0.0
         self._delayed_methods: frozenset[str] = frozenset()
@@ -343,14 +344,20 @@ class FakeBotAPI(WebhookSide):
         return self._queue_update("my_chat_member", change)
 
     def set_rate_limit(
-        self, per_chat_per_second: float | None, global_per_second: float | None
+        self,
+        per_chat_per_second: float | None,
+        global_per_second: float | None,
+        paid_per_second: float | None = 1000.0,
     ) -> None:
         """Enable Telegram-style flood control on sends and edits (None switches a limit off).
 
-        Limits are token buckets over ``self.clock``: a test that must not depend on the
-        machine's speed can set ``fake.clock`` to a function it controls."""
+        As on Telegram, messages sent with ``allow_paid_broadcast`` are not counted against
+        ``global_per_second`` but against their own ``paid_per_second`` (1,000/s); the per-chat
+        limit holds for both. Limits are token buckets over ``self.clock``: a test that must
+        not depend on the machine's speed can set ``fake.clock`` to a function it controls."""
         with self._cond:
             self._chat_rate, self._global_rate = per_chat_per_second, global_per_second
+            self._paid_rate = paid_per_second
             self._buckets.clear()
             self._flood_windows.clear()
 
@@ -656,8 +663,11 @@ class FakeBotAPI(WebhookSide):
             return
         now = self.clock()
         self._refuse_inside_window(method, params, now)
-        limits: list[tuple[int | None, float]] = []
-        if self._global_rate:
+        limits: list[tuple[int | str | None, float]] = []
+        if params.get("allow_paid_broadcast") in (True, "true", "True"):
+            if self._paid_rate and (self._global_rate or self._chat_rate):
+                limits.append(("paid", self._paid_rate))
+        elif self._global_rate:
             limits.append((None, self._global_rate))
         if self._chat_rate and isinstance(params.get("chat_id"), int):
             limits.append((params["chat_id"], self._chat_rate))
@@ -670,8 +680,11 @@ class FakeBotAPI(WebhookSide):
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             for (key, _rate), each in zip(limits, waits, strict=True):
-                if each > 0:
-                    self._flood_windows[key] = (now, now + seconds)
+                if each > 0:  # a paid budget exceeded closes the bot's window, as the free one
+                    self._flood_windows[key if isinstance(key, int) else None] = (
+                        now,
+                        now + seconds,
+                    )
             raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
         for bucket in buckets:
             bucket.tokens -= 1

@@ -20,9 +20,9 @@ from tests.handlers.user import TelegramUser
 
 READERS = 300
 # The most that can repeat after a crash: rows Telegram accepted but the outbox has not yet
-# marked sent. The sender keeps 2 x its concurrency (4) rows going: 4 requests in flight and up
-# to 4 answered rows whose outcome is being written.
-IN_FLIGHT = 8
+# marked sent. The sender keeps 2 x its concurrency rows going: requests in flight and as many
+# answered rows whose outcome is being written; at 60 + 60 messages/s its concurrency is 12.
+IN_FLIGHT = 24
 TEXT = "Scheduled maintenance tonight"
 # One admin, broadcasting at 60/s (the paid-broadcast flag is on).
 SETTINGS = {"ADMIN_IDS": str(ADMIN), "SEND_MAX_RATE": "60", "BROADCAST_MAX_RATE": "60"}

@@ -166,7 +166,9 @@ async def test_sent_rows_are_held_while_the_disk_is_full_and_nothing_is_sent_twi
         sends_while_full.append(len(fake.calls_to("sendMessage")) - before)
         disk.on.clear()
 
-    first = make_pusher(tg, engine, catalog, "first", max_rate=200, per_chat_interval=0.05)
+    # 4 requests in flight (the default for 200/s would be 20): the bound below is 2 x that
+    fast = {"max_rate": 200, "per_chat_interval": 0.05, "concurrency": 4}
+    first = make_pusher(tg, engine, catalog, "first", **fast)
     injector = threading.Thread(target=outage, daemon=True)
     injector.start()
     await first.drain()
@@ -174,7 +176,7 @@ async def test_sent_rows_are_held_while_the_disk_is_full_and_nothing_is_sent_twi
     assert disk.refused > 0, "the outage came during the fan-out"
     # a restart (or the other process) takes over and sends what is left
     await first.release()
-    second = make_pusher(tg, engine, catalog, "second", max_rate=200, per_chat_interval=0.05)
+    second = make_pusher(tg, engine, catalog, "second", **fast)
     while deliveries.pending_count():
         await second.drain()
 
