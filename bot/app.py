@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from telegram import Bot
+from telegram import Bot, BotCommandScopeChat
+from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.interactive_limiter import InteractiveRateLimiter
@@ -129,7 +130,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
-        await _register_commands(application)
+        await _register_commands(application, settings.admin_ids)
         if not run_jobs:
             return
         schedule_pushes(application, pusher)
@@ -181,12 +182,27 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
 
 
-async def _register_commands(application: Application) -> None:
-    """setMyCommands: the default list plus one per UI language that has a translation."""
-    await application.bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
-    for language in UI_LANGUAGES:
-        if language != DEFAULT_UI_LANGUAGE and translations(language).info():
-            await application.bot.set_my_commands(
-                basics.bot_commands(language), language_code=language
-            )
+async def _register_commands(application: Application, admin_ids: frozenset[int]) -> None:
+    """setMyCommands: the default list plus one per UI language that has a translation, and
+    for each admin (BotCommandScopeChat) the same with /stats and /broadcast, so admins see
+    them in their menu and readers never do. An admin who never opened the chat cannot get a
+    chat scope yet ("chat not found"): logged, the rest still set."""
+    bot = application.bot
+    languages = [
+        language
+        for language in UI_LANGUAGES
+        if language != DEFAULT_UI_LANGUAGE and translations(language).info()
+    ]
+    await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
+    for language in languages:
+        await bot.set_my_commands(basics.bot_commands(language), language_code=language)
+    for admin in sorted(admin_ids):
+        scope = BotCommandScopeChat(admin)
+        try:
+            await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE, admin=True), scope)
+            for language in languages:
+                commands = basics.bot_commands(language, admin=True)
+                await bot.set_my_commands(commands, scope, language_code=language)
+        except BadRequest as error:
+            log.warning("admin %d: no command menu yet (%s)", admin, error.message)
     log.info("bot @%s is ready", application.bot.username)

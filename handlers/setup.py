@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -28,6 +26,7 @@ from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, parse_quiet_hours
 from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
+from views.bidi import isolate, rtl_start
 from views.flow import (
     MAX_DELIVERY_TIMES,
     MULTI_CHOICE,
@@ -44,7 +43,7 @@ from views.flow import (
     parse_quiet_code,
     previous_step,
 )
-from views.i18n import gettext_for, language_name, ui_language_for
+from views.i18n import gettext_for, language_name, ngettext_for, time_text, ui_language_for
 from views.inputs import match_timezone, parse_times, suggest_timezones
 from views.keyboards import Action, Press, button, decode, markup
 from views.labels import country_label, source_label
@@ -235,11 +234,10 @@ class SetupFlow:
         if value not in options(step, reader, self.catalog):
             await self._expired(query, reader)
             return
-        _ = gettext_for(reader.ui_language)
         toast = None
         fresh = await asyncio.to_thread(self._save_toggle, reader, step, value)
         if fresh is None:
-            toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+            toast = _too_many_times(reader.ui_language)
         await query.answer(toast)
         await self._show(query, fresh or reader, step, reader.flow_mode)
 
@@ -257,7 +255,7 @@ class SetupFlow:
         _ = gettext_for(reader.ui_language)
         footer = esc(_("Change anything with /settings. /help lists every command."))
         text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
-        await edit_in_place(query, text, None)
+        await edit_in_place(query, rtl_start(text, reader.ui_language), None)
 
     async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
         _ = gettext_for(reader.ui_language)
@@ -310,12 +308,11 @@ class SetupFlow:
                 return
             merged = set(reader.delivery_minutes) | set(minutes)
             if len(merged) > MAX_DELIVERY_TIMES:
-                await message.reply_text(
-                    _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
-                )
+                await message.reply_text(_too_many_times(reader.ui_language))
                 return
             await asyncio.to_thread(self.users.set_delivery_minutes, reader.id, merged)
-            note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
+            added = isolate(", ".join(hhmm(m) for m in sorted(minutes)), reader.ui_language)
+            note = _("Added {times}.").format(times=added)
             fresh = await asyncio.to_thread(self._reload, reader)
             await self._open_menu(context, fresh, Step(StepKind.TIMES), reader.flow_mode, note)
             return
@@ -333,8 +330,10 @@ class SetupFlow:
             await asyncio.to_thread(self.users.set_timezone, reader.id, zone)
             reader = await asyncio.to_thread(self._reload, reader)
             following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
-            now = _local_time(zone)
-            note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
+            now = isolate(time_text(self.clock(), zone, reader.ui_language), reader.ui_language)
+            note = _("Timezone set to {zone} (it is {time} there).").format(
+                zone=isolate(zone, reader.ui_language), time=now
+            )
             await self._open_menu(context, reader, following, reader.flow_mode, note)
             return
         if reader.flow_step == StepKind.QUIET_HOURS:
@@ -406,6 +405,8 @@ class SetupFlow:
             self.users.set_stories_per_digest(reader.id, int(value))
         elif step.kind == StepKind.EMPTY_DIGEST:
             self.users.set_empty_digest(reader.id, value)
+        elif step.kind == StepKind.UI_LANGUAGE:
+            self.users.set_ui_language(reader.id, value)
         return self._reload(reader)
 
     def _save_toggle(self, reader: Reader, step: Step, value: str) -> Reader | None:
@@ -472,7 +473,8 @@ class SetupFlow:
                 self.users.set_primary_source(reader.id, step.country, value)
                 notes.append(
                     _("{source} is the source for {country}.").format(
-                        source=source_label(value, self.catalog), country=country
+                        source=isolate(source_label(value, self.catalog), reader.ui_language),
+                        country=country,
                     )
                 )
             reader = self._reload(reader)
@@ -544,5 +546,8 @@ def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:
     return [c for c in chosen if c != value] if value in chosen else [*chosen, value]
 
 
-def _local_time(zone: str) -> str:
-    return datetime.now(ZoneInfo(zone)).strftime("%H:%M")
+def _too_many_times(ui_language: str) -> str:
+    ngettext = ngettext_for(ui_language)
+    return ngettext(
+        "At most {n} delivery time.", "At most {n} delivery times.", MAX_DELIVERY_TIMES
+    ).format(n=MAX_DELIVERY_TIMES)

@@ -19,7 +19,14 @@ from telegram import InlineKeyboardMarkup, Message, MessageEntity
 
 from digest.catalog import Catalog
 from storage.broadcasts import Audience, BroadcastRow
-from views.i18n import UI_LANGUAGES, Gettext, babel_locale, country_name, language_name
+from views.i18n import (
+    UI_LANGUAGES,
+    Gettext,
+    babel_locale,
+    country_name,
+    language_name,
+    ngettext_for,
+)
 from views.keyboards import Action, button, markup, pattern, rows_of
 from views.render import bold, esc
 
@@ -148,7 +155,10 @@ def confirm_view(
     if count == 0:
         text = _("No reader matches ({audience}).").format(audience=label)
         return esc(text), markup([[back, discard]])
-    text = _("Send to {n} readers ({audience})?").format(n=number(count, ui), audience=label)
+    ngettext = ngettext_for(ui)
+    text = ngettext(
+        "Send to {n} reader ({audience})?", "Send to {n} readers ({audience})?", count
+    ).format(n=number(count, ui), audience=label)
     confirm = button("✅ " + _("Confirm"), step, CONFIRM, encode_audience(audience))
     return bold(text), markup([[confirm], [back, discard]])
 
