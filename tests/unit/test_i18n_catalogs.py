@@ -129,4 +129,6 @@ def test_every_string_in_the_code_is_in_the_template() -> None:
     found.discard("")
     template = template_ids()
     assert not found - template, f"not in the .pot, run `make messages`: {sorted(found - template)}"
-    assert not template - found, f"stale in the .pot, run `make messages`: {sorted(template - found)}"
+    assert not template - found, (
+        f"stale in the .pot, run `make messages`: {sorted(template - found)}"
+    )
