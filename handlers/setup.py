@@ -245,7 +245,8 @@ class SetupFlow:
         """Leave the menus: the setup is complete, or the reader is told what is missing."""
         missing = first_missing(reader, self.catalog)
         if missing is not None:
-            await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
+            _ = gettext_for(reader.ui_language)
+            await query.answer(_("One more answer is needed."))
             await self._show(query, reader, missing, reader.flow_mode)
             return
         await asyncio.to_thread(self.users.set_setup_complete, reader.id, True)

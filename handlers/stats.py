@@ -227,7 +227,8 @@ def _breakdown(pairs: list[tuple[str, int]], ui_language: str) -> str:
     shown = [f"{name} {n(count)}" for name, count in pairs[:BREAKDOWN_LIMIT]]
     rest = sum(count for _name, count in pairs[BREAKDOWN_LIMIT:])
     if rest:
-        shown.append(gettext_for(ui_language)("others {n}").format(n=n(rest)))
+        _ = gettext_for(ui_language)
+        shown.append(_("others {n}").format(n=n(rest)))
     return " · ".join(shown)
 
 

@@ -80,7 +80,8 @@ def _locale(language: str) -> Locale:
 def country_name(code: str, ui_language: str, fallback: str) -> str:
     """Localized country name; "World" (no ISO code) and unknown codes use ``fallback``."""
     if code.upper() == "WORLD":
-        return gettext_for(ui_language)("World")
+        _ = gettext_for(ui_language)
+        return _("World")
     return str(_locale(ui_language).territories.get(code.upper(), fallback))
 
 

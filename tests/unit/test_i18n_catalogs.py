@@ -117,6 +117,22 @@ def test_compiled_catalog_matches_its_source(language: str) -> None:
     assert committed._catalog == fresh._catalog, f"run `make messages` ({language})"  # type: ignore[attr-defined]
 
 
+def test_no_translation_call_hides_from_extraction() -> None:
+    """``gettext_for(lang)("text")`` works at run time but extraction never sees "text": the
+    message would never reach a catalog. Code binds ``_``/``ngettext`` first (views/i18n.py)."""
+    inline = re.compile(r"n?gettext_for\([^()]*(?:\([^()]*\))?[^()]*\)\(")
+    hidden = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if inline.search(line)
+        and not line.lstrip().startswith(("#", "``"))
+        and "never call" not in line
+    ]
+    assert not hidden, "\n".join(hidden)
+
+
 def test_every_string_in_the_code_is_in_the_template() -> None:
     """Extracts the code as `make messages` does (Babel's API, nothing written) and compares."""
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2)}
