@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gettext
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -94,6 +94,14 @@ def language_name(code: str, ui_language: str) -> str:
 def babel_locale(ui_language: str) -> Locale:
     """For formatting dates and numbers in the reader's language."""
     return _locale(ui_language)
+
+
+_LIST_SEPARATORS = {"ar": "، ", "zh": "、"}
+
+
+def joined(items: Iterable[str], ui_language: str) -> str:
+    """A plain enumeration with the language's own separator: "a, b" / "a، b" / "a、b"."""
+    return _LIST_SEPARATORS.get(ui_language_for(ui_language), ", ").join(items)
 
 
 def text_direction(ui_language: str) -> str:

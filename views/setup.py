@@ -20,7 +20,7 @@ from views.flow import (
     options,
     parse_quiet_code,
 )
-from views.i18n import ENDONYMS, Gettext, gettext_for, language_name
+from views.i18n import ENDONYMS, Gettext, gettext_for, joined, language_name
 from views.keyboards import Action, button, markup, rows_of
 from views.labels import category_label, country_label, source_label
 from views.render import bold, esc, hhmm, italic
@@ -41,10 +41,12 @@ def summary_html(reader: Reader, catalog: Catalog) -> str:
         languages = [language_name(code, reader.ui_language) for code in choice.languages]
         sources = isolate_all([source_label(sid, catalog) for sid in choice.sources], ui)
         none = _("not chosen yet")
-        lines.append(esc(_("Languages: {list}").format(list=_joined_primary(languages, _) or none)))
-        lines.append(esc(_("Sources: {list}").format(list=_joined_primary(sources, _) or none)))
+        languages_text = _joined_primary(languages, _, ui) or none
+        lines.append(esc(_("Languages: {list}").format(list=languages_text)))
+        sources_text = _joined_primary(sources, _, ui) or none
+        lines.append(esc(_("Sources: {list}").format(list=sources_text)))
     lines.append("")
-    categories = ", ".join(category_label(c, _) for c in _ordered_categories(reader))
+    categories = joined((category_label(c, _) for c in _ordered_categories(reader)), ui)
     lines.append("🗂 " + esc(_("Categories: {list}").format(list=categories or _("none yet"))))
     times = isolate(", ".join(hhmm(m) for m in reader.delivery_minutes), ui) or _("none yet")
     lines.append("⏰ " + esc(_("Delivery: {times}").format(times=times)))
@@ -314,11 +316,11 @@ _STEP_BUILDERS = {
 }
 
 
-def _joined_primary(names: list[str], _: Gettext) -> str:
+def _joined_primary(names: list[str], _: Gettext, ui_language: str) -> str:
     if not names:
         return ""
     head = _("{name} (primary)").format(name=names[0])
-    return ", ".join([head, *names[1:]])
+    return joined([head, *names[1:]], ui_language)
 
 
 def _ordered_categories(reader: Reader) -> list[str]:

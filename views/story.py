@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from digest.catalog import Catalog
 from digest.rank import RankedStory
 from views.bidi import isolate, isolate_all
-from views.i18n import Gettext, ago_text
+from views.i18n import Gettext, ago_text, joined
 from views.render import esc
 
 MAX_ALSO = 3
@@ -75,6 +75,7 @@ def story_html(
     if story.also_covered_by:
         names = [source_name(s, catalog) for s in story.also_covered_by[:MAX_ALSO]]
         more = len(story.also_covered_by) - len(names)
-        listed = ", ".join(isolate_all(names, ui_language)) + (f" +{more}" if more > 0 else "")
+        listed = joined(isolate_all(names, ui_language), ui_language)
+        listed += f" +{more}" if more > 0 else ""
         lines.append("↪︎ " + esc(_("Also covered by {sources}").format(sources=listed)))
     return "\n".join(lines)
