@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -130,7 +131,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
-        await _register_commands(application, settings.admin_ids)
+        await _register_commands(application, settings.admin_ids, services.users)
         if not run_jobs:
             return
         schedule_pushes(application, pusher)
@@ -159,7 +160,7 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
         .post_shutdown(post_shutdown)
         .build()
     )
-    setup = SetupFlow(services.users, services.catalog, clock)
+    setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
     digests = Digests(services.users, scheduler.on_demand, pusher.drain, clock)
     stats = StatsHandler(
@@ -182,27 +183,24 @@ def build_bot(services: Services, clock: Clock = utcnow, *, run_jobs: bool = Tru
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
 
 
-async def _register_commands(application: Application, admin_ids: frozenset[int]) -> None:
+async def _register_commands(
+    application: Application, admin_ids: frozenset[int], users: UserStore
+) -> None:
     """setMyCommands: the default list plus one per UI language that has a translation, and
-    for each admin (BotCommandScopeChat) the same with /stats and /broadcast, so admins see
-    them in their menu and readers never do. An admin who never opened the chat cannot get a
-    chat scope yet ("chat not found"): logged, the rest still set."""
+    for each admin (BotCommandScopeChat) the list with /stats and /broadcast in the admin's own
+    language of the bot, so admins see them in their menu and readers never do. An admin who
+    never opened the chat cannot get a chat scope yet ("chat not found"): logged, the rest set."""
     bot = application.bot
-    languages = [
-        language
-        for language in UI_LANGUAGES
-        if language != DEFAULT_UI_LANGUAGE and translations(language).info()
-    ]
     await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
-    for language in languages:
-        await bot.set_my_commands(basics.bot_commands(language), language_code=language)
+    for language in UI_LANGUAGES:
+        if language != DEFAULT_UI_LANGUAGE and translations(language).info():
+            await bot.set_my_commands(basics.bot_commands(language), language_code=language)
     for admin in sorted(admin_ids):
-        scope = BotCommandScopeChat(admin)
+        reader = await asyncio.to_thread(users.get, admin)
+        language = reader.ui_language if reader else DEFAULT_UI_LANGUAGE
         try:
-            await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE, admin=True), scope)
-            for language in languages:
-                commands = basics.bot_commands(language, admin=True)
-                await bot.set_my_commands(commands, scope, language_code=language)
+            commands = basics.bot_commands(language, admin=True)
+            await bot.set_my_commands(commands, BotCommandScopeChat(admin))
         except BadRequest as error:
             log.warning("admin %d: no command menu yet (%s)", admin, error.message)
     log.info("bot @%s is ready", application.bot.username)

@@ -16,14 +16,15 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, parse_quiet_hours
+from handlers.basics import bot_commands
 from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
 from views.bidi import isolate, rtl_start
@@ -75,10 +76,12 @@ class SetupFlow:
         users: UserStore,
         catalog: Catalog,
         clock: Clock = utcnow,
+        admin_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.users = users
         self.catalog = catalog
         self.clock = clock
+        self.admin_ids = admin_ids
 
     # ------------------------------------------------------------------ commands
     async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -228,6 +231,19 @@ class SetupFlow:
             note = _("No other language available for {country}.").format(country=country_name)
         await query.answer()
         await self._show(query, reader, following, reader.flow_mode, note)
+        if step.kind == StepKind.UI_LANGUAGE:
+            await self._set_chat_commands(query, reader)
+
+    async def _set_chat_commands(self, query: CallbackQuery, reader: Reader) -> None:
+        """The reader chose a language of the bot: their chat's command menu follows it (a chat
+        scope outranks the per-language default ones Telegram would pick from the client's
+        language). Admins keep /stats and /broadcast. A refusal only costs the menu's language."""
+        admin = reader.id in self.admin_ids
+        commands = bot_commands(reader.ui_language, admin=admin)
+        try:
+            await query.get_bot().set_my_commands(commands, BotCommandScopeChat(reader.chat_id))
+        except TelegramError as error:
+            log.info("no chat command menu for %s: %s", reader.id, error)
 
     async def _toggle(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
         """A multi-select tick: store it and redraw the same menu with the new check marks."""

@@ -1,19 +1,26 @@
 """Telegram's command menu in every interface language, and the admins' own menu (#10).
 
 setMyCommands is called at start-up for the default scope (English) and once per translated
-language (language_code), and for each admin with BotCommandScopeChat, which adds /stats and
-/broadcast: admins see them in their menu, readers never do. The fake records commands per
-(scope, language) and, like Telegram, refuses a chat scope for a chat it does not know.
+language (language_code), and for each admin with BotCommandScopeChat in the admin's language of
+the bot, which adds /stats and /broadcast: admins see them in their menu, readers never do. A
+reader who picks another language of the bot in /settings gets their chat's menu in it (a chat
+scope outranks the client-language defaults). The fake records commands per (scope, language)
+and, like Telegram, refuses a chat scope for a chat it does not know.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from handlers.basics import bot_commands
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from tests.handlers.harness import RunningBot
-from views.i18n import UI_LANGUAGES, gettext_for, translations
+from tests.handlers.news_catalog import news_bot_on
+from tests.handlers.test_languages_e2e import walk_setup
+from tests.handlers.user import TelegramUser
+from views.i18n import ENDONYMS, UI_LANGUAGES, gettext_for, translations
 
 READER_COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
 ADMIN, ABSENT_ADMIN = 7001, 7002
@@ -28,6 +35,8 @@ def test_menus_per_language_and_per_admin(
 ) -> None:
     monkeypatch.setenv("ADMIN_IDS", f"{ADMIN},{ABSENT_ADMIN}")
     fake.add_users([ADMIN])  # the admin has opened the chat; the other one never did
+    with RunningBot(fake, db_url) as bot:
+        bot.services.users.ensure(ADMIN, ADMIN, "Root", "de")
     with RunningBot(fake, db_url):
         default = fake.commands()
         assert names(default) == READER_COMMANDS
@@ -41,8 +50,7 @@ def test_menus_per_language_and_per_admin(
             assert menu[0]["description"] != default[0]["description"], language
         scope = {"type": "chat", "chat_id": ADMIN}
         assert names(fake.commands(scope=scope)) == [*READER_COMMANDS, "stats", "broadcast"]
-        german = fake.commands("de", scope=scope)
-        assert german == [
+        assert fake.commands(scope=scope) == [  # in the admin's language of the bot
             {"command": c.command, "description": c.description}
             for c in bot_commands("de", admin=True)
         ]
@@ -50,3 +58,21 @@ def test_menus_per_language_and_per_admin(
     # The admin that Telegram cannot reach yet is logged, not fatal: the bot started.
     refused = [c for c in fake.errors if c.method == "setMyCommands"]
     assert refused and all(c.params["scope"]["chat_id"] == ABSENT_ADMIN for c in refused)
+
+
+def test_a_reader_who_switches_language_gets_the_menu_in_it(
+    fake: FakeBotAPI, db_url: str, tmp_path: Path
+) -> None:
+    user = TelegramUser(fake, 81, "Ada", language_code="de")
+    scope = {"type": "chat", "chat_id": 81}
+    with news_bot_on(fake, db_url, tmp_path):
+        walk_setup(user, "de")
+        assert fake.commands(scope=scope) == []  # the German default menu applies
+        user.send("/settings")
+        user.press("🌐 " + gettext_for("de")("Language of the bot"))
+        user.press(ENDONYMS["ar"])
+        fake.wait_for(lambda: fake.commands(scope=scope) != [], message="the chat's menu")
+        assert fake.commands(scope=scope) == [
+            {"command": c.command, "description": c.description} for c in bot_commands("ar")
+        ]
+        fake.wait_for(lambda: not fake.unanswered_callbacks(), message="every press answered")
