@@ -189,7 +189,8 @@ async def _register_commands(
     """setMyCommands: the default list plus one per UI language that has a translation, and
     for each admin (BotCommandScopeChat) the list with /stats and /broadcast in the admin's own
     language of the bot, so admins see them in their menu and readers never do. An admin who
-    never opened the chat cannot get a chat scope yet ("chat not found"): logged, the rest set."""
+    never opened the chat cannot get a chat scope yet ("chat not found"): they get it at their
+    first /start (SetupFlow); a refusal anyway is logged and the rest is still set."""
     bot = application.bot
     await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
     for language in UI_LANGUAGES:
@@ -197,7 +198,10 @@ async def _register_commands(
             await bot.set_my_commands(basics.bot_commands(language), language_code=language)
     for admin in sorted(admin_ids):
         reader = await asyncio.to_thread(users.get, admin)
-        language = reader.ui_language if reader else DEFAULT_UI_LANGUAGE
+        if reader is None:  # never opened the chat: their /start sets the menu (handlers.setup)
+            log.info("admin %d has not started the bot yet: no command menu", admin)
+            continue
+        language = reader.ui_language
         try:
             commands = basics.bot_commands(language, admin=True)
             await bot.set_my_commands(commands, BotCommandScopeChat(admin))

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
@@ -87,6 +87,8 @@ class SetupFlow:
     async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
         reader = await self._ensure_reader(update, back_after_block=True)
+        if reader.id in self.admin_ids:  # their menu with /stats and /broadcast, in their language
+            await self._set_chat_commands(context.bot, reader)
         _ = gettext_for(reader.ui_language)
         note = None
         if reader.paused:
@@ -232,16 +234,16 @@ class SetupFlow:
         await query.answer()
         await self._show(query, reader, following, reader.flow_mode, note)
         if step.kind == StepKind.UI_LANGUAGE:
-            await self._set_chat_commands(query, reader)
+            await self._set_chat_commands(query.get_bot(), reader)
 
-    async def _set_chat_commands(self, query: CallbackQuery, reader: Reader) -> None:
+    async def _set_chat_commands(self, bot: Bot, reader: Reader) -> None:
         """The reader chose a language of the bot: their chat's command menu follows it (a chat
         scope outranks the per-language default ones Telegram would pick from the client's
         language). Admins keep /stats and /broadcast. A refusal only costs the menu's language."""
         admin = reader.id in self.admin_ids
         commands = bot_commands(reader.ui_language, admin=admin)
         try:
-            await query.get_bot().set_my_commands(commands, BotCommandScopeChat(reader.chat_id))
+            await bot.set_my_commands(commands, BotCommandScopeChat(reader.chat_id))
         except TelegramError as error:
             log.info("no chat command menu for %s: %s", reader.id, error)
 
