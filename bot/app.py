@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from telegram import Bot
+from telegram import Bot, BotCommandScopeChat
+from telegram.error import BadRequest
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.interactive_limiter import InteractiveRateLimiter
@@ -138,7 +140,7 @@ def build_bot(
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
-        await _register_commands(application)
+        await _register_commands(application, settings.admin_ids, services.users)
         if receive_only:
             log.info("receive-only: this process runs no background jobs and sends nothing")
         if not run_jobs or receive_only:
@@ -169,7 +171,7 @@ def build_bot(
         .post_shutdown(post_shutdown)
         .build()
     )
-    setup = SetupFlow(services.users, services.catalog, clock)
+    setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
     digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)
     stats = StatsHandler(
@@ -196,12 +198,28 @@ async def _nothing() -> None:
     """A receive-only process wakes no sender: the sending process polls its outbox."""
 
 
-async def _register_commands(application: Application) -> None:
-    """setMyCommands: the default list plus one per UI language that has a translation."""
-    await application.bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
+async def _register_commands(
+    application: Application, admin_ids: frozenset[int], users: UserStore
+) -> None:
+    """setMyCommands: the default list plus one per UI language that has a translation, and
+    for each admin (BotCommandScopeChat) the list with /stats and /broadcast in the admin's own
+    language of the bot, so admins see them in their menu and readers never do. An admin who
+    never opened the chat cannot get a chat scope yet ("chat not found"): they get it at their
+    first /start (SetupFlow); a refusal anyway is logged and the rest is still set."""
+    bot = application.bot
+    await bot.set_my_commands(basics.bot_commands(DEFAULT_UI_LANGUAGE))
     for language in UI_LANGUAGES:
         if language != DEFAULT_UI_LANGUAGE and translations(language).info():
-            await application.bot.set_my_commands(
-                basics.bot_commands(language), language_code=language
-            )
+            await bot.set_my_commands(basics.bot_commands(language), language_code=language)
+    for admin in sorted(admin_ids):
+        reader = await asyncio.to_thread(users.get, admin)
+        if reader is None:  # never opened the chat: their /start sets the menu (handlers.setup)
+            log.info("admin %d has not started the bot yet: no command menu", admin)
+            continue
+        language = reader.ui_language
+        try:
+            commands = basics.bot_commands(language, admin=True)
+            await bot.set_my_commands(commands, BotCommandScopeChat(admin))
+        except BadRequest as error:
+            log.warning("admin %d: no command menu yet (%s)", admin, error.message)
     log.info("bot @%s is ready", application.bot.username)

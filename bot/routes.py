@@ -36,6 +36,7 @@ def routes(
     broadcasts: Broadcasts,
     membership: Membership,
 ) -> list[BaseHandler]:
+    base = basics.Basics(setup.users)
     return [
         ChatMemberHandler(membership.record_block_status, ChatMemberHandler.MY_CHAT_MEMBER),
         CommandHandler("start", setup.start_setup, filters=PRIVATE),
@@ -44,7 +45,7 @@ def routes(
         CommandHandler("digest", digests.send_digest_now, filters=PRIVATE),
         CommandHandler("pause", digests.offer_pause, filters=PRIVATE),
         CommandHandler("resume", digests.resume_digests, filters=PRIVATE),
-        CommandHandler("help", basics.show_help, filters=PRIVATE),
+        CommandHandler("help", base.show_help, filters=PRIVATE),
         CommandHandler("stats", stats.show_stats, filters=PRIVATE),
         CommandHandler("broadcast", broadcasts.start_broadcast, filters=PRIVATE),
         CommandHandler("stop", setup.stop_deliveries, filters=PRIVATE),
@@ -53,6 +54,6 @@ def routes(
         CallbackQueryHandler(stories.answer_story_button, pattern=STORY_BUTTONS),
         CallbackQueryHandler(broadcasts.answer_broadcast_button, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.answer_setup_button),
-        MessageHandler(PRIVATE & filters.COMMAND, basics.answer_unknown_command),
+        MessageHandler(PRIVATE & filters.COMMAND, base.answer_unknown_command),
         MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, setup.receive_typed_text),
     ]

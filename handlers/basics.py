@@ -1,7 +1,10 @@
-"""/help, unknown commands, and the error handler: the bot always answers something sensible."""
+"""/help, unknown commands, the command menus and the error handler: the bot always answers
+something sensible, in the reader's interface language (the one stored, which /settings may have
+changed, else their Telegram language)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
 import logging
@@ -12,6 +15,8 @@ from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from handlers.messaging import answer_flooded
+from storage.users import UserStore
+from views.bidi import rtl_start
 from views.i18n import Gettext, gettext_for, ui_language_for
 
 log = logging.getLogger(__name__)
@@ -31,8 +36,19 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
     ]
 
 
-def bot_commands(language: str) -> list[BotCommand]:
-    return [BotCommand(name, text) for name, text in command_descriptions(gettext_for(language))]
+def admin_command_descriptions(_: Gettext) -> list[tuple[str, str]]:
+    """The admins' extra commands: in their menu only (BotCommandScopeChat), never readers'."""
+    return [
+        ("stats", _("Readers, digests and feed health")),
+        ("broadcast", _("Send a message to readers")),
+    ]
+
+
+def bot_commands(language: str, *, admin: bool = False) -> list[BotCommand]:
+    """The command menu in ``language``; an admin's has /stats and /broadcast too."""
+    _ = gettext_for(language)
+    pairs = command_descriptions(_) + (admin_command_descriptions(_) if admin else [])
+    return [BotCommand(name, text) for name, text in pairs]
 
 
 def _language(update: Update) -> str:
@@ -40,24 +56,57 @@ def _language(update: Update) -> str:
     return ui_language_for(user.language_code if user else None)
 
 
-async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """List the commands with one line each."""
-    message = update.effective_message
-    if message is None:
-        return
-    _ = gettext_for(_language(update))
+def help_html(language: str) -> str:
+    """The /help text: the commands with one line each."""
+    _ = gettext_for(language)
     lines = [f"<b>{html.escape(_('What I can do'))}</b>", ""]
     lines += [f"/{name} — {html.escape(text)}" for name, text in command_descriptions(_)]
     lines += ["", html.escape(_("I send news digests from the sources you choose, at your times."))]
-    await message.reply_text("\n".join(lines), parse_mode=ParseMode.HTML)
+    return rtl_start("\n".join(lines), language)
+
+
+class Basics:
+    """/help and unknown commands in the language the reader chose (looked up in storage)."""
+
+    def __init__(self, users: UserStore) -> None:
+        self.users = users
+
+    async def language(self, update: Update) -> str:
+        user = update.effective_user
+        reader = await asyncio.to_thread(self.users.get, user.id) if user else None
+        return reader.ui_language if reader else _language(update)
+
+    async def show_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            text = help_html(await self.language(update))
+            await message.reply_text(text, parse_mode=ParseMode.HTML)
+
+    async def answer_unknown_command(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        message = update.effective_message
+        if message is not None:
+            _ = gettext_for(await self.language(update))
+            await message.reply_text(unknown_command_text(_))
+
+
+def unknown_command_text(_: Gettext) -> str:
+    return _("I don't know that command. Send /help to see what I can do.")
+
+
+async def show_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the commands with one line each (in the sender's Telegram language)."""
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(help_html(_language(update)), parse_mode=ParseMode.HTML)
 
 
 async def answer_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command we don't have gets a pointer to /help instead of silence."""
     message = update.effective_message
     if message is not None:
-        _ = gettext_for(_language(update))
-        await message.reply_text(_("I don't know that command. Send /help to see what I can do."))
+        await message.reply_text(unknown_command_text(gettext_for(_language(update))))
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

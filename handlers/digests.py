@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from telegram import Message, Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import ContextTypes
@@ -16,7 +14,8 @@ from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, pause_until
 from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
-from views.i18n import babel_locale, gettext_for, ui_language_for
+from views.bidi import isolate
+from views.i18n import datetime_text, gettext_for, ui_language_for
 from views.keyboards import button, decode, markup, pattern
 from views.render import esc
 
@@ -108,12 +107,8 @@ class Digests:
         if indefinite:
             text = _("Digests are paused until you send /resume.")
         else:
-            when = format_datetime(
-                until,
-                format="medium",
-                tzinfo=ZoneInfo(reader.timezone or "UTC"),
-                locale=babel_locale(reader.ui_language),
-            )
+            language = reader.ui_language
+            when = isolate(datetime_text(until, reader.timezone or "UTC", language), language)
             text = _("Digests are paused until {when}. Send /resume to resume earlier.").format(
                 when=when
             )

@@ -16,6 +16,7 @@ from digest.selection import selection_for, top_stories
 from handlers.messaging import answer_expired, edit_in_place
 from storage.articles import ArticleStore
 from storage.users import Reader, UserStore
+from views.bidi import rtl_start
 from views.digest import story_buttons
 from views.i18n import Gettext, gettext_for, ui_language_for
 from views.keyboards import button, decode, markup, pattern, rows_of
@@ -122,7 +123,9 @@ class Headlines:
         )
         counter = _("Page {page} of {pages}").format(page=page + 1, pages=pages)
         text = f"<b>{esc(title)}</b>\n<i>{esc(counter)}</i>\n\n{body}"
-        return text, self._keyboard(shown, first, category, page, pages, _)
+        return rtl_start(text, reader.ui_language), self._keyboard(
+            shown, first, category, page, pages, _
+        )
 
     def _keyboard(
         self,

@@ -15,19 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.clock import Clock, utcnow
 from digest.schedule import next_due_for, parse_quiet_hours
+from handlers.basics import bot_commands
 from handlers.messaging import answer_expired, edit_in_place
 from storage.users import Reader, UserStore
+from views.bidi import isolate, rtl_start
 from views.flow import (
     MAX_DELIVERY_TIMES,
     MULTI_CHOICE,
@@ -44,7 +44,7 @@ from views.flow import (
     parse_quiet_code,
     previous_step,
 )
-from views.i18n import gettext_for, language_name, ui_language_for
+from views.i18n import gettext_for, language_name, ngettext_for, time_text, ui_language_for
 from views.inputs import match_timezone, parse_times, suggest_timezones
 from views.keyboards import Action, Press, button, decode, markup
 from views.labels import country_label, source_label
@@ -76,15 +76,19 @@ class SetupFlow:
         users: UserStore,
         catalog: Catalog,
         clock: Clock = utcnow,
+        admin_ids: frozenset[int] = frozenset(),
     ) -> None:
         self.users = users
         self.catalog = catalog
         self.clock = clock
+        self.admin_ids = admin_ids
 
     # ------------------------------------------------------------------ commands
     async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Greet a new reader, resume a half-done setup, or show a returning reader's settings."""
         reader = await self._ensure_reader(update, back_after_block=True)
+        if reader.id in self.admin_ids:  # their menu with /stats and /broadcast, in their language
+            await self._set_chat_commands(context.bot, reader)
         _ = gettext_for(reader.ui_language)
         note = None
         if reader.paused:
@@ -229,17 +233,29 @@ class SetupFlow:
             note = _("No other language available for {country}.").format(country=country_name)
         await query.answer()
         await self._show(query, reader, following, reader.flow_mode, note)
+        if step.kind == StepKind.UI_LANGUAGE:
+            await self._set_chat_commands(query.get_bot(), reader)
+
+    async def _set_chat_commands(self, bot: Bot, reader: Reader) -> None:
+        """The reader chose a language of the bot: their chat's command menu follows it (a chat
+        scope outranks the per-language default ones Telegram would pick from the client's
+        language). Admins keep /stats and /broadcast. A refusal only costs the menu's language."""
+        admin = reader.id in self.admin_ids
+        commands = bot_commands(reader.ui_language, admin=admin)
+        try:
+            await bot.set_my_commands(commands, BotCommandScopeChat(reader.chat_id))
+        except TelegramError as error:
+            log.info("no chat command menu for %s: %s", reader.id, error)
 
     async def _toggle(self, query: CallbackQuery, reader: Reader, step: Step, value: str) -> None:
         """A multi-select tick: store it and redraw the same menu with the new check marks."""
         if value not in options(step, reader, self.catalog):
             await self._expired(query, reader)
             return
-        _ = gettext_for(reader.ui_language)
         toast = None
         fresh = await asyncio.to_thread(self._save_toggle, reader, step, value)
         if fresh is None:
-            toast = _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
+            toast = _too_many_times(reader.ui_language)
         await query.answer(toast)
         await self._show(query, fresh or reader, step, reader.flow_mode)
 
@@ -247,7 +263,8 @@ class SetupFlow:
         """Leave the menus: the setup is complete, or the reader is told what is missing."""
         missing = first_missing(reader, self.catalog)
         if missing is not None:
-            await query.answer(gettext_for(reader.ui_language)("One more answer is needed."))
+            _ = gettext_for(reader.ui_language)
+            await query.answer(_("One more answer is needed."))
             await self._show(query, reader, missing, reader.flow_mode)
             return
         await asyncio.to_thread(self.users.set_setup_complete, reader.id, True)
@@ -257,7 +274,7 @@ class SetupFlow:
         _ = gettext_for(reader.ui_language)
         footer = esc(_("Change anything with /settings. /help lists every command."))
         text = f"{italic(headline)}\n\n{summary_html(reader, self.catalog)}\n\n{footer}"
-        await edit_in_place(query, text, None)
+        await edit_in_place(query, rtl_start(text, reader.ui_language), None)
 
     async def _press_stop(self, query: CallbackQuery, reader: Reader, press: Press) -> None:
         _ = gettext_for(reader.ui_language)
@@ -310,12 +327,11 @@ class SetupFlow:
                 return
             merged = set(reader.delivery_minutes) | set(minutes)
             if len(merged) > MAX_DELIVERY_TIMES:
-                await message.reply_text(
-                    _("At most {n} delivery times.").format(n=MAX_DELIVERY_TIMES)
-                )
+                await message.reply_text(_too_many_times(reader.ui_language))
                 return
             await asyncio.to_thread(self.users.set_delivery_minutes, reader.id, merged)
-            note = _("Added {times}.").format(times=", ".join(hhmm(m) for m in sorted(minutes)))
+            added = isolate(", ".join(hhmm(m) for m in sorted(minutes)), reader.ui_language)
+            note = _("Added {times}.").format(times=added)
             fresh = await asyncio.to_thread(self._reload, reader)
             await self._open_menu(context, fresh, Step(StepKind.TIMES), reader.flow_mode, note)
             return
@@ -333,8 +349,10 @@ class SetupFlow:
             await asyncio.to_thread(self.users.set_timezone, reader.id, zone)
             reader = await asyncio.to_thread(self._reload, reader)
             following = next_step(Step(StepKind.TIMEZONE), reader, self.catalog, reader.flow_mode)
-            now = _local_time(zone)
-            note = _("Timezone set to {zone} (it is {time} there).").format(zone=zone, time=now)
+            now = isolate(time_text(self.clock(), zone, reader.ui_language), reader.ui_language)
+            note = _("Timezone set to {zone} (it is {time} there).").format(
+                zone=isolate(zone, reader.ui_language), time=now
+            )
             await self._open_menu(context, reader, following, reader.flow_mode, note)
             return
         if reader.flow_step == StepKind.QUIET_HOURS:
@@ -406,6 +424,8 @@ class SetupFlow:
             self.users.set_stories_per_digest(reader.id, int(value))
         elif step.kind == StepKind.EMPTY_DIGEST:
             self.users.set_empty_digest(reader.id, value)
+        elif step.kind == StepKind.UI_LANGUAGE:
+            self.users.set_ui_language(reader.id, value)
         return self._reload(reader)
 
     def _save_toggle(self, reader: Reader, step: Step, value: str) -> Reader | None:
@@ -472,7 +492,8 @@ class SetupFlow:
                 self.users.set_primary_source(reader.id, step.country, value)
                 notes.append(
                     _("{source} is the source for {country}.").format(
-                        source=source_label(value, self.catalog), country=country
+                        source=isolate(source_label(value, self.catalog), reader.ui_language),
+                        country=country,
                     )
                 )
             reader = self._reload(reader)
@@ -544,5 +565,8 @@ def _toggled_categories(current: tuple[str, ...], value: str) -> list[str]:
     return [c for c in chosen if c != value] if value in chosen else [*chosen, value]
 
 
-def _local_time(zone: str) -> str:
-    return datetime.now(ZoneInfo(zone)).strftime("%H:%M")
+def _too_many_times(ui_language: str) -> str:
+    ngettext = ngettext_for(ui_language)
+    return ngettext(
+        "At most {n} delivery time.", "At most {n} delivery times.", MAX_DELIVERY_TIMES
+    ).format(n=MAX_DELIVERY_TIMES)

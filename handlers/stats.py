@@ -28,13 +28,16 @@ from digest.redact import shown_url
 from handlers import basics
 from storage.stats import FeedProblem, Stats, StatsStore
 from storage.users import UserStore
-from views.chart import stats_chart
+from views.bidi import rtl_start
+from views.chart import legend_lines, stats_chart, worded
 from views.i18n import (
     babel_locale,
     country_name,
+    datetime_text,
     gettext_for,
     language_name,
     ngettext_for,
+    number_text,
     ui_language_for,
 )
 from views.labels import category_label
@@ -79,22 +82,37 @@ class StatsHandler:
             return
         reader = await asyncio.to_thread(self.users.get, user.id)
         language = reader.ui_language if reader else ui_language_for(user.language_code)
-        _ = gettext_for(language)
+        zone = reader.timezone if reader and reader.timezone else "UTC"
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
         # A handful of aggregate queries, then CPU-bound drawing: both off the event loop.
         snapshot = await asyncio.to_thread(
             self.store.snapshot, self.clock(), self.days, refresh=self.refresh
         )
         await message.reply_text(
-            stats_text(snapshot, language), parse_mode=ParseMode.HTML, disable_web_page_preview=True
+            stats_text(snapshot, language, zone),
+            parse_mode=ParseMode.HTML,
+            disable_web_page_preview=True,
         )
         await context.bot.send_chat_action(message.chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await asyncio.to_thread(stats_chart, snapshot)
-        caption = _("New readers and digests sent per day, last {days} days (UTC)")
-        await message.reply_photo(png, caption=caption.format(days=len(snapshot.daily)))
+        png = await asyncio.to_thread(stats_chart, snapshot, language)
+        await message.reply_photo(png, caption=chart_caption(snapshot, language))
 
 
-def summary(stats: Stats, ui_language: str) -> tuple[str, list[Section]]:
+def chart_caption(stats: Stats, ui_language: str) -> str:
+    """What the chart shows, in words; a numbers-only chart also gets its colour legend."""
+    ngettext = ngettext_for(ui_language)
+    days = len(stats.daily)
+    caption = ngettext(
+        "New readers and digests sent per day, last {days} day (UTC)",
+        "New readers and digests sent per day, last {days} days (UTC)",
+        days,
+    ).format(days=number_text(days, ui_language))
+    if not worded(ui_language):
+        caption = "\n".join([caption, *legend_lines(stats, ui_language)])
+    return caption
+
+
+def summary(stats: Stats, ui_language: str, timezone: str = "UTC") -> tuple[str, list[Section]]:
     """The title and the sections of the summary, every label and number localized."""
     _ = gettext_for(ui_language)
     n = _number_formatter(ui_language)
@@ -144,18 +162,19 @@ def summary(stats: Stats, ui_language: str) -> tuple[str, list[Section]]:
         ),
         (_("Feed health"), feeds),
     ]
-    title = _("Newsbot statistics, {time} UTC").format(time=f"{stats.taken_at:%Y-%m-%d %H:%M}")
+    taken = datetime_text(stats.taken_at, timezone, ui_language)
+    title = _("Newsbot statistics, {time} ({zone})").format(time=taken, zone=timezone)
     return title, sections
 
 
-def stats_text(stats: Stats, ui_language: str) -> str:
+def stats_text(stats: Stats, ui_language: str, timezone: str = "UTC") -> str:
     """The summary as Telegram HTML: everything escaped, within one message's 4096 characters."""
-    title, sections = summary(stats, ui_language)
+    title, sections = summary(stats, ui_language, timezone)
     parts = [f"📊 <b>{esc(title)}</b>"]
     parts += [
         f"<b>{esc(heading)}</b>\n" + "\n".join(map(esc, lines)) for heading, lines in sections
     ]
-    return _fit("\n\n".join(parts), MAX_TEXT)
+    return rtl_start(_fit("\n\n".join(parts), MAX_TEXT), ui_language)
 
 
 def stats_plain(stats: Stats, ui_language: str = "en") -> str:
@@ -208,15 +227,17 @@ def _breakdown(pairs: list[tuple[str, int]], ui_language: str) -> str:
     shown = [f"{name} {n(count)}" for name, count in pairs[:BREAKDOWN_LIMIT]]
     rest = sum(count for _name, count in pairs[BREAKDOWN_LIMIT:])
     if rest:
-        shown.append(gettext_for(ui_language)("others {n}").format(n=n(rest)))
+        _ = gettext_for(ui_language)
+        shown.append(_("others {n}").format(n=n(rest)))
     return " · ".join(shown)
 
 
 def _problem(problem: FeedProblem, ui_language: str) -> str:
     _ = gettext_for(ui_language)
-    failures = ngettext_for(ui_language)("{n} failure", "{n} failures", problem.failures)
+    ngettext = ngettext_for(ui_language)
+    failures = ngettext("{n} failure", "{n} failures", problem.failures)
     success = problem.last_success_at
-    last = f"{success:%Y-%m-%d %H:%M}" if success else _("never")
+    last = datetime_text(success, "UTC", ui_language) if success else _("never")
     head = _("{source}: {failures}, last success {when}").format(
         source=problem.source_id,
         failures=failures.format(n=_number_formatter(ui_language)(problem.failures)),

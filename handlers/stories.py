@@ -33,6 +33,7 @@ from digest.selection import selection_for
 from handlers.messaging import answer_repeat
 from storage.articles import ArticleRow, ArticleStore
 from storage.users import Reader, UserStore
+from views.bidi import isolate, rtl_start
 from views.button_urls import telegram_accepts_url
 from views.digest import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from views.full_story import fallback_text, share_url, story_pages
@@ -143,6 +144,7 @@ class Stories:
             text = fallback_text(
                 article.title, article.summary, source, story.reason if story else None, _,
                 has_link=telegram_accepts_url(article.url),
+                ui_language=reader.ui_language if reader else "en",
             )  # fmt: skip
             keyboard = markup([[read_on], [share, more]])
         else:
@@ -178,9 +180,10 @@ class Stories:
         wanted = languages or frozenset({article.language})
         found = await asyncio.to_thread(self._related, article.id, wanted, now)
         language = reader.ui_language if reader else "en"
-        title = _("Related to: {title}").format(title=clip(article.title, 160))
+        title = _("Related to: {title}").format(title=isolate(clip(article.title, 160), language))
         if not found:
             text = f"<b>{esc(title)}</b>\n\n" + esc(_("No related stories yet."))
+            text = rtl_start(text, language)
             await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
             return
         blocks = [f"<b>🔗 {esc(title)}</b>"]
@@ -191,7 +194,8 @@ class Stories:
             source = source_name(item.article.source_id, self.catalog)
             rows.append(story_buttons(number, item.article.id, source, item.article.url, _))
         await context.bot.send_message(
-            chat_id, "\n\n".join(blocks), parse_mode=ParseMode.HTML, reply_markup=markup(rows),
+            chat_id, rtl_start("\n\n".join(blocks), language), parse_mode=ParseMode.HTML,
+            reply_markup=markup(rows),
             disable_web_page_preview=True,
         )  # fmt: skip
 

@@ -205,6 +205,10 @@ class UserStore:
     def set_empty_digest(self, user_id: int, behaviour: str) -> None:
         self._update_user(user_id, {"empty_digest": behaviour})
 
+    def set_ui_language(self, user_id: int, language: str) -> None:
+        """The interface language the reader chose in /settings (one of views.i18n's)."""
+        self._update_user(user_id, {"ui_language": language})
+
     def set_active(self, user_id: int, active: bool) -> None:
         self._update_user(user_id, {"active": active})
 

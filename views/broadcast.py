@@ -19,7 +19,15 @@ from telegram import InlineKeyboardMarkup, Message, MessageEntity
 
 from digest.catalog import Catalog
 from storage.broadcasts import Audience, BroadcastRow
-from views.i18n import UI_LANGUAGES, Gettext, babel_locale, country_name, language_name
+from views.bidi import isolate, rtl_start
+from views.i18n import (
+    UI_LANGUAGES,
+    Gettext,
+    babel_locale,
+    country_name,
+    language_name,
+    ngettext_for,
+)
 from views.keyboards import Action, button, markup, pattern, rows_of
 from views.render import bold, esc
 
@@ -148,7 +156,10 @@ def confirm_view(
     if count == 0:
         text = _("No reader matches ({audience}).").format(audience=label)
         return esc(text), markup([[back, discard]])
-    text = _("Send to {n} readers ({audience})?").format(n=number(count, ui), audience=label)
+    ngettext = ngettext_for(ui)
+    text = ngettext(
+        "Send to {n} reader ({audience})?", "Send to {n} readers ({audience})?", count
+    ).format(n=number(count, ui), audience=label)
     confirm = button("✅ " + _("Confirm"), step, CONFIRM, encode_audience(audience))
     return bold(text), markup([[confirm], [back, discard]])
 
@@ -164,7 +175,7 @@ def progress_view(
     stop = markup([[button("✋ " + _("Cancel sending"), step_of(row.id), STOP)]])
     if row.status == "queued":
         waiting = _("Queued: it starts when the broadcast before it has finished.")
-        return f"{bold(title)}\n{esc(waiting)}", stop
+        return rtl_start(f"{bold(title)}\n{esc(waiting)}", ui), stop
     sent = _("Sent {sent} / {total}").format(
         sent=number(counts["sent"], ui), total=number(row.total, ui)
     )
@@ -172,10 +183,10 @@ def progress_view(
     parts.append(_("failed {n}").format(n=number(counts["failed"], ui)))
     if row.status == "sending":
         parts.append(_time_left(row, counts, now, rate, _))
-        return f"{bold(title)}\n{esc(' · '.join(parts))}", stop
+        return rtl_start(f"{bold(title)}\n{esc(' · '.join(parts))}", ui), stop
     # Cancelled, with a few messages still in flight: the report follows when they settle.
     settling = _("Cancelling…")
-    return f"{bold(title)}\n{esc(' · '.join(parts))}\n{esc(settling)}", None
+    return rtl_start(f"{bold(title)}\n{esc(' · '.join(parts))}\n{esc(settling)}", ui), None
 
 
 def report_text(
@@ -203,8 +214,8 @@ def report_text(
         lines.append(esc(_("Took {duration}").format(duration=took)))
     if reasons:
         lines.append(esc(_("Why sending failed:")))
-        lines += [f"• {esc(reason[:200])} — {number(n, ui)}" for reason, n in reasons]
-    return "\n".join(lines)
+        lines += [f"• {esc(isolate(reason[:200], ui))} — {number(n, ui)}" for reason, n in reasons]
+    return rtl_start("\n".join(lines), ui)
 
 
 def duration(span: timedelta, _: Gettext) -> str:

@@ -13,15 +13,14 @@ import html
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.catalog import Catalog
 from digest.compose import Digest
+from views.bidi import rtl_start
 from views.button_urls import telegram_accepts_url
-from views.i18n import Gettext, babel_locale, gettext_for
+from views.i18n import Gettext, day_text, gettext_for
 from views.keyboards import button, markup
 from views.labels import category_label
 from views.render import MAX_TEXT, esc
@@ -58,10 +57,9 @@ def digest_message(
 ) -> tuple[str, InlineKeyboardMarkup]:
     """HTML text and keyboard for a non-empty digest."""
     _ = gettext_for(ui_language)
-    local_day = format_date(
-        now.astimezone(ZoneInfo(timezone)), format="full", locale=babel_locale(ui_language)
-    )
+    local_day = day_text(now, timezone, ui_language)
     header = f"<b>🗞 {esc(category_label(digest.category, _))} · {esc(local_day)}</b>"
+    header = rtl_start(header, ui_language)
     text = header
     for limits in _BUDGETS:
         blocks = [

@@ -20,7 +20,11 @@ s      settings menu: summary plus one button per part
 q      quiet hours (settings only)                  quiet hours
 n      stories per digest, 3–10 (settings only)     digest size
 e      empty digest: skip it or say so (settings)   empty digests
+u      language of the bot (settings only)          language of the bot
 ====== =========================================== =====================
+
+The language of the bot (the interface) is independent of the news languages: it starts as the
+reader's Telegram language and changes only here.
 
 During the first setup ("setup" mode) Done moves to the next step of the full sequence. From
 /settings ("settings" mode) a reader edits one part: Done moves on inside that part, then to the
@@ -36,6 +40,7 @@ from enum import StrEnum
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES
 from storage.users import Reader
+from views.i18n import UI_LANGUAGES
 
 SETUP = "setup"
 SETTINGS = "settings"
@@ -62,6 +67,7 @@ class StepKind(StrEnum):
     QUIET_HOURS = "q"
     DIGEST_SIZE = "n"
     EMPTY_DIGEST = "e"
+    UI_LANGUAGE = "u"
 
 
 PER_COUNTRY = (StepKind.LANGUAGE, StepKind.OTHER_LANGUAGES, StepKind.SOURCE, StepKind.OTHER_SOURCES)
@@ -74,9 +80,15 @@ SINGLE_CHOICE = frozenset(
         StepKind.QUIET_HOURS,
         StepKind.DIGEST_SIZE,
         StepKind.EMPTY_DIGEST,
+        StepKind.UI_LANGUAGE,
     }
 )
-SETTINGS_ONLY = (StepKind.QUIET_HOURS, StepKind.DIGEST_SIZE, StepKind.EMPTY_DIGEST)
+SETTINGS_ONLY = (
+    StepKind.QUIET_HOURS,
+    StepKind.DIGEST_SIZE,
+    StepKind.EMPTY_DIGEST,
+    StepKind.UI_LANGUAGE,
+)
 QUIET_OFF = "off"
 QUIET_PRESETS: tuple[tuple[int, int], ...] = (
     (22 * 60, 7 * 60),
@@ -159,6 +171,8 @@ def options(step: Step, reader: Reader, catalog: Catalog) -> list[str]:
         return [str(n) for n in range(MIN_STORIES, MAX_STORIES + 1)]
     if step.kind == StepKind.EMPTY_DIGEST:
         return list(EMPTY_DIGEST_CHOICES)
+    if step.kind == StepKind.UI_LANGUAGE:
+        return list(UI_LANGUAGES)
     if step.kind == StepKind.TIMEZONE:
         primary = catalog.country(reader.primary_country or "")
         zones = list(primary.timezones) if primary else ["UTC"]

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime
 
 from digest.full_story import FullStory
+from views.bidi import isolate, rtl_start
 from views.digest import visible_length
-from views.i18n import Gettext, babel_locale
+from views.i18n import Gettext, datetime_text
 from views.render import esc
 from views.story import clip
 
@@ -44,11 +42,11 @@ def share_url(url: str, title: str) -> str:
 
 
 def byline(source: str, published: datetime | None, timezone: str, ui_language: str) -> str:
+    """ "Source · Tuesday, March 5, 2024, 2:30 PM" in the reader's locale and timezone."""
+    source = isolate(source, ui_language)
     if published is None:
         return source
-    zone, locale = ZoneInfo(timezone), babel_locale(ui_language)
-    when = format_datetime(published, "EEEE, d MMMM y, HH:mm", tzinfo=zone, locale=locale)
-    return f"{source} · {when}"
+    return f"{source} · {datetime_text(published, timezone, ui_language)}"
 
 
 def story_pages(
@@ -56,7 +54,8 @@ def story_pages(
 ) -> list[str]:
     """The messages of a readable full story (at most MAX_PAGES; the last may say "…")."""
     meta = byline(source, story.published, timezone, ui_language)
-    head = f"<b>{esc(clip(story.title, 300))}</b>\n<i>{esc(meta)}</i>"
+    title = isolate(clip(story.title, 300), ui_language)
+    head = rtl_start(f"<b>{esc(title)}</b>\n<i>{esc(meta)}</i>", ui_language)
     if story.author:
         head += "\n" + esc(_("By {author}").format(author=clip(story.author, 120)))
     pages: list[str] = []
@@ -76,13 +75,22 @@ def story_pages(
 
 
 def fallback_text(
-    title: str, summary: str, source: str, reason: str | None, _: Gettext, *, has_link: bool = True
+    title: str,
+    summary: str,
+    source: str,
+    reason: str | None,
+    _: Gettext,
+    *,
+    has_link: bool = True,
+    ui_language: str = "en",
 ) -> str:
     """When the page cannot be read: the feed's summary, the reason, and the way to the source
     (pointed at only when the link button exists: Telegram refuses some links as buttons)."""
-    lines = [f"<b>{esc(clip(title, 300))}</b>", f"<i>{esc(reason_text(reason, _))}</i>"]
+    title = isolate(clip(title, 300), ui_language)
+    lines = [f"<b>{esc(title)}</b>", f"<i>{esc(reason_text(reason, _))}</i>"]
     if summary:
-        lines.append(esc(clip(summary, 1200)))
+        lines.append(esc(isolate(clip(summary, 1200), ui_language)))
     if has_link:
+        source = isolate(source, ui_language)
         lines.append(esc(_("Read it on {source} with the button below.").format(source=source)))
-    return "\n\n".join(lines)
+    return rtl_start("\n\n".join(lines), ui_language)

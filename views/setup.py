@@ -11,6 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from storage.users import Reader
+from views.bidi import isolate, isolate_all, rtl_start
 from views.flow import (
     QUIET_OFF,
     SETTINGS,
@@ -19,7 +20,7 @@ from views.flow import (
     options,
     parse_quiet_code,
 )
-from views.i18n import Gettext, gettext_for, language_name
+from views.i18n import ENDONYMS, Gettext, gettext_for, joined, language_name
 from views.keyboards import Action, button, markup, rows_of
 from views.labels import category_label, country_label, source_label
 from views.render import bold, esc, hhmm, italic
@@ -29,7 +30,8 @@ CHECK = "✅ "
 
 def summary_html(reader: Reader, catalog: Catalog) -> str:
     """Every choice in plain words, as /settings and the final setup step show it."""
-    _ = gettext_for(reader.ui_language)
+    ui = reader.ui_language
+    _ = gettext_for(ui)
     lines = [bold(_("Your news setup"))]
     for choice in reader.countries:
         name = country_label(choice.code, reader, catalog)
@@ -37,21 +39,26 @@ def summary_html(reader: Reader, catalog: Catalog) -> str:
         lines.append("")
         lines.append("🌍 " + bold(heading.format(country=name)))
         languages = [language_name(code, reader.ui_language) for code in choice.languages]
-        sources = [source_label(sid, catalog) for sid in choice.sources]
+        sources = isolate_all([source_label(sid, catalog) for sid in choice.sources], ui)
         none = _("not chosen yet")
-        lines.append(esc(_("Languages: {list}").format(list=_joined_primary(languages, _) or none)))
-        lines.append(esc(_("Sources: {list}").format(list=_joined_primary(sources, _) or none)))
+        languages_text = _joined_primary(languages, _, ui) or none
+        lines.append(esc(_("Languages: {list}").format(list=languages_text)))
+        sources_text = _joined_primary(sources, _, ui) or none
+        lines.append(esc(_("Sources: {list}").format(list=sources_text)))
     lines.append("")
-    categories = ", ".join(category_label(c, _) for c in _ordered_categories(reader))
+    categories = joined((category_label(c, _) for c in _ordered_categories(reader)), ui)
     lines.append("🗂 " + esc(_("Categories: {list}").format(list=categories or _("none yet"))))
-    times = ", ".join(hhmm(m) for m in reader.delivery_minutes) or _("none yet")
+    times = isolate(", ".join(hhmm(m) for m in reader.delivery_minutes), ui) or _("none yet")
     lines.append("⏰ " + esc(_("Delivery: {times}").format(times=times)))
-    lines.append("🕰 " + esc(_("Timezone: {zone}").format(zone=reader.timezone or _("not set"))))
+    zone = isolate(reader.timezone, ui) if reader.timezone else _("not set")
+    lines.append("🕰 " + esc(_("Timezone: {zone}").format(zone=zone)))
     if reader.quiet_start is not None and reader.quiet_end is not None:
-        window = f"{hhmm(reader.quiet_start)}–{hhmm(reader.quiet_end)}"
+        window = isolate(f"{hhmm(reader.quiet_start)}–{hhmm(reader.quiet_end)}", ui)
         lines.append("🌙 " + esc(_("Quiet hours: {window}").format(window=window)))
-    count = reader.stories_per_digest
+    count = isolate(str(reader.stories_per_digest), ui)
     lines.append("🔢 " + esc(_("Stories per digest: {count}").format(count=count)))
+    language = ENDONYMS.get(ui, ui)
+    lines.append("🌐 " + esc(_("Language of the bot: {language}").format(language=language)))
     if reader.paused:
         lines.append("")
         lines.append(italic(_("Deliveries are paused. Send /resume to resume them.")))
@@ -72,7 +79,7 @@ def step_view(
     parts.append(bold(title))
     if body:
         parts.append(body)
-    return "\n\n".join(parts), markup([*rows, nav])
+    return rtl_start("\n\n".join(parts), reader.ui_language), markup([*rows, nav])
 
 
 def _finish_buttons(step: Step, reader: Reader, _: Gettext) -> list[InlineKeyboardButton]:
@@ -83,7 +90,8 @@ def _finish_buttons(step: Step, reader: Reader, _: Gettext) -> list[InlineKeyboa
     if step.kind in (StepKind.CATEGORIES, StepKind.TIMES):
         return [button(_("Done") + " ➡️", step.code, Action.DONE)]
     if step.kind == StepKind.TIMEZONE and reader.timezone:
-        return [button(_("Keep {zone}").format(zone=reader.timezone), step.code, Action.DONE)]
+        zone = isolate(reader.timezone, reader.ui_language)
+        return [button(_("Keep {zone}").format(zone=zone), step.code, Action.DONE)]
     if step.kind == StepKind.SUMMARY:
         return [
             button("✏️ " + _("Change"), step.code, Action.GOTO, StepKind.SETTINGS_MENU),
@@ -193,7 +201,9 @@ def _source_step(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _V
         )
     choice = reader.country(step.country or "")
     primary = source_label(choice.primary_source or "", catalog) if choice else ""
-    body = _("Primary: {source}. Add other sources (optional).").format(source=primary)
+    body = _("Primary: {source}. Add other sources (optional).").format(
+        source=isolate(primary, reader.ui_language)
+    )
     return title, esc(body), _toggles(step, reader, catalog, labels, 2)
 
 
@@ -205,7 +215,7 @@ def _categories(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _Vi
 
 def _times(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
     labels = {str(m): hhmm(m) for m in map(int, options(step, reader, catalog))}
-    zone = reader.timezone or "UTC"
+    zone = isolate(reader.timezone or "UTC", reader.ui_language)
     body = _(
         "When should your digests arrive? Tap one or more times, or send a time like 06:45. "
         "Times are in your timezone ({zone})."
@@ -243,6 +253,7 @@ def _settings_menu(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
     buttons.append(part("🌙 " + _("Quiet hours"), Step(StepKind.QUIET_HOURS)))
     buttons.append(part("🔢 " + _("Stories per digest"), Step(StepKind.DIGEST_SIZE)))
     buttons.append(part("📭 " + _("Empty digests"), Step(StepKind.EMPTY_DIGEST)))
+    buttons.append(part("🌐 " + _("Language of the bot"), Step(StepKind.UI_LANGUAGE)))
     body = summary_html(reader, catalog) + "\n\n" + esc(_("Tap a part to change it."))
     return _("Settings"), body, rows_of(buttons, 2)
 
@@ -262,7 +273,7 @@ def _quiet_hours(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _V
 
 def _digest_size(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
     body = _("How many stories in each digest? Now: {count}.").format(
-        count=reader.stories_per_digest
+        count=isolate(str(reader.stories_per_digest), reader.ui_language)
     )
     return _("Stories per digest"), esc(body), _picks(step, reader, catalog, {}, 4)
 
@@ -274,6 +285,16 @@ def _empty_digests(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
         choice=current
     )
     return _("Empty digests"), esc(body), _picks(step, reader, catalog, labels, 2)
+
+
+def _ui_language(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> _View:
+    body = _(
+        "The language of menus and messages. The news stays in the languages you chose "
+        "for each country."
+    )
+    labels = {code: ENDONYMS.get(code, code) for code in options(step, reader, catalog)}
+    labels[reader.ui_language] = CHECK + labels.get(reader.ui_language, reader.ui_language)
+    return _("Language of the bot"), esc(body), _picks(step, reader, catalog, labels, 2)
 
 
 _STEP_BUILDERS = {
@@ -291,14 +312,15 @@ _STEP_BUILDERS = {
     StepKind.QUIET_HOURS: _quiet_hours,
     StepKind.DIGEST_SIZE: _digest_size,
     StepKind.EMPTY_DIGEST: _empty_digests,
+    StepKind.UI_LANGUAGE: _ui_language,
 }
 
 
-def _joined_primary(names: list[str], _: Gettext) -> str:
+def _joined_primary(names: list[str], _: Gettext, ui_language: str) -> str:
     if not names:
         return ""
     head = _("{name} (primary)").format(name=names[0])
-    return ", ".join([head, *names[1:]])
+    return joined([head, *names[1:]], ui_language)
 
 
 def _ordered_categories(reader: Reader) -> list[str]:

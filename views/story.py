@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from babel.dates import format_timedelta
-
 from digest.catalog import Catalog
 from digest.rank import RankedStory
-from views.i18n import Gettext, babel_locale
+from views.bidi import isolate, isolate_all
+from views.i18n import Gettext, ago_text, joined
 from views.render import esc
 
 MAX_ALSO = 3
@@ -44,9 +43,7 @@ def time_ago(published: datetime, now: datetime, ui_language: str, _: Gettext) -
     age = now - published
     if age < timedelta(minutes=1):  # also a publisher clock slightly ahead of ours
         return _("just now")
-    return format_timedelta(
-        -age, granularity="minute", add_direction=True, locale=babel_locale(ui_language)
-    )
+    return ago_text(age, ui_language)
 
 
 def source_name(source_id: str, catalog: Catalog) -> str:
@@ -63,17 +60,22 @@ def story_html(
     _: Gettext,
     limits: StoryLimits = StoryLimits(),
 ) -> str:
-    """One numbered story, four short lines at most."""
+    """One numbered story, four short lines at most.
+
+    For a right-to-left reader the story's own text (title, summary) and every Latin source
+    name are isolated (views.bidi), so they keep their order inside the Arabic lines."""
     article = story.article
-    lines = [f"<b>{number}. {esc(clip(article.title, limits.title))}</b>"]
+    title = isolate(clip(article.title, limits.title), ui_language)
+    lines = [f"<b>{number}. {esc(title)}</b>"]
     when = time_ago(article.published_at, now, ui_language, _)
-    meta = f"{source_name(article.source_id, catalog)} · {when}"
+    meta = f"{isolate(source_name(article.source_id, catalog), ui_language)} · {when}"
     lines.append(f"<i>{esc(meta)}</i>")
     if article.summary and limits.summary:
-        lines.append(esc(clip(article.summary, limits.summary)))
+        lines.append(esc(isolate(clip(article.summary, limits.summary), ui_language)))
     if story.also_covered_by:
         names = [source_name(s, catalog) for s in story.also_covered_by[:MAX_ALSO]]
         more = len(story.also_covered_by) - len(names)
-        listed = ", ".join(names) + (f" +{more}" if more > 0 else "")
+        listed = joined(isolate_all(names, ui_language), ui_language)
+        listed += f" +{more}" if more > 0 else ""
         lines.append("↪︎ " + esc(_("Also covered by {sources}").format(sources=listed)))
     return "\n".join(lines)

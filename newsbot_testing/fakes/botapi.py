@@ -753,6 +753,9 @@ class FakeBotAPI(WebhookSide):
     def _api_setMyCommands(self, params: dict[str, Any]) -> bool:
         commands = validate_commands(params["commands"])
         key = command_scope_key(params.get("scope"), params.get("language_code"))
+        scope = params.get("scope") or {}
+        if "chat_id" in scope:  # like Telegram: a chat scope needs a chat the bot knows
+            self._chat(scope["chat_id"], sending=False)
         if commands:
             self._commands[key] = commands
         else:

@@ -7,6 +7,7 @@ from tests.handlers.harness import RunningBot
 from tests.handlers.user import TelegramUser
 
 EXPIRED = "This menu has expired — send /settings"
+EXPIRED_DE = "Dieses Menü ist abgelaufen – sende /settings"  # Bob reads German
 
 COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
 
@@ -212,7 +213,7 @@ def test_two_users_at_once_do_not_mix(
     ada.press("India")
     bob.press("China")
     ada.press("Skip")
-    bob.press("Skip")
+    bob.press("Überspringen")  # Bob's Telegram is German, and so is his bot
     assert "India" in ada.menu().text and "China" in bob.menu().text
     assert bot.services.users.get(ada.id).primary_country == "IN"  # type: ignore[union-attr]
     assert bot.services.users.get(bob.id).primary_country == "CN"  # type: ignore[union-attr]
@@ -237,8 +238,8 @@ def test_forged_buttons_change_nothing(
         "1|o|t|US",
         "1|c|p|",
     ):
-        assert bob.press_data(bob.menu().message_id, data) == EXPIRED
-        assert bob.press_data(ada_menu.message_id, data) == EXPIRED
+        assert bob.press_data(bob.menu().message_id, data) == EXPIRED_DE
+        assert bob.press_data(ada_menu.message_id, data) == EXPIRED_DE
     assert bot.services.users.get(ada.id) == before
     assert bot.services.users.get(bob.id).primary_country is None  # type: ignore[union-attr]
 

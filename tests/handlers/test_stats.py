@@ -157,7 +157,7 @@ def test_numbers_follow_the_admins_language(
     bob.send("/stats")
     fake.wait_for_call("sendPhoto", after=mark, timeout=30)
     lines = fake.chat_messages(bob.id)[0].text.splitlines()
-    assert "Total: 1.210" in lines and "Today: 1.100" in lines  # German separators
+    assert "Gesamt: 1.210" in lines and "Heute: 1.100" in lines  # German words and separators
 
 
 def test_stats_does_not_exist_for_others(

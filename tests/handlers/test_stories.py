@@ -105,7 +105,7 @@ def test_full_story_reads_the_article_in_the_chat(
     user.press_for_toast("1 · 📖 Full story", page)
     story = wait_new_message(fake, before)
     assert story.text.startswith("Harbour city opens its first tidal power station")
-    assert "Alpha News · Tuesday, 5 March 2024" in story.text and "By Maria Okafor" in story.text
+    assert "Alpha News · Tuesday, March 5, 2024" in story.text and "By Maria Okafor" in story.text
     assert "The harbour city switched on its first tidal power station" in story.text
     assert "cookies" not in story.text
     labels = [b["text"] for row in story.buttons for b in row]

@@ -77,6 +77,7 @@ def test_step_kind_values_are_the_stored_codes() -> None:
         "QUIET_HOURS": "q",
         "DIGEST_SIZE": "n",
         "EMPTY_DIGEST": "e",
+        "UI_LANGUAGE": "u",
     }
     parsed = Step.parse("lp.CA")
     assert parsed == Step(StepKind.LANGUAGE, "CA") and parsed.kind is StepKind.LANGUAGE
