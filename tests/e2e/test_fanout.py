@@ -8,10 +8,14 @@ from pathlib import Path
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from newsbot_testing.launcher import newsbot
 from newsbot_testing.seeding import seed_due_readers
+from push.outbox_sender import default_concurrency
 from tests.e2e.outcomes import digest_sends, statuses
 
-IN_FLIGHT = 8  # 4 requests in flight + up to 4 sent rows whose "sent" mark is not yet committed
 PACE = {"SEND_MAX_RATE": "120"}
+# What a SIGKILL can repeat: the sender keeps at most 2 x concurrency sends unfinished (requests
+# in flight, or answered but their "sent" mark not yet committed); concurrency follows the rates
+# (120/s for digests + the default 30/s broadcast budget).
+IN_FLIGHT = 2 * default_concurrency(120 + 30)
 
 
 def test_sigkill_mid_fanout_then_restart_delivers_everything(db_url: str, tmp_path: Path) -> None:
