@@ -7,12 +7,20 @@ the candidates from the store and hands them to :func:`rank_for`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import heapq
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from digest.catalog import Catalog
-from digest.rank import RankedStory, rank_stories
+from digest.rank import (
+    COVERAGE_BONUS_PER_SOURCE,
+    MAX_COVERAGE_BONUS,
+    PRIMARY_BONUS,
+    RankedStory,
+    rank_stories,
+    story_score,
+)
 from storage.articles import ArticleRow
 from storage.users import Reader
 
@@ -56,3 +64,166 @@ def rank_for(
     reader chose (a story covered by five sources the reader ignores is no bigger to them)."""
     restricted = {k: tuple(s for s in v if s in selection.source_ids) for k, v in coverage.items()}
     return rank_stories(candidates, restricted, selection.primary_sources, now)
+
+
+class CandidateIndex:
+    """Every recent article, indexed once per tick so that thousands of distinct selections are
+    ranked in memory, lazily: a reader's digest needs its top few stories, not all of them.
+
+    Why lazy is exact: a story's score is its representative's recency plus a primary bonus (at
+    most :data:`PRIMARY_BONUS`) plus a coverage bonus that cannot exceed what its cluster's
+    sources allow. Each (source, language, category) list is sorted once by recency plus that
+    coverage bound; a selection merges its lists, each shifted by its source's primary bonus, so
+    the merge yields articles in falling order of an upper bound of any score they could give.
+    A story is scored exactly (all its cluster's candidates) when its first article comes out,
+    and handed out only once its score beats the bound of everything not yet seen. The order is
+    :func:`rank_for`'s over all candidates in the window (it has no 300-candidate cap).
+    """
+
+    def __init__(
+        self,
+        articles: Sequence[ArticleRow],
+        cluster_sources: Mapping[int, tuple[str, ...]],
+        now: datetime,
+    ) -> None:
+        self.now = now
+        self.cluster_sources = cluster_sources
+        self.members: dict[int, list[ArticleRow]] = {}
+        self.recency: dict[int, float] = {}
+        self._alone: dict[tuple[int, bool], tuple[float, float, int, RankedStory]] = {}
+        lists: dict[tuple[str, str, str | None], list[tuple[float, int, ArticleRow]]] = {}
+        for order, article in enumerate(
+            sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
+        ):
+            cid = article.cluster_id
+            coverage = 0.0
+            if cid is not None:
+                self.members.setdefault(cid, []).append(article)
+                spread = len(cluster_sources.get(cid, ())) - 1
+                coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * max(0, spread))
+            recency = story_score(article, 1, False, now)
+            self.recency[article.id] = recency
+            bound = recency + coverage
+            entry = (bound, order, article)
+            for category in (None, *article.categories):
+                lists.setdefault((article.source_id, article.language, category), []).append(entry)
+        for entries in lists.values():
+            entries.sort(key=lambda e: (-e[0], e[1]))
+        self.lists = lists
+        self.keys = frozenset(a.cluster_id if a.cluster_id is not None else a.id for a in articles)
+
+    def alone(self, article: ArticleRow, primary: bool) -> tuple[float, float, int, RankedStory]:
+        """The ranking entry of a story with one article (shared by every selection)."""
+        key = (article.id, primary)
+        found = self._alone.get(key)
+        if found is None:
+            bonus = PRIMARY_BONUS if primary else 0.0
+            story = RankedStory(article, (), self.recency[article.id] + 0.0 + bonus)
+            found = (-story.score, -article.published_at.timestamp(), article.id, story)
+            self._alone[key] = found
+        return found
+
+    def ranked(self, selection: Selection, category: str | None) -> RankedStream:
+        """The stories of ``selection`` in ``category`` (None: all), best first, on demand."""
+        return RankedStream(self, selection, category)
+
+
+class RankedStream:
+    """One selection's ranking, computed only as far as readers ask (see CandidateIndex)."""
+
+    def __init__(self, index: CandidateIndex, selection: Selection, category: str | None) -> None:
+        self._index = index
+        self._selection = selection
+        self._category = category
+        self._heap: list[tuple[float, int, int, list[tuple[float, int, ArticleRow]], float]] = []
+        for source in selection.source_ids:
+            bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
+            for language in selection.languages:
+                entries = index.lists.get((source, language, category))
+                if entries:
+                    first = entries[0]
+                    self._heap.append((-(first[0] + bonus), first[1], 0, entries, bonus))
+        heapq.heapify(self._heap)
+        self._pending: list[tuple[float, float, int, RankedStory]] = []
+        self._seen: set[int] = set()
+        self.stories: list[RankedStory] = []
+
+    def get(self, position: int) -> RankedStory | None:
+        """The story at ``position`` (0 is the best), or None past the last."""
+        while len(self.stories) <= position:
+            if not self._advance():
+                return None
+        return self.stories[position]
+
+    def fresh(self, received: Collection[int], size: int) -> tuple[RankedStory, ...]:
+        """The best ``size`` stories whose key is not in ``received``."""
+        out: list[RankedStory] = []
+        position = 0
+        while len(out) < size:
+            story = self.get(position)
+            if story is None:
+                break
+            article = story.article
+            if (article.cluster_id if article.cluster_id is not None else article.id) not in (
+                received
+            ):
+                out.append(story)
+            position += 1
+        return tuple(out)
+
+    def _advance(self) -> bool:
+        heap, pending = self._heap, self._pending
+        while True:
+            head = -heap[0][0] if heap else float("-inf")
+            if pending and (-pending[0][0] > head or not heap):
+                self.stories.append(heapq.heappop(pending)[3])
+                return True
+            if not heap:
+                return False
+            _, _, position, entries, bonus = heap[0]
+            article = entries[position][2]
+            if position + 1 < len(entries):
+                nxt = entries[position + 1]
+                heapq.heapreplace(heap, (-(nxt[0] + bonus), nxt[1], position + 1, entries, bonus))
+            else:
+                heapq.heappop(heap)
+            cid = article.cluster_id
+            key = cid if cid is not None else -article.id
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            members = self._index.members.get(cid, ()) if cid is not None else ()
+            alone = len(members) <= 1 and len(self._index.cluster_sources.get(cid or 0, ())) <= 1
+            if alone:  # one article, one source: the article is the story (most of them)
+                heapq.heappush(pending, self._index.alone(article, bonus > 0))
+                continue
+            story = self._score(members)
+            if story is not None:
+                at = story.article
+                heapq.heappush(pending, (-story.score, -at.published_at.timestamp(), at.id, story))
+
+    def _candidate(self, article: ArticleRow) -> bool:
+        s = self._selection
+        return (
+            article.source_id in s.source_ids
+            and article.language in s.languages
+            and (self._category is None or self._category in article.categories)
+        )
+
+    def _score(self, members: Sequence[ArticleRow]) -> RankedStory | None:
+        """Exactly as :func:`rank_for`: the representative is the newest candidate from a
+        primary source, else the newest; coverage counts the selection's sources only. The
+        score adds the same terms in the same order as :func:`story_score`."""
+        selection = self._selection
+        primaries = selection.primary_sources
+        found = [a for a in members if self._candidate(a)]
+        if not found:
+            return None
+        rep = next((a for a in found if a.source_id in primaries), found[0])
+        assert rep.cluster_id is not None
+        chosen = selection.source_ids
+        sources = self._index.cluster_sources.get(rep.cluster_id, ())
+        others = tuple(x for x in sources if x in chosen and x != rep.source_id)
+        coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * len(others))
+        bonus = PRIMARY_BONUS if rep.source_id in primaries else 0.0
+        return RankedStory(rep, others, self._index.recency[rep.id] + coverage + bonus)

@@ -32,9 +32,19 @@ FIRST_ID = 500_000
 
 
 @dataclass(frozen=True)
+class OtherCountry:
+    """A secondary country of a seeded reader: its languages and sources, primary first."""
+
+    country: str
+    languages: Sequence[str]
+    sources: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class Reader:
     """One set-up reader: one country and news language, ``sources`` (the first is primary),
-    ``categories``, and delivery ``minutes`` after local midnight."""
+    ``categories``, and delivery ``minutes`` after local midnight. ``other_languages`` are more
+    languages for the primary country, ``others`` more countries (the benchmark's spread)."""
 
     id: int
     country: str
@@ -44,30 +54,40 @@ class Reader:
     minutes: Sequence[int] = ()
     timezone: str = "UTC"
     next_due_at: datetime | None = None
+    other_languages: Sequence[str] = ()
+    others: Sequence[OtherCountry] = ()
+    ui_language: str = "en"
+    stories_per_digest: int = 5
+    empty_digest: str = "skip"
+
+    def choices(self) -> list[OtherCountry]:
+        """Every followed country, the primary first."""
+        primary = OtherCountry(self.country, (self.language, *self.other_languages), self.sources)
+        return [primary, *self.others]
 
 
 def insert_readers(conn: Connection, readers: Sequence[Reader], now: datetime) -> None:
     """Insert ``readers`` (chat id = user id) with one statement per table, in ``conn``'s
     transaction."""
     conn.execute(insert(User), [
-        {"id": r.id, "chat_id": r.id, "ui_language": "en", "timezone": r.timezone,
+        {"id": r.id, "chat_id": r.id, "ui_language": r.ui_language, "timezone": r.timezone,
          "flow_mode": "settings", "setup_complete": True, "active": True, "paused": False,
-         "next_due_at": r.next_due_at, "stories_per_digest": 5, "empty_digest": "skip",
-         "created_at": now, "updated_at": now}
+         "next_due_at": r.next_due_at, "stories_per_digest": r.stories_per_digest,
+         "empty_digest": r.empty_digest, "created_at": now, "updated_at": now}
         for r in readers
     ])  # fmt: skip
     conn.execute(insert(UserCountry), [
-        {"user_id": r.id, "country": r.country, "is_primary": True, "position": 0}
-        for r in readers
+        {"user_id": r.id, "country": c.country, "is_primary": p == 0, "position": p}
+        for r in readers for p, c in enumerate(r.choices())
     ])  # fmt: skip
     conn.execute(insert(UserLanguage), [
-        {"user_id": r.id, "country": r.country, "language": r.language, "is_primary": True}
-        for r in readers
+        {"user_id": r.id, "country": c.country, "language": lang, "is_primary": i == 0}
+        for r in readers for c in r.choices() for i, lang in enumerate(c.languages)
     ])  # fmt: skip
     rows: dict[type[SQLModel], list[dict[str, Any]]] = {
         UserSource: [
-            {"user_id": r.id, "country": r.country, "source_id": s, "is_primary": i == 0}
-            for r in readers for i, s in enumerate(r.sources)
+            {"user_id": r.id, "country": c.country, "source_id": s, "is_primary": i == 0}
+            for r in readers for c in r.choices() for i, s in enumerate(c.sources)
         ],
         UserCategory: [{"user_id": r.id, "category": c} for r in readers for c in r.categories],
         UserDeliveryTime: [{"user_id": r.id, "minute": m} for r in readers for m in r.minutes],

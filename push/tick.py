@@ -1,13 +1,26 @@
 """The scheduler's tick: due readers → one outbox row per category digest → next due time.
 
-Runs every minute (a thin JobQueue ticker calls ``tick`` in a worker thread). For each due reader
-the pure ``schedule.decide`` says which slot to send (at most one: never a burst after downtime)
-and when the next one is due. Stories are ranked once per distinct (selection, category) per
-tick, so 100,000 readers sharing a few hundred selections cost a few hundred rankings; each
-reader then only filters out what they already received and takes their digest size.
+Runs every minute (a thin ticker, or ``newsbot worker --role compose``, calls ``tick`` in a
+worker thread). Steps, and why each is cheap per reader:
 
-Rows are written before anything is sent (the outbox), keyed by (reader, category, slot), so a
-tick that runs twice or a restart between enqueue and ``next_due_at`` enqueues nothing twice.
+1. Claim a batch of due readers with their preferences (``UserStore.claim_due``: six Core
+   statements per batch; on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several compose processes
+   share the due readers without overlap). The whole batch is one transaction: claim, compose,
+   outbox rows, next due times, commit.
+2. For each reader the pure ``schedule.decide`` says which slot to send (at most one: never a
+   burst after downtime) and when the next one is due; readers with the same schedule and state
+   share one decision.
+3. Rank once per distinct (selection, category) per tick, in memory: every article of the
+   headline window is read once per tick (``ArticleStore.window``) and ranked lazily per
+   selection (``CandidateIndex``), only as deep as readers' digests need.
+4. What a reader has received in a category (``DeliveryStore.received_many``, one query per
+   batch) is left out; readers with the same ranking, history and digest size get the same
+   digest, composed once, and with the same language and timezone the same message, rendered
+   once (``DigestRenderer``) and stored once (``digest_payloads``), which their outbox rows
+   point at.
+5. Rows are written before anything is sent (the outbox), keyed by (reader, category, slot), so
+   a tick that runs twice or a restart between enqueue and ``next_due_at`` enqueues nothing
+   twice.
 """
 
 from __future__ import annotations
@@ -16,22 +29,26 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
+
+from sqlalchemy.engine import Connection
 
 from digest.catalog import ALL_CATEGORIES, Catalog
-from digest.compose import Digest, compose
-from digest.rank import RankedStory
-from digest.schedule import DEFAULT_GRACE, decide, effective_pause, schedule_of
-from digest.selection import Selection, selection_for, top_stories
+from digest.compose import MAX_STORIES, MIN_STORIES, Digest
+from digest.reader_selection import CandidateIndex, RankedStream
+from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
+from digest.selection import HEADLINE_WINDOW, Selection, selection_for
 from storage.articles import ArticleStore
-from storage.deliveries import DeliveryStore, OutboxItem
+from storage.deliveries import DeliveryStore, DigestItem, DigestMessage
 from storage.users import Reader, UserStore
-from views.digest import as_payload, digest_message, empty_digest_text
+from views.digest import DigestRenderer, as_payload, empty_digest_text
 
 log = logging.getLogger(__name__)
 
 DIGEST = "digest"
-BATCH = 500
+BATCH = 2000
+
+_DecisionKey = tuple[object, ...]
 
 
 @dataclass
@@ -43,7 +60,37 @@ class TickReport:
     empty: int = 0
     skipped_slots: int = 0
     rankings: int = 0
+    messages: int = 0
     categories: dict[str, int] = field(default_factory=dict)
+
+
+class _Tick:
+    """What one tick shares across its batches: the ranking index, rankings, compositions and
+    rendered messages (all keyed by what makes them equal)."""
+
+    def __init__(self, articles: ArticleStore, catalog: Catalog, now: datetime) -> None:
+        self._articles = articles
+        self._index: CandidateIndex | None = None
+        self.now = now
+        self.renderer = DigestRenderer(catalog, now)
+        self.catalog = catalog
+        self.selections: dict[tuple[object, ...], Selection] = {}
+        self.streams: dict[tuple[Selection, str], RankedStream] = {}
+        self.digests: dict[tuple[object, ...], Digest] = {}
+        self.messages: dict[tuple[object, ...], int] = {}
+        self.payloads: dict[tuple[object, ...], dict[str, Any]] = {}
+        self.decisions: dict[_DecisionKey, DueDecision] = {}
+
+    def stream(self, selection: Selection, category: str) -> RankedStream:
+        key = (selection, category)
+        found = self.streams.get(key)
+        if found is None:
+            if self._index is None:
+                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW)
+                self._index = CandidateIndex(articles, clusters, self.now)
+            wanted = None if category == ALL_CATEGORIES else category
+            found = self.streams[key] = self._index.ranked(selection, wanted)
+        return found
 
 
 class DigestScheduler:
@@ -57,135 +104,145 @@ class DigestScheduler:
         catalog: Catalog,
         *,
         grace: timedelta = DEFAULT_GRACE,
+        batch_size: int = BATCH,
     ) -> None:
         self.users = users
         self.articles = articles
         self.deliveries = deliveries
         self.catalog = catalog
         self.grace = grace
-        self._rendered: dict[tuple[object, ...], dict[str, object]] = {}
+        self.batch_size = batch_size
 
     def tick(self, now: datetime) -> TickReport:
-        """Handle every reader due at ``now``, in batches."""
+        """Handle every reader due at ``now``, one claimed batch (one transaction) at a time."""
         report = TickReport()
-        self._rendered = {}
-        rankings: dict[tuple[Selection, str], list[RankedStory]] = {}
+        state = _Tick(self.articles, self.catalog, now)
         seen: set[int] = set()
         while True:
-            batch = [r for r in self.users.due(now, BATCH) if r.id not in seen]
-            if not batch:
+            with self.users.claim_due(now, self.batch_size) as batch:
+                fresh = [r for r in batch.readers if r.id not in seen]
+                if fresh:
+                    seen.update(r.id for r in fresh)
+                    self._batch(fresh, batch.connection, state, report)
+            if not fresh:
                 break
-            seen.update(r.id for r in batch)
-            self._batch(batch, now, rankings, report)
-        report.rankings = len(rankings)
+        report.rankings = len(state.streams)
         if report.readers:
             log.info(
-                "digest tick: %d readers due, %d digests queued, %d empty, %d stale slots skipped",
-                report.readers, report.enqueued, report.empty, report.skipped_slots,
+                "digest tick: %d readers due, %d digests queued (%d messages), %d empty, "
+                "%d stale slots skipped",
+                report.readers, report.enqueued, report.messages, report.empty,
+                report.skipped_slots,
             )  # fmt: skip
         return report
+
+    def on_demand(self, reader: Reader, now: datetime) -> int:
+        """/digest: queue the reader's digests now, without touching their schedule."""
+        slot_key = "now-" + now.strftime("%Y%m%dT%H%M%S")
+        state = _Tick(self.articles, self.catalog, now)
+        with self.users.lock(reader.id) as held:
+            current = held.readers[0] if held.readers else reader
+            messages: list[DigestMessage] = []
+            items: list[DigestItem] = []
+            received = self.deliveries.received_many(
+                [current.id], now - HEADLINE_WINDOW * 2, held.connection
+            )
+            self._compose_for(
+                current, slot_key, state, received[current.id], messages, items, TickReport()
+            )
+            return self.deliveries.enqueue_digests(messages, items, now, held.connection)
 
     def _batch(
         self,
         readers: Sequence[Reader],
-        now: datetime,
-        rankings: dict[tuple[Selection, str], list[RankedStory]],
+        connection: Connection,
+        state: _Tick,
         report: TickReport,
     ) -> None:
-        items: list[OutboxItem] = []
-        delivered: list[tuple[int, str, int]] = []
+        now = state.now
+        messages: list[DigestMessage] = []
+        items: list[DigestItem] = []
         next_due: dict[int, datetime | None] = {}
-        received: dict[str, dict[int, set[int]]] = {}
+        sending: list[tuple[Reader, str]] = []
         for reader in readers:
             report.readers += 1
-            decision = decide(
-                schedule_of(reader), reader.next_due_at, now,
-                paused_until=effective_pause(reader), grace=self.grace,
-            )  # fmt: skip
+            decision = self._decide(reader, state)
             report.skipped_slots += len(decision.skipped)
             due_at = decision.next_due_at
             if due_at is not None and due_at <= now:  # defensive: never due again this tick
                 due_at = now + timedelta(minutes=1)
             next_due[reader.id] = due_at
-            if decision.send is None:
-                continue
-            self._compose_for(
-                reader, decision.send.key, now, readers, rankings, received, items, delivered,
-                report,
-            )  # fmt: skip
-        report.enqueued += self.deliveries.enqueue(items, now, delivered)
-        self.users.set_next_due_many(next_due)
+            if decision.send is not None:
+                sending.append((reader, decision.send.key))
+        if sending:
+            received = self.deliveries.received_many(
+                [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection
+            )
+            state.messages = {}  # message indexes are per batch (the list written with it)
+            for reader, slot_key in sending:
+                self._compose_for(
+                    reader, slot_key, state, received[reader.id], messages, items, report
+                )
+            report.enqueued += self.deliveries.enqueue_digests(messages, items, now, connection)
+            report.messages += len(messages)
+        self.users.set_next_due_many(next_due, connection)
 
-    def on_demand(self, reader: Reader, now: datetime) -> int:
-        """/digest: queue the reader's digests now, without touching their schedule."""
-        items: list[OutboxItem] = []
-        delivered: list[tuple[int, str, int]] = []
-        slot_key = "now-" + now.strftime("%Y%m%dT%H%M%S")
-        self._compose_for(reader, slot_key, now, [reader], {}, {}, items, delivered, TickReport())
-        return self.deliveries.enqueue(items, now, delivered)
+    def _decide(self, reader: Reader, state: _Tick) -> DueDecision:
+        """``decide`` for the reader; readers with equal inputs share one (a pure function)."""
+        pause = effective_pause(reader)
+        key = (
+            reader.delivery_minutes, reader.timezone, reader.quiet_start, reader.quiet_end,
+            reader.next_due_at, pause,
+        )  # fmt: skip
+        found = state.decisions.get(key)
+        if found is None:
+            found = state.decisions[key] = decide(
+                schedule_of(reader), reader.next_due_at, state.now, paused_until=pause,
+                grace=self.grace,
+            )  # fmt: skip
+        return found
 
     def _compose_for(
         self,
         reader: Reader,
         slot_key: str,
-        now: datetime,
-        batch: Sequence[Reader],
-        rankings: dict[tuple[Selection, str], list[RankedStory]],
-        received: dict[str, dict[int, set[int]]],
-        items: list[OutboxItem],
-        delivered: list[tuple[int, str, int]],
+        state: _Tick,
+        received: dict[str, set[int]],
+        messages: list[DigestMessage],
+        items: list[DigestItem],
         report: TickReport,
     ) -> None:
-        """Append one outbox row per category of ``reader`` (and what it delivers)."""
-        selection = selection_for(reader, self.catalog)
+        """Append one outbox row per category of ``reader`` (empty digests per their choice)."""
+        selection = state.selections.get(reader.countries)
+        if selection is None:
+            selection = state.selections[reader.countries] = selection_for(reader, self.catalog)
+        size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
+        zone = reader.timezone or "UTC"
         for category in reader.categories:
-            if category not in received:
-                ids = [r.id for r in batch]
-                received[category] = self.deliveries.delivered_article_ids_many(ids, category)
-            key = (selection, category)
-            if key not in rankings:
-                wanted = None if category == ALL_CATEGORIES else category
-                rankings[key] = top_stories(self.articles, selection, wanted, now)
-            digest = compose(
-                category,
-                rankings[key],
-                received[category].get(reader.id, set()),
-                reader.stories_per_digest,
-            )
-            item = self._item(reader, category, slot_key, digest, now)
-            if item is None:
+            already = frozenset(received.get(category, ()))
+            key = (selection, category, already, size)
+            digest = state.digests.get(key)
+            if digest is None:
+                stories = (
+                    ()
+                    if selection.empty
+                    else state.stream(selection, category).fresh(already, size)
+                )
+                digest = state.digests[key] = Digest(category=category, stories=stories)
+            if not digest.stories and reader.empty_digest != "say":
                 report.empty += 1
                 continue
-            items.append(item)
-            delivered.extend((reader.id, category, k) for k in digest.story_keys)
+            message_key = (id(digest), reader.ui_language, zone)
+            index = state.messages.get(message_key)
+            if index is None:
+                payload = state.payloads.get(message_key)
+                if payload is None:
+                    payload = state.payloads[message_key] = (
+                        state.renderer.payload(digest, reader.ui_language, zone)
+                        if digest.stories
+                        else as_payload(empty_digest_text(category, reader.ui_language), None)
+                    )
+                index = state.messages[message_key] = len(messages)
+                messages.append(DigestMessage(category, digest.story_keys, payload))
+            items.append(DigestItem(reader.id, reader.chat_id, f"{category}@{slot_key}", index))
             report.categories[category] = report.categories.get(category, 0) + 1
-
-    def _render(self, digest: Digest, reader: Reader, now: datetime) -> dict[str, object]:
-        """Readers who get the same stories in the same language on the same local day get
-        the same message: render it once per tick."""
-        zone = reader.timezone or "UTC"
-        local_day = now.astimezone(ZoneInfo(zone)).date()
-        key = (digest.category, digest.story_keys, reader.ui_language, local_day)
-        payload = self._rendered.get(key)
-        if payload is None:
-            text, keyboard = digest_message(digest, self.catalog, now, reader.ui_language, zone)
-            payload = self._rendered[key] = as_payload(text, keyboard)
-        return payload
-
-    def _item(
-        self, reader: Reader, category: str, slot_key: str, digest: Digest, now: datetime
-    ) -> OutboxItem | None:
-        """The outbox row for one category, or None for an empty digest the reader skips."""
-        if digest.stories:
-            payload = self._render(digest, reader, now)
-        elif reader.empty_digest == "say":
-            payload = as_payload(empty_digest_text(category, reader.ui_language), None)
-        else:
-            return None
-        return OutboxItem(
-            user_id=reader.id,
-            chat_id=reader.chat_id,
-            kind=DIGEST,
-            slot_key=f"{category}@{slot_key}",
-            payload=payload,
-        )

@@ -4,8 +4,11 @@ How a push moves, and why it survives restarts:
 
 1. The scheduler (or a broadcast) *enqueues* one row per (reader, kind, slot). The unique key makes
    enqueueing idempotent, so a tick that runs twice, or a restart mid-tick, writes nothing new.
-   The stories a digest carries are recorded in ``delivered_articles`` in the same transaction,
-   so the next digest in that category never repeats them.
+   A digest's message is stored once in ``digest_payloads`` with the story keys it carries,
+   however many readers get it, and their outbox rows point at it (``digest_id``): what a
+   reader has received in a category is the stories of their recent digest rows there, so the
+   next digest never repeats them. (``enqueue``'s explicit ``delivered`` triples still go to
+   ``delivered_articles``, which is read too.)
 2. A sender *claims* due rows (``pending`` and due, or ``sending`` but abandoned by a crashed
    worker longer than ``stale_after`` ago). Claiming is one atomic UPDATE, so two workers never
    get the same row: PostgreSQL picks candidates with ``FOR UPDATE SKIP LOCKED``; SQLite has one
@@ -27,7 +30,7 @@ row's claim, and are easier to keep right side by side.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,12 +40,13 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from storage.broadcasts import KIND
 from storage.errors import wraps_errors
-from storage.tables import DeliveredArticle, Delivery
+from storage.tables import DeliveredArticle, Delivery, DigestPayload
 
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
 _OUTBOX: Table = Delivery.__table__  # type: ignore[attr-defined]
 _DA: Table = DeliveredArticle.__table__  # type: ignore[attr-defined]
 _T = _OUTBOX.c
+_DP: Table = DigestPayload.__table__  # type: ignore[attr-defined]
 _CHUNK = 5000  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
 _CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often
 
@@ -57,6 +61,27 @@ class OutboxItem:
     slot_key: str
     payload: dict[str, Any]
     broadcast_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """A composed digest message that many readers may share: the category, the story keys it
+    delivers, and the Bot API call."""
+
+    category: str
+    story_keys: tuple[int, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    """One digest outbox row: ``message`` is an index into the ``DigestMessage`` list it is
+    written with."""
+
+    user_id: int
+    chat_id: int
+    slot_key: str
+    message: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +108,7 @@ class DeliveryRow:
     message_id: int | None
     last_error: str | None
     created_at: datetime
+    digest_id: int | None = None
 
 
 @wraps_errors
@@ -127,6 +153,84 @@ class DeliveryStore:
             if stories:
                 conn.execute(_insert(conn, _DA).on_conflict_do_nothing(), stories)
         return inserted
+
+    def enqueue_digests(
+        self,
+        messages: Sequence[DigestMessage],
+        items: Sequence[DigestItem],
+        now: datetime,
+        connection: Connection | None = None,
+    ) -> int:
+        """Write shared digest messages once each and one outbox row per item pointing at its
+        message (slots already in the outbox are skipped): two executemany INSERTs, in
+        ``connection``'s transaction (a claimed batch) when given. Returns how many rows were
+        new."""
+        if not items:
+            return 0
+        if connection is None:
+            with self._engine.begin() as conn:
+                return self._enqueue_digests(conn, messages, items, _utc(now))
+        return self._enqueue_digests(connection, messages, items, _utc(now))
+
+    def _enqueue_digests(
+        self,
+        conn: Connection,
+        messages: Sequence[DigestMessage],
+        items: Sequence[DigestItem],
+        now: datetime,
+    ) -> int:
+        used = sorted({i.message for i in items})
+        stmt = _insert(conn, _DP).returning(_DP.c.id, sort_by_parameter_order=True)
+        ids = conn.execute(stmt, [
+            {"category": messages[m].category, "story_keys": list(messages[m].story_keys),
+             "payload": messages[m].payload, "created_at": now}
+            for m in used
+        ]).scalars().all()  # fmt: skip
+        digest_ids = dict(zip(used, ids, strict=True))
+        stmt = _insert(conn, _OUTBOX).on_conflict_do_nothing(
+            index_elements=["user_id", "kind", "slot_key"]
+        )
+        rows = [
+            {"user_id": i.user_id, "chat_id": i.chat_id, "kind": "digest", "slot_key": i.slot_key,
+             "broadcast_id": None, "payload": {}, "digest_id": digest_ids[i.message],
+             "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+            for i in items
+        ]  # fmt: skip
+        if conn.dialect.name == "sqlite":  # executemany's rowcount counts the rows written
+            return int(conn.execute(stmt, rows).rowcount)
+        return len(conn.execute(stmt.returning(_T.id), rows).all())
+
+    def received_many(
+        self, user_ids: Sequence[int], since: datetime, connection: Connection | None = None
+    ) -> dict[int, dict[str, set[int]]]:
+        """Story keys each reader received per category: from their digest rows created since
+        ``since`` (one joined query per chunk) and the ``delivered_articles`` records."""
+        out: dict[int, dict[str, set[int]]] = {u: {} for u in user_ids}
+        ids = list(out)
+        if connection is None:
+            with self._engine.connect() as conn:
+                self._received(conn, ids, _utc(since), out)
+        else:
+            self._received(connection, ids, _utc(since), out)
+        return out
+
+    def _received(
+        self, conn: Connection, ids: list[int], since: datetime, out: dict[int, dict[str, set[int]]]
+    ) -> None:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            digests = (
+                select(_T.user_id, _DP.c.category, _DP.c.story_keys)
+                .join(_DP, _DP.c.id == _T.digest_id)
+                .where(_T.user_id.in_(chunk), _T.kind == "digest", _T.created_at >= since)
+            )
+            for user_id, category, keys in conn.execute(digests):
+                out[user_id].setdefault(category, set()).update(keys)
+            legacy = select(_DA.c.user_id, _DA.c.category, _DA.c.article_id).where(
+                _DA.c.user_id.in_(chunk)
+            )
+            for user_id, category, key in conn.execute(legacy):
+                out[user_id].setdefault(category, set()).add(key)
 
     def claim(
         self,
@@ -182,7 +286,7 @@ class DeliveryStore:
                     )
                     .returning(*_T)
                 )  # compare-and-set above: only rows still due are taken
-                got = [_row(r) for r in conn.execute(stmt, {"ids": ids})]
+                got = _with_payloads(conn, [_row(r) for r in conn.execute(stmt, {"ids": ids})])
             if got:
                 break  # else another worker took every candidate first (SQLite): look again
         return sorted(got, key=lambda r: (r.next_attempt_at, r.id))
@@ -294,23 +398,31 @@ class DeliveryStore:
 
     def prune_delivered_articles(self, before: datetime) -> int:
         """Forget stories delivered before ``before`` (they are older than any digest window).
-        Run daily by the bot (``bot.jobs.prune_delivered``), with the article retention."""
+        Run daily by the bot (``bot.jobs.prune_delivered``), with the article retention.
+        Shared digest messages older than that go too, unless a row still to send uses them.
+        Returns how many delivered-story records went."""
+        waiting = select(_T.digest_id).where(
+            _T.status.in_(("pending", "sending")), _T.digest_id.is_not(None)
+        )
         with self._engine.begin() as conn:
             result = conn.execute(delete(_DA).where(_DA.c.delivered_at < _utc(before)))
+            conn.execute(
+                delete(_DP).where(_DP.c.created_at < _utc(before), _DP.c.id.not_in(waiting))
+            )
             return int(result.rowcount)
 
     # ----------------------------------------------------------------- reading
     def get(self, delivery_id: int) -> DeliveryRow | None:
         with self._engine.connect() as conn:
             found = conn.execute(select(*_T).where(_T.id == delivery_id)).first()
-            return _row(found) if found is not None else None
+            return _with_payloads(conn, [_row(found)])[0] if found is not None else None
 
     def for_user(self, user_id: int) -> list[DeliveryRow]:
         """A reader's outbox rows, oldest first. API for operators (support questions) and
         the tests, which read the outbox through it."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(*_T).where(_T.user_id == user_id).order_by(_T.id))
-            return [_row(r) for r in rows]
+            return _with_payloads(conn, [_row(r) for r in rows])
 
     def counts(
         self,
@@ -343,16 +455,9 @@ class DeliveryStore:
         self, user_ids: Sequence[int], category: str
     ) -> dict[int, set[int]]:
         """Stories already sent in ``category``, for many readers in few queries (fan-out)."""
-        out: dict[int, set[int]] = {u: set() for u in user_ids}
-        ids = list(out)
-        with self._engine.connect() as conn:
-            for start in range(0, len(ids), _CHUNK):
-                stmt = select(_DA.c.user_id, _DA.c.article_id).where(
-                    _DA.c.category == category, _DA.c.user_id.in_(ids[start : start + _CHUNK])
-                )
-                for user_id, article_id in conn.execute(stmt):
-                    out[user_id].add(article_id)
-        return out
+        since = datetime(1970, 1, 1, tzinfo=UTC)
+        received = self.received_many(user_ids, since)
+        return {u: received[u].get(category, set()) for u in received}
 
     # ----------------------------------------------------------------- helpers
     def _set(
@@ -383,6 +488,23 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _with_payloads(conn: Connection, rows: list[DeliveryRow]) -> list[DeliveryRow]:
+    """Rows whose message is a shared digest get it (one query for all): callers see
+    ``payload`` as if every row held its own."""
+    shared = {r.id: r.digest_id for r in rows if r.digest_id is not None}
+    if not shared:
+        return rows
+    wanted = sorted(set(shared.values()))
+    payloads: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        stmt = select(_DP.c.id, _DP.c.payload).where(_DP.c.id.in_(wanted[start : start + _CHUNK]))
+        payloads.update({i: dict(p) for i, p in conn.execute(stmt)})
+    return [
+        r if r.digest_id is None else replace(r, payload=dict(payloads.get(r.digest_id, {})))
+        for r in rows
+    ]
 
 
 def _row(r: Row[Any]) -> DeliveryRow:

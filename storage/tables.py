@@ -210,6 +210,25 @@ class Delivery(SQLModel, table=True):
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     last_error: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
+    # A digest's message is shared (``digest_payloads``); ``payload`` is then left empty.
+    digest_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class DigestPayload(SQLModel, table=True):
+    """One composed digest message, shared by every outbox row that sends it.
+
+    Readers with the same selection, history and language get the same digest: storing its
+    message once (not once per reader) keeps a 100,000-reader tick to a few thousand payloads,
+    and ``story_keys`` is what those readers have then received in ``category``.
+    """
+
+    __tablename__ = "digest_payloads"
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    category: str = Field(max_length=16)
+    story_keys: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class DeliveredArticle(SQLModel, table=True):

@@ -12,13 +12,15 @@ write.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, func, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, bindparam, delete, func, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
@@ -34,6 +36,12 @@ from storage.tables import (
 )
 
 _Choice = TypeVar("_Choice", UserLanguage, UserSource)
+_U: Table = User.__table__  # type: ignore[attr-defined]
+_UC: Table = UserCountry.__table__  # type: ignore[attr-defined]
+_UL: Table = UserLanguage.__table__  # type: ignore[attr-defined]
+_US: Table = UserSource.__table__  # type: ignore[attr-defined]
+_UCAT: Table = UserCategory.__table__  # type: ignore[attr-defined]
+_UT: Table = UserDeliveryTime.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,15 @@ class Reader:
         return next((c for c in self.countries if c.code == code), None)
 
 
+@dataclass(frozen=True, slots=True)
+class DueBatch:
+    """Readers claimed for one transaction (see ``UserStore.claim_due``) and its connection,
+    which the outbox writes of the same batch go through."""
+
+    readers: list[Reader]
+    connection: Connection
+
+
 @wraps_errors
 class UserStore:
     """Facade over the users and user_* tables."""
@@ -118,6 +135,44 @@ class UserStore:
             ).all()
             loaded = _load_many(session, list(ids))
             return [loaded[i] for i in ids if i in loaded]
+
+    @contextmanager
+    def claim_due(self, now: datetime, limit: int) -> Iterator[DueBatch]:
+        """Up to ``limit`` due readers with their preferences, held for one transaction.
+
+        The digest tick composes the batch and writes its outbox rows and next due times through
+        ``batch.connection`` before the block ends, when all of it commits at once. On
+        PostgreSQL the readers are locked ``FOR UPDATE SKIP LOCKED``: compose workers running
+        side by side each take readers the others have not, and a reader is never composed
+        twice. SQLite has one writer at a time: there the tick stays single-process.
+        Plain Core statements, six per batch, whatever its size (no ORM objects).
+        """
+        with self._engine.begin() as conn:
+            query = (
+                _U.select()
+                .where(
+                    _U.c.next_due_at <= now,
+                    _U.c.active.is_(True),
+                    _U.c.setup_complete.is_(True),
+                )
+                .order_by(_U.c.next_due_at, _U.c.id)
+                .limit(limit)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            users = conn.execute(query).all()
+            yield DueBatch(_readers_from(conn, users), conn)
+
+    @contextmanager
+    def lock(self, user_id: int) -> Iterator[DueBatch]:
+        """One reader, held like a claimed batch (waiting for a compose worker that holds
+        them): /digest composes through it so it never races a tick for the same reader."""
+        with self._engine.begin() as conn:
+            query = _U.select().where(_U.c.id == user_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            users = conn.execute(query).all()
+            yield DueBatch(_readers_from(conn, users), conn)
 
     def count(self) -> int:
         """How many users the bot knows (API, for operators and bench): counted in SQL."""
@@ -181,20 +236,22 @@ class UserStore:
     def set_next_due(self, user_id: int, next_due_at: datetime | None) -> None:
         self._update_user(user_id, {"next_due_at": next_due_at})
 
-    def set_next_due_many(self, next_due: Mapping[int, datetime | None]) -> None:
-        """Store the next due time of many readers in one transaction (after a tick)."""
+    def set_next_due_many(
+        self, next_due: Mapping[int, datetime | None], connection: Connection | None = None
+    ) -> None:
+        """Store the next due time of many readers in one statement (after a tick), in
+        ``connection``'s transaction when given (a claimed batch), else in a new one."""
         if not next_due:
             return
-        table = User.__table__  # type: ignore[attr-defined]
         statement = (
-            table.update()
-            .where(table.c.id == bindparam("uid"))
-            .values(next_due_at=bindparam("due"))
+            _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
         )
-        with self._engine.begin() as connection:
-            connection.execute(
-                statement, [{"uid": uid, "due": due} for uid, due in next_due.items()]
-            )
+        rows = [{"uid": uid, "due": due} for uid, due in next_due.items()]
+        if connection is not None:
+            connection.execute(statement, rows)
+            return
+        with self._engine.begin() as conn:
+            conn.execute(statement, rows)
 
     def set_quiet_hours(self, user_id: int, start: int | None, end: int | None) -> None:
         self._update_user(user_id, {"quiet_start": start, "quiet_end": end})
@@ -431,3 +488,62 @@ def _load_many(session: Session, user_ids: list[int]) -> dict[int, Reader]:
         )
         for user in users
     }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
+    """``Reader``s for user rows, preferences read with one Core query per table."""
+    if not users:
+        return []
+    ids = [u.id for u in users]
+    langs_by: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for uid, country, language in conn.execute(
+        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language).where(_UL.c.user_id.in_(ids))
+        .order_by(_UL.c.user_id, _UL.c.is_primary.desc(), _UL.c.language)
+    ):  # fmt: skip
+        langs_by[(uid, country)].append(language)
+    sources_by: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for uid, country, source_id in conn.execute(
+        core_select(_US.c.user_id, _US.c.country, _US.c.source_id).where(_US.c.user_id.in_(ids))
+        .order_by(_US.c.user_id, _US.c.is_primary.desc(), _US.c.source_id)
+    ):  # fmt: skip
+        sources_by[(uid, country)].append(source_id)
+    countries_by: dict[int, list[CountryChoice]] = defaultdict(list)
+    for uid, country, is_primary in conn.execute(
+        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary).where(_UC.c.user_id.in_(ids))
+        .order_by(_UC.c.user_id, _UC.c.is_primary.desc(), _UC.c.position, _UC.c.country)
+    ):  # fmt: skip
+        key = (uid, country)
+        countries_by[uid].append(
+            CountryChoice(country, bool(is_primary), tuple(langs_by[key]), tuple(sources_by[key]))
+        )
+    categories_by: dict[int, list[str]] = defaultdict(list)
+    for uid, category in conn.execute(
+        core_select(_UCAT.c.user_id, _UCAT.c.category)
+        .where(_UCAT.c.user_id.in_(ids))
+        .order_by(_UCAT.c.category)
+    ):
+        categories_by[uid].append(category)
+    minutes_by: dict[int, list[int]] = defaultdict(list)
+    for uid, minute in conn.execute(
+        core_select(_UT.c.user_id, _UT.c.minute)
+        .where(_UT.c.user_id.in_(ids))
+        .order_by(_UT.c.minute)
+    ):
+        minutes_by[uid].append(minute)
+    return [
+        Reader(
+            id=u.id, chat_id=u.chat_id, first_name=u.first_name, ui_language=u.ui_language,
+            timezone=u.timezone, flow_step=u.flow_step, flow_mode=u.flow_mode,
+            menu_message_id=u.menu_message_id, setup_complete=u.setup_complete,
+            active=u.active, paused=u.paused, paused_until=_aware(u.paused_until),
+            next_due_at=_aware(u.next_due_at), quiet_start=u.quiet_start,
+            quiet_end=u.quiet_end, stories_per_digest=u.stories_per_digest,
+            empty_digest=u.empty_digest, countries=tuple(countries_by[u.id]),
+            categories=tuple(categories_by[u.id]), delivery_minutes=tuple(minutes_by[u.id]),
+        )
+        for u in users
+    ]  # fmt: skip

@@ -1,0 +1,41 @@
+"""The tick's caching renderer gives exactly the message ``digest_message`` gives, for every
+language and for digests that must shorten their summaries to fit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from digest.catalog import Catalog
+from digest.compose import Digest
+from digest.rank import RankedStory
+from storage.articles import ArticleRow
+from views.digest import DigestRenderer, as_payload, digest_message
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def story(article_id: int, title: str, url: str, also: tuple[str, ...] = ()) -> RankedStory:
+    published = NOW - timedelta(minutes=7 * article_id)
+    row = ArticleRow(
+        article_id, "cbc", url, title, "A summary <with> & markup. " * 12, None, "en",
+        published, published, None, ("national",),
+    )  # fmt: skip
+    return RankedStory(row, also, 1.0)
+
+
+@pytest.mark.parametrize("language", ["en", "hi", "ar", "de", "zh", "fr"])
+def test_renderer_matches_digest_message(catalog: Catalog, language: str) -> None:
+    renderer = DigestRenderer(catalog, NOW)
+    short = Digest("national", tuple(
+        story(i, f"Story {i} & <b>", f"https://cbc.ca/{i}", ("ctv",) * (i % 2)) for i in range(1, 6)
+    ))  # fmt: skip
+    long = Digest("sports", tuple(
+        story(i, "Very long title " * 20, "http://localhost/x" if i == 13 else f"https://a.b/{i}")
+        for i in range(20, 10, -1)
+    ))  # fmt: skip
+    for digest in (short, long, short):  # the second short one comes from the caches
+        for zone in ("UTC", "Asia/Kolkata"):
+            text, keyboard = digest_message(digest, catalog, NOW, language, zone)
+            assert renderer.payload(digest, language, zone) == as_payload(text, keyboard)
