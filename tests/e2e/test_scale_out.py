@@ -9,12 +9,20 @@ survivors finish the work, and the only repeats allowed are what the dead proces
 
 The lease TTL (and so the feed claims' TTL) is cut to a few seconds
 (``NEWSBOT_TEST_LEASE_SECONDS``) so a dead fetch worker's claims expire within the test.
+
+Two webhook receivers (``newsbot run --webhook URL --receive-only``) on the same database take
+readers' updates meanwhile: Telegram (the fake) POSTs to the public URL, which is receiver A, and
+a load balancer's second try sends copies straight to receiver B. Each update must be answered
+once across both; then A is killed with SIGKILL mid-stream: what Telegram could not deliver goes
+to B (the balancer's failover), and only what A had accepted but not answered may be lost.
+
 Skipped without TEST_DATABASE_URL: SQLite runs in one process (`newsbot run`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -24,13 +32,15 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from bot.webhook import derive_secret
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from newsbot_testing.feedserver import FeedServer, Reply, Request
-from newsbot_testing.launcher import newsbot_worker
+from newsbot_testing.launcher import newsbot, newsbot_worker
 from newsbot_testing.seeding import seed_due_readers
 from storage.db import make_engine
 from storage.feeds import FeedStore
@@ -38,6 +48,7 @@ from storage.leases import LeaseStore
 from storage.tables import Delivery
 from tests.conftest import PG_URL
 from tests.e2e.outcomes import digest_sends, statuses
+from tests.e2e.test_webhook import PATH, free_port, wait_listening
 from tests.integration.news_fixtures import Item, rss
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="workers need PostgreSQL (TEST_DATABASE_URL)")
@@ -46,6 +57,10 @@ READERS = 2000
 SOURCES = 20  # cbc (the readers' source) and 19 others, three feeds each: 60 feeds
 CATEGORIES = ("national", "business", "sports")
 FEED_LATENCY = 0.4  # seconds the feed server takes per answer, so fetching lasts a few seconds
+NEWCOMERS = 40  # strangers who send /start through the webhook
+ASKING = 200  # readers who send /help through the webhook
+HELLO = "Setup takes a minute"  # in the answer to a stranger's /start
+HELP = "What I can do"  # in the answer to /help
 ENV = {
     "NEWSBOT_TEST_LEASE_SECONDS": "4",
     "SEND_MAX_RATE": "150",
@@ -125,6 +140,49 @@ class Database:
             return set(chats.scalars())
 
 
+class Webhook:
+    """The readers' and strangers' updates through the receivers, and the answers they got.
+
+    Each chat sends one update, so the answers to a chat are the answers to its update."""
+
+    def __init__(self, fake: FakeBotAPI, url_a: str, url_b: str) -> None:
+        self.fake, self.url_a, self.url_b = fake, url_a, url_b
+        self.updates: list[dict[str, Any]] = []
+        self.copies = 0
+
+    def send(self, newcomers: list[int], asking: list[int]) -> list[dict[str, Any]]:
+        """Queue the strangers' /start and the readers' /help (the fake POSTs them to A)."""
+        sent = [self.fake.user_sends_command(u, "/start", first_name="Newcomer") for u in newcomers]
+        sent += [self.fake.user_sends_command(r, "/help") for r in asking]
+        self.updates += sent
+        return sent
+
+    def copy_to_b(self, updates: list[dict[str, Any]]) -> None:
+        """What a load balancer's retry or Telegram's redelivery sends to the other receiver."""
+        secret = derive_secret(self.fake.token)
+        self.copies += len(updates)
+        for update in updates:
+            assert self.fake.post_to_webhook(update, url=self.url_b, secret=secret) == 200
+
+    def answers(self) -> Counter[int]:
+        """Answers per chat (a /start's welcome, a /help), successful sends only."""
+        return Counter(
+            int(c.params["chat_id"])
+            for c in self.fake.calls_to("sendMessage")
+            if c.status == 200 and any(t in str(c.params.get("text", "")) for t in (HELLO, HELP))
+        )
+
+    def accepted(self, url: str) -> set[int]:
+        """Update ids a receiver answered 200 to."""
+        return {
+            d.update_id for d in self.fake.webhook_deliveries if d.url == url and d.status == 200
+        }
+
+    @staticmethod
+    def chat(update: dict[str, Any]) -> int:
+        return int(update["message"]["chat"]["id"])
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     assert process.pid != os.getpid() and process.poll() is None
     process.send_signal(signal.SIGKILL)
@@ -148,6 +206,7 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
     db = Database(db_url)
     started = time.monotonic()
     with FeedServer() as server, FakeBotAPI() as fake, ExitStack() as processes:
+        fake.allow_local_http_webhooks = True  # the receivers listen on 127.0.0.1, plain HTTP
         catalog, feeds = _catalog(tmp_path / "catalog.toml", server)
         fake.add_users(readers)
         fake.set_rate_limit(1, 200)  # 1/s per chat as Telegram; a paid-broadcast-sized bot
@@ -163,13 +222,27 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
             logs[process.pid] = log
             return process
 
-        # RECEIVERS: two `newsbot run --webhook URL --receive-only` processes go here once the
-        # webhook helper's receivers exist (each update handled once across both).
+        # two receivers; Telegram knows one URL (A's port: the balancer), B listens on another
+        port_a, port_b = free_port(), free_port()
+        url_a, url_b = (f"http://127.0.0.1:{port}{PATH}" for port in (port_a, port_b))
+
+        def start_receiver(name: str, port: int) -> subprocess.Popen[bytes]:
+            args = ["--webhook", url_a, "--listen", f"127.0.0.1:{port}", "--receive-only"]
+            log = tmp_path / f"{name}.log"
+            process = processes.enter_context(newsbot(fake, db_url, log, args=args, **env))
+            logs[process.pid] = log
+            return process
+
+        receiver_a, receiver_b = (
+            start_receiver("receive-a", port_a),
+            start_receiver("receive-b", port_b),
+        )
+        hook = Webhook(fake, url_a, url_b)
         senders = [start("send-a", "send"), start("send-b", "send")]  # one sends, one waits
         fetchers = [start("fetch-a", "fetch"), start("fetch-b", "fetch")]
         compose_a = start("compose-a", "compose", "--tick-seconds", "2")
         compose_b = start("compose-b", "compose", "--tick-seconds", "2")
-        # start-up is the slow part on a busy machine (six interpreters importing at once)
+        # start-up is the slow part on a busy machine (eight interpreters importing at once)
         _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 180, "a sender holds it")
         send_a, send_b = sorted(senders, key=lambda p: p.pid != db.lease_holder_pid())
 
@@ -181,10 +254,45 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         orphaned_feeds = db.feed_paths(db.claimed_by_pid(fetch_a.pid))
         hits_at_fetch_kill = len(server.requests)
 
+        wait_listening(port_a, 60)
+        wait_listening(port_b, 60)
+        fake.wait_for(lambda: len(fake.calls_to("setWebhook")) == 2, timeout=60)
+
+        # webhook, while composing: half the copies race the fake's own delivery to A
+        newcomers = list(range(900_000, 900_000 + NEWCOMERS))
+        asking = readers[:ASKING]
+        first = hook.send(newcomers[: NEWCOMERS // 2], asking[: ASKING // 2])
+        hook.copy_to_b(first[::2])
+
         # compose: kill one worker once digests are being queued
         _until(lambda: db.digest_rows() >= 300, 120, "300 digests queued")
         _kill(compose_a)
         rows_at_compose_kill = db.digest_rows()
+
+        # webhook, while sending: kill receiver A once it has taken half of the second batch
+        fake.pause_webhook_delivery()
+        second = hook.send(newcomers[NEWCOMERS // 2 :], asking[ASKING // 2 :])
+        fake.resume_webhook_delivery()
+        second_ids = {u["update_id"] for u in second}
+        _until(lambda: len(hook.accepted(url_a) & second_ids) >= len(second) // 2, 30, "A busy")
+        fake.pause_webhook_delivery()  # the POST on the wire finishes; no new one starts
+        _kill(receiver_a)
+        answered = hook.answers()
+        unanswered_at_a = [
+            u
+            for u in hook.updates
+            if u["update_id"] in hook.accepted(url_a) and not answered[hook.chat(u)]
+        ]
+        fake.resume_webhook_delivery()
+        _until(lambda: "last_error_message" in fake.webhook_info(), 10, "the fake sees A gone")
+        # the balancer's failover: Telegram's retries of what A never took now reach B ...
+        taken = hook.accepted(url_a) | hook.accepted(url_b)
+        hook.copy_to_b([u for u in second if u["update_id"] not in taken])
+        assert fake.webhook_info()["pending_update_count"] == 0
+        # ... and B also gets copies of what A took (answered or not): none is answered twice
+        hook.copy_to_b(unanswered_at_a + first[1::2][:20])
+        lost_at_a = {hook.chat(u) for u in unanswered_at_a}
+        everyone = {hook.chat(u) for u in hook.updates}
 
         # send: kill the lease holder mid-fan-out; the standby takes over
         _until(
@@ -199,6 +307,7 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         _until(lambda: db.lease_holder_pid() == send_b.pid, 30, "sender B takes the lease over")
         takeover = time.monotonic() - killed_at
         _until(lambda: len(digest_sends(fake)) == READERS, 180, "every reader has a digest")
+        _until(lambda: (everyone - lost_at_a) <= set(hook.answers()), 60, "every update answered")
         _until(
             lambda: statuses(db_url).get("sent", 0) == READERS,
             30,
@@ -210,11 +319,13 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
             "every feed fetched, no claim left",
         )
         elapsed = time.monotonic() - started
-        survivors = [fetch_b, compose_b, send_b]
+        survivors = [fetch_b, compose_b, send_b, receiver_b]
         assert all(p.poll() is None for p in survivors), "a surviving worker exited"
         hits = Counter(r.path for r in server.requests)
+        answers = hook.answers()
+        set_calls = fake.calls_to("setWebhook")
     # leaving the block sent SIGTERM to each survivor: a graceful stop is exit code 0
-    assert [p.returncode for p in survivors] == [0, 0, 0]
+    assert [p.returncode for p in survivors] == [0, 0, 0, 0]
 
     sends = digest_sends(fake)
     twice = {chat for chat, n in sends.items() if n > 1}
@@ -227,6 +338,23 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         f"{hits_at_fetch_kill}); outbox rows at the compose kill: {rows_at_compose_kill}; "
         f"{elapsed:.1f}s in all"
     )
+    never = everyone - set(answers)
+    dropped = re.findall(r"dropped (\d+) redelivered", logs[receiver_b.pid].read_text())
+    dropped_by_b = int(dropped[-1]) if dropped else 0
+    print(
+        f"webhook: {len(hook.updates)} updates ({NEWCOMERS} /start, {ASKING} /help), "
+        f"{hook.copies} copies POSTed to B, {dropped_by_b} dropped by B as duplicates; "
+        f"accepted by A but unanswered at its kill: {len(lost_at_a)}, never answered: {len(never)}"
+    )
+    answered_twice = {chat for chat, n in answers.items() if n > 1}
+    assert not answered_twice, f"answered twice across the receivers: {sorted(answered_twice)}"
+    assert set(answers) <= everyone
+    assert never <= lost_at_a, f"lost though not in flight at A: {sorted(never - lost_at_a)}"
+    assert dropped_by_b >= 20, "the copies of answered updates were not dropped by B"
+    assert {(c.params["url"], c.params["secret_token"]) for c in set_calls} == {
+        (url_a, derive_secret(fake.token))
+    }
+    assert all(p.status == 200 for p in set_calls)
     assert set(sends) == set(readers)
     assert twice <= in_flight, f"sent twice though not in flight: {sorted(twice - in_flight)}"
     assert max(sends.values()) <= 2
