@@ -24,6 +24,7 @@ from digest.fetch import Fetcher
 from digest.ingest import IngestReport
 from digest.redact import shown_url
 from handlers.stats import print_stats
+from push.tick import BATCH as COMPOSE_BATCH
 from storage.errors import StorageError
 from storage.stats import StatsStore
 
@@ -67,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--tick-seconds", type=float, default=60.0, metavar="SECONDS",
         help="how often a compose worker looks for due readers (default 60)",
+    )  # fmt: skip
+    worker.add_argument(
+        "--compose-batch", type=int, default=COMPOSE_BATCH, metavar="N",
+        help=f"due readers a compose worker claims per transaction (default {COMPOSE_BATCH})",
     )  # fmt: skip
     sandbox = commands.add_parser(
         "sandbox", help="try the bot without a token: a local Bot API and a chat page"
@@ -253,7 +258,7 @@ def _summary(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def worker(role_args: list[str], tick_seconds: float) -> int:
+def worker(role_args: list[str], tick_seconds: float, compose_batch: int = COMPOSE_BATCH) -> int:
     """Background roles in a process of their own (PostgreSQL only): exit code 0 after SIGTERM,
     2 with one line for a configuration problem (SQLite among them)."""
     try:
@@ -262,6 +267,8 @@ def worker(role_args: list[str], tick_seconds: float) -> int:
         return _fail(str(e))
     if tick_seconds <= 0:
         return _fail("--tick-seconds must be positive")
+    if compose_batch <= 0:
+        return _fail("--compose-batch must be positive")
     settings = _settings()
     if isinstance(settings, str):
         return _fail(settings)
@@ -277,7 +284,9 @@ def worker(role_args: list[str], tick_seconds: float) -> int:
     try:
         if token and "send" in roles:
             asyncio.run(_check_bot_api(token, settings.telegram_api_base_url))
-        asyncio.run(run_worker(services, roles, tick_seconds=tick_seconds))
+        asyncio.run(
+            run_worker(services, roles, tick_seconds=tick_seconds, compose_batch=compose_batch)
+        )
     except TelegramError as e:
         return _fail(_start_up_error(e, settings))
     return 0
@@ -312,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fetch":
         return fetch(args.json)
     if args.command == "worker":
-        return worker(args.role, args.tick_seconds)
+        return worker(args.role, args.tick_seconds, args.compose_batch)
     if args.command == "stats":
         return stats(args.json)
     if args.command == "sandbox":

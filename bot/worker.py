@@ -45,6 +45,7 @@ from handlers.broadcast import Broadcasts
 from push.outbox_sender import OutboxSender
 from push.push_request import PushRequest
 from push.pusher import LEASE_TTL, Pusher, worker_identity
+from push.tick import BATCH as COMPOSE_BATCH
 from push.tick import DigestScheduler
 from storage.broadcasts import BroadcastStore
 from storage.processed_updates import ProcessedUpdateStore
@@ -96,6 +97,7 @@ async def run_worker(
     roles: Sequence[str],
     *,
     tick_seconds: float = 60.0,
+    compose_batch: int = COMPOSE_BATCH,
     clock: Clock = utcnow,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -112,7 +114,7 @@ async def run_worker(
     if "fetch" in roles:
         jobs.append(_fetch_role(services, worker, stop))
     if "compose" in roles:
-        jobs.append(_compose_role(services, tick_seconds, clock, stop))
+        jobs.append(_compose_role(services, tick_seconds, compose_batch, clock, stop))
     if "send" in roles:
         jobs.append(_send_role(services, worker, clock, stop))
     await asyncio.gather(*jobs)
@@ -150,12 +152,15 @@ async def _fetch_idle_seconds(services: Services) -> float:
 
 # ------------------------------------------------------------------------------- compose
 async def _compose_role(
-    services: Services, tick_seconds: float, clock: Clock, stop: asyncio.Event
+    services: Services, tick_seconds: float, batch: int, clock: Clock, stop: asyncio.Event
 ) -> None:
-    """A scheduler tick every ``tick_seconds`` on the wall clock, without the pusher lease."""
+    """A scheduler tick every ``tick_seconds`` on the wall clock, without the pusher lease.
+    Readers are claimed ``batch`` at a time, one transaction each: smaller batches spread a
+    tick over more compose workers, larger ones cost less per reader."""
     scheduler = DigestScheduler(
-        services.users, services.articles, services.deliveries, services.catalog
-    )
+        services.users, services.articles, services.deliveries, services.catalog,
+        batch_size=batch,
+    )  # fmt: skip
     # Receivers started with --receive-only run no jobs: the compose role forgets old update ids.
     processed = ProcessedUpdateStore(services.engine)
     pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from newsbot_testing.launcher import bot_env
+from views.i18n import gettext_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -176,25 +177,32 @@ class ChatPage:
 
 
 def complete_setup(
-    page: ChatPage, country: str, sources: tuple[str, ...], category: str, time_label: str
+    page: ChatPage,
+    country: str,
+    sources: tuple[str, ...],
+    category: str,
+    time_label: str,
+    language: str = "en",
 ) -> None:
+    """/start to Confirm, reading and pressing in the user's interface ``language``."""
+    _ = gettext_for(language)
     page.send("/start")
-    page.bot_says("Choose your primary country")
+    page.bot_says(_("Choose your primary country"))
     page.press(country)
-    page.press("Skip")
-    page.bot_says(f"Set news source for {country}")
+    page.press(_("Skip"))
+    page.bot_says(_("Set news source for {country}").format(country=country))
     for source in sources:
         page.press(source)
-    page.press("Done" if len(sources) > 1 else "Skip")
-    page.bot_says("Which news do you want")
-    page.press(category)
-    page.press("Done")
-    page.bot_says("Delivery time")
+    page.press(_("Done") if len(sources) > 1 else _("Skip"))
+    page.bot_says(_("Which news do you want in your digests? Pick one or more."))
+    page.press(_(category))
+    page.press(_("Done"))
+    page.bot_says(_("Delivery time"))
     page.press(time_label)
-    page.press("Done")
-    page.bot_says("Almost done")
-    page.press("Confirm")
-    page.bot_says("All set")
+    page.press(_("Done"))
+    page.bot_says(_("Almost done: please check"))
+    page.press(_("Confirm"))
+    page.bot_says(_("✅ All set! Your digests will arrive on time."))
 
 
 def test_a_newcomer_sets_up_gets_a_digest_and_an_admin_broadcasts(
@@ -233,8 +241,8 @@ def test_a_newcomer_sets_up_gets_a_digest_and_an_admin_broadcasts(
 
     lap("related")
     page.as_user("Chloé")
-    # Telegram says Chloé's language is French: country names follow it.
-    complete_setup(page, "Irlande", ("Coast Wire",), "Business", "07:00")
+    # Telegram says Chloé's language is French: the whole setup speaks French.
+    complete_setup(page, "Irlande", ("Coast Wire",), "Business", "07:00", language="fr")
 
     lap("setup Chloé")
     page.as_user("Ada")  # the sandbox's admin (her id is in ADMIN_IDS)

@@ -240,8 +240,9 @@ def test_workers_share_the_work_and_survive_a_kill_of_each_role(
         hook = Webhook(fake, url_a, url_b)
         senders = [start("send-a", "send"), start("send-b", "send")]  # one sends, one waits
         fetchers = [start("fetch-a", "fetch"), start("fetch-b", "fetch")]
-        compose_a = start("compose-a", "compose", "--tick-seconds", "2")
-        compose_b = start("compose-b", "compose", "--tick-seconds", "2")
+        # batches of 100 (not one of 2,000) so both share the readers and a kill lands mid-tick
+        compose_a = start("compose-a", "compose", "--tick-seconds", "2", "--compose-batch", "100")
+        compose_b = start("compose-b", "compose", "--tick-seconds", "2", "--compose-batch", "100")
         # start-up is the slow part on a busy machine (eight interpreters importing at once)
         _until(lambda: db.lease_holder_pid() in {p.pid for p in senders}, 180, "a sender holds it")
         send_a, send_b = sorted(senders, key=lambda p: p.pid != db.lease_holder_pid())
