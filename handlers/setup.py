@@ -102,7 +102,7 @@ class SetupFlow:
         if resume is None or resume.kind == StepKind.SETTINGS_MENU:
             resume = first_missing(reader, self.catalog) or Step(StepKind.SUMMARY)
         if reader.flow_step is None and reader.primary_country is None:
-            name = reader.first_name or _("there")
+            name = isolate(reader.first_name or _("there"), reader.ui_language)
             note = _(
                 "Hi {name}! I send news digests from the sources you pick, at the times you "
                 "pick. Setup takes a minute."

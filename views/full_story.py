@@ -57,7 +57,9 @@ def story_pages(
     title = isolate(clip(story.title, 300), ui_language)
     head = rtl_start(f"<b>{esc(title)}</b>\n<i>{esc(meta)}</i>", ui_language)
     if story.author:
-        head += "\n" + esc(_("By {author}").format(author=clip(story.author, 120)))
+        head += "\n" + esc(
+            _("By {author}").format(author=isolate(clip(story.author, 120), ui_language))
+        )
     pages: list[str] = []
     current = head
     for paragraph in story.paragraphs:

@@ -80,3 +80,21 @@ def test_chart_words_only_where_the_font_draws_them() -> None:
     assert legend_lines(stats, "ar")[0].startswith("🟦 ") and "6" in legend_lines(stats, "ar")[0]
     assert stats_chart(stats, "de") != stats_chart(stats, "en")  # German titles and dates
     assert stats_chart(stats, "zh")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_arabic_full_story_and_greeting_isolate_latin_names() -> None:
+    """A Latin author or first name inside Arabic text stays one run (FSI…PDI)."""
+    from datetime import UTC, datetime
+
+    from digest.full_story import FullStory
+    from views.full_story import story_pages
+    from views.i18n import gettext_for
+
+    story = FullStory(
+        1, True, None, "Title", "Jane Doe", datetime(2026, 12, 3, tzinfo=UTC),
+        ("One paragraph.",), "https://example.com/a", False,
+    )  # fmt: skip
+    arabic = story_pages(story, "Alpha News", "UTC", "ar", gettext_for("ar"))[0]
+    english = story_pages(story, "Alpha News", "UTC", "en", gettext_for("en"))[0]
+    assert f"{FSI}Jane Doe{PDI}" in arabic
+    assert FSI not in english and "By Jane Doe" in english
