@@ -11,7 +11,8 @@ takes over when the first one stops. How the lease keeps pushes single:
    expired), the lease is lost: the sender stops claiming and starting sends at once, gives back
    what it had not started, and lets sends already in flight finish.
 3. A process that becomes the pusher puts back only rows whose claim has expired; a holder on
-   this host whose process is gone is taken over at once, and its rows with it.
+   this host whose process is gone is taken over at once, and its rows with it. Rows a silent
+   holder claimed after its last renewal come back as soon as their claim is a lease old.
 4. On shutdown the lease is given up only once every sent row is recorded.
 
 Outbox claims are atomic as well, so only a message in flight at a crash can repeat.
@@ -84,6 +85,9 @@ class Pusher:
         self._stopping = False
         self._what = "digests and outbox" if scheduler is not None else "outbox"
         sender.on_flood = self._remember_flood
+        # Claims are confirmed at every renewal, so one a lease old belongs to a holder that
+        # went silent: rows it claimed after its last renewal come back then, not 2 min later.
+        sender.claims_expire_after = LEASE_TTL
 
     @property
     def holding(self) -> bool:

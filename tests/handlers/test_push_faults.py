@@ -274,3 +274,29 @@ async def test_a_process_taking_over_honours_the_flood_wait_its_predecessor_was_
     assert min(c.at for c in sends) >= told_at + 3, "a send came inside the flood wait"
     assert fake.inside_retry_after == []
     assert leases.until("flood-gate", utcnow()) is None, "the wait is over"
+
+
+async def test_rows_a_silent_holder_claimed_after_its_last_renewal_are_sent_by_its_successor(
+    fake: FakeBotAPI, tg: Bot, engine: Engine, catalog: Catalog, short_lease: timedelta
+) -> None:
+    """The holder on another host renews (claims confirmed), claims a few more rows, then goes
+    silent. Its lease expires, so the successor takes it plainly (no dead pid to see) and puts
+    back only the claims older than the lease; the newer ones must come back as soon as they
+    too are a lease old, not after the generic two-minute stale claim."""
+    deliveries, leases = DeliveryStore(engine), LeaseStore(engine)
+    readers(fake, UserStore(engine), range(1, 6))
+    deliveries.enqueue([digest(u) for u in range(1, 6)], utcnow())
+    gone = "otherhost:4242:deadbeef"
+    assert leases.acquire(LEASE, gone, utcnow(), short_lease)
+    # the renewal came first; half a second later it claimed the rows, then went silent
+    assert len(deliveries.claim(gone, utcnow() + timedelta(seconds=0.5), 5)) == 5
+    successor = make_pusher(tg, engine, catalog, "successor")
+
+    deadline = time.monotonic() + 10
+    while deliveries.counts().get("sent", 0) < 5 and time.monotonic() < deadline:
+        await successor.drain()
+        await asyncio.sleep(0.1)  # its send tick, every few seconds in the bot
+
+    assert successor.holding
+    assert deliveries.counts().get("sent", 0) == 5, deliveries.counts()
+    assert max(per_chat(fake).values()) == 1 and len(per_chat(fake)) == 5
