@@ -10,6 +10,11 @@ B-cubed precision and recall (per item: the share of its cluster that has its la
 share of its label that is in its cluster, averaged over items) are printed beside them.
 ``cluster_all`` runs with the default ``ClusterParams`` unless a sweep overrides it.
 
+Corpus pairs (``bench.corpus_pairs``): 300+ same-story / different-story pairs judged on the real
+feeds in ``../shared/corpus`` (German, English, and German/English across languages), scored
+pairwise and B-cubed the same way, with the pairs missed and wrongly merged listed by
+``--errors``. Skipped, with a message, when the corpus is absent.
+
 Speed: for each language, the items are replicated with shifted ids, times and source ids
 into 2,000 candidates of that language within the window, as ingest would pass them; each
 original item is then matched against them with ``find_cluster`` (precomputed signatures) and
@@ -29,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.corpus_pairs import CORPUS, languages, load_pairs, score_pairs
 from digest.cluster import (
     ClusterIndex,
     ClusterParams,
@@ -220,6 +226,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=LABELLED)
     parser.add_argument("--errors", action="store_true", help="list wrong merges")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the shared corpus")
     args = parser.parse_args(argv)
 
     stories, labels = load_labelled(args.data)
@@ -271,11 +278,46 @@ def main(argv: Sequence[str] | None = None) -> None:
         for a, b in wrong_merges(stories, clusters, labels):
             print(f"  [{labels[a.id]}] {a.title}\n  [{labels[b.id]}] {b.title}\n")
 
+    corpus_report(args.corpus, params, errors=args.errors)
+
     if not args.no_timing:
         print(f"\nmedian µs per new story against {CANDIDATES:,} same-language candidates")
         print("  lang  find_cluster (precomputed)  ClusterIndex.match  signature()")
         for language, (linear, indexed, signing) in time_matching(stories).items():
             print(f"  {language}    {linear:10.0f}              {indexed:10.0f}    {signing:8.0f}")
+
+
+def corpus_report(corpus: Path, params: ClusterParams, *, errors: bool = False) -> None:
+    """Print the figures on the judged pairs of the shared corpus, or why they are skipped."""
+    loaded = load_pairs(corpus)
+    if loaded is None:
+        print(f"\ncorpus pairs: skipped, no corpus at {corpus}")
+        return
+    stories, pairs = loaded
+    clusters = cluster_all(stories, params)
+    s = score_pairs(clusters, pairs)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(languages(pairs, stories).items()))
+    print(
+        f"\ncorpus pairs: {s.positives} same-story and {s.negatives} different-story pairs "
+        f"({counts}) among {len(stories)} stories"
+    )
+    print(
+        f"  pairwise precision {s.precision:.3f} recall {s.recall:.3f}; "
+        f"B-cubed precision {s.bcubed_precision:.3f} recall {s.bcubed_recall:.3f}"
+    )
+    same = [p for p in pairs if not p.cross_language]
+    one = score_pairs(clusters, same)
+    print(f"  same language only: precision {one.precision:.3f} recall {one.recall:.3f}")
+    for threshold in SWEEP:
+        swept = score_pairs(cluster_all(stories, replace(params, threshold=threshold)), pairs)
+        mark = " <- default" if threshold == params.threshold else ""
+        print(f"    {threshold:4.2f}  {swept.precision:.3f} / {swept.recall:.3f}{mark}")
+    if errors:
+        by_id = {st.id: st for st in stories}
+        for title, listed in (("missed", s.missed), ("wrongly merged", s.wrong)):
+            print(f"  {title}:")
+            for p in listed:
+                print(f"    {by_id[p.a].title}\n    {by_id[p.b].title}\n      ({p.note})")
 
 
 if __name__ == "__main__":
