@@ -42,10 +42,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from digest.textsig import anchors, is_number, tokenize
+from digest.textsig import anchors, is_number, name_keys, tokenize
 
 __all__ = [
     "MIN_SHARED",
+    "across_languages",
+    "common_keys",
     "common_names",
     "lead_cover",
     "ClusterIndex",
@@ -76,6 +78,9 @@ COMMON_SHARE = 0.03
 """A name or number given by this share of the recent stories of a language is common."""
 COMMON_MIN = 3
 """... and by at least this many (in a small index every name would be "common")."""
+ACROSS_NAMES = 2
+"""Across languages: this many shared names and a number, or one name more (see
+:func:`across_languages`)."""
 MIN_SHARED = 2
 """Stories sharing fewer distinct tokens are unrelated, whatever the ratio: two three-word
 headlines that share "Trump" are not one story, nor are two empty ones."""
@@ -113,6 +118,7 @@ class ClusterParams:
     threshold: float = 0.30
     time_decay: float = 0.6
     grace: timedelta = timedelta(hours=6)
+    across_languages: bool = True
 
     def __post_init__(self) -> None:
         if self.window <= timedelta(0):
@@ -134,7 +140,9 @@ class Signature:
 
     ``title`` and ``text`` (title and summary) are token sets, ``numbers`` the number tokens
     among them, ``names`` the name tokens (:func:`digest.textsig.anchors`), ``lead`` the title
-    and the first :data:`LEAD_CHARS` of the summary, the ``*_mass`` fields the sets' weighted
+    and the first :data:`LEAD_CHARS` of the summary, ``keys`` the names in Latin letters
+    unstemmed (:func:`digest.textsig.name_keys`) and the numbers of two digits or more, which
+    two languages can share, the ``*_mass`` fields the sets' weighted
     sizes (a number weighs :data:`NUMBER_WEIGHT`, a name :data:`NAME_WEIGHT`, any other
     token 1).
     """
@@ -147,6 +155,7 @@ class Signature:
     text_mass: float
     names: frozenset[str] = frozenset()
     lead: frozenset[str] = frozenset()
+    keys: frozenset[str] = frozenset()
 
 
 _NONE: frozenset[str] = frozenset()
@@ -179,8 +188,16 @@ def signature(title: str, summary: str, language: str) -> Signature:
     numbers = frozenset(t for t in text_set if is_number(t))
     names = anchors(title, summary, language) & text_set
     lead = title_set | frozenset(tokenize(summary[:LEAD_CHARS], language))
-    sig = Signature(language, title_set, text_set, numbers, 0.0, 0.0, names, lead)
+    keys = name_keys(title, summary, language) | {n for n in numbers if len(n) > 1}
+    sig = Signature(language, title_set, text_set, numbers, 0.0, 0.0, names, lead, keys)
     return replace(sig, title_mass=_weight(sig, title_set), text_mass=_weight(sig, text_set))
+
+
+def common_keys(sig: Signature, df: Mapping[str, int], stories: int) -> frozenset[str]:
+    """:func:`common_names` for :attr:`Signature.keys`, over the recent stories of every
+    language (``df`` counts in how many a key appears; keys do not depend on the language)."""
+    limit = max(COMMON_MIN, COMMON_SHARE * stories)
+    return frozenset(k for k in sig.keys if df.get(k, 0) >= limit)
 
 
 def _dice(
@@ -236,6 +253,24 @@ def similarity(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> fl
     return min(1.0, best)
 
 
+def across_languages(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> float:
+    """How clearly two stories in different languages name one event, 0..1: the Dice of their
+    :attr:`Signature.keys` (names in Latin letters, numbers), outside ``common``; 0 unless
+    they share :data:`ACROSS_NAMES` names and a number, or one name more and no number.
+
+    Why so strict: across languages the words cannot be compared, only what both write alike,
+    and one shared name ("Mali", "Trump") is as likely to be two events. Names written in
+    other scripts are not transliterated (too many spellings), so Hindi, Arabic or Chinese
+    stories link only through the Latin names and the digits they carry.
+    """
+    shared = (a.keys & b.keys) - common
+    numbers = sum(1 for k in shared if k[:1].isdigit())
+    names = len(shared) - numbers
+    if not (names >= ACROSS_NAMES and numbers) and names <= ACROSS_NAMES:
+        return 0.0
+    return 2.0 * len(shared) / (len(a.keys) + len(b.keys))
+
+
 def _sig(story: StoryText) -> Signature:
     return signature(story.title, story.summary, story.language)
 
@@ -253,19 +288,24 @@ def _best(
     candidates a caller passes fail them; this loop is the hot path of :func:`find_cluster`.
     """
     earliest, latest = new.published - params.window, new.published + params.window
-    source, language, text = new.source_id, new.language, new_sig.text
-    threshold = params.threshold
+    source, language, text, keys = new.source_id, new.language, new_sig.text, new_sig.keys
+    threshold, across = params.threshold, params.across_languages
     best: tuple[float, int] | None = None
     for story, sig, cluster_id in candidates:
         if (
             story.source_id == source
-            or story.language != language
             or not earliest <= story.published <= latest
             or story.id == new.id
-            or len(text & sig.text) < MIN_SHARED
         ):
             continue
-        sim = similarity(new_sig, sig, common)
+        if story.language == language:
+            if len(text & sig.text) < MIN_SHARED:
+                continue
+            sim = similarity(new_sig, sig, common)
+        elif across and len(keys & sig.keys) >= ACROSS_NAMES + 1:
+            sim = across_languages(new_sig, sig, common)
+        else:
+            continue
         if sim < threshold:  # the time discount only lowers it
             continue
         score = params.score(sim, new, story)
@@ -295,12 +335,18 @@ def find_cluster(
     scored = [(story, sigs.get(story.id) or _sig(story), cid) for story, cid in candidates]
     heavy = new_sig.names | new_sig.numbers
     df: Counter[str] = Counter()
-    stories = 0
+    key_df: Counter[str] = Counter()
+    stories = everyone = 0
     for story, sig, _ in scored:
-        if story.language == new.language and story.id != new.id:
+        if story.id == new.id:
+            continue
+        everyone += 1
+        key_df.update(new_sig.keys & sig.keys)
+        if story.language == new.language:
             stories += 1
             df.update(heavy & sig.text)
-    return _best(new, new_sig, scored, params, common_names(new_sig, df, stories))
+    common = common_names(new_sig, df, stories) | common_keys(new_sig, key_df, everyone)
+    return _best(new, new_sig, scored, params, common)
 
 
 class ClusterIndex:
@@ -340,6 +386,8 @@ class ClusterIndex:
         self._languages[story.language] += 1
         for token in sig.text:
             self._postings.setdefault((story.language, token), set()).add(story.id)
+        for key in sig.keys:
+            self._postings.setdefault(("*", key), set()).add(story.id)
         if self._newest is None or story.published > self._newest:
             self._newest = story.published
             horizon = story.published - 2 * self.params.window
@@ -359,12 +407,13 @@ class ClusterIndex:
     def _remove(self, story_id: int) -> None:
         story, sig, _ = self._stories.pop(story_id)
         self._languages[story.language] -= 1
-        for token in sig.text:
-            ids = self._postings.get((story.language, token))
+        keys = [(story.language, t) for t in sig.text] + [("*", k) for k in sig.keys]
+        for key in keys:
+            ids = self._postings.get(key)
             if ids is not None:
                 ids.discard(story_id)
                 if not ids:
-                    del self._postings[(story.language, token)]
+                    del self._postings[key]
 
     def match(self, story: StoryText, sig: Signature | None = None) -> int | None:
         """The cluster ``story`` should join, or None. Does not add it."""
@@ -372,11 +421,25 @@ class ClusterIndex:
         postings = (self._postings.get((story.language, t), ()) for t in sig.text)
         shared = Counter(itertools.chain.from_iterable(postings))
         stories = self._stories
-        candidates = (stories[sid] for sid, n in shared.items() if n >= MIN_SHARED)
+        candidates: Iterable[tuple[StoryText, Signature, int]] = (
+            stories[sid] for sid, n in shared.items() if n >= MIN_SHARED
+        )
+        indexed = story.id in stories  # matching a story already indexed: do not count it
         df = {t: len(self._postings.get((story.language, t), ())) for t in sig.names | sig.numbers}
-        if story.id in stories:  # matching a story already indexed: do not count it
+        key_df = {k: len(self._postings.get(("*", k), ())) - indexed for k in sig.keys}
+        if indexed:
             df = {t: n - (t in sig.text) for t, n in df.items()}
-        common = common_names(sig, df, self._languages[story.language] - (story.id in stories))
+        common = common_names(sig, df, self._languages[story.language] - indexed)
+        common |= common_keys(sig, key_df, len(stories) - indexed)
+        if self.params.across_languages and sig.keys:
+            keyed = (self._postings.get(("*", k), ()) for k in sig.keys)
+            near = Counter(itertools.chain.from_iterable(keyed))
+            foreign = (
+                stories[sid]
+                for sid, n in near.items()
+                if n > ACROSS_NAMES and stories[sid][0].language != story.language
+            )
+            candidates = itertools.chain(candidates, foreign)
         return _best(story, sig, candidates, self.params, common)
 
     def assign(self, story: StoryText, sig: Signature | None = None) -> int:

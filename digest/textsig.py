@@ -311,17 +311,34 @@ def anchors(title: str, summary: str, language: str) -> frozenset[str]:
     shared verb or noun ("attack", "rates") is as likely to be another event on the subject.
     """
     lang = language.casefold().split("-")[0]
-    if lang in _CASED:
-        words = _capitalised(summary)
-        if not _title_case(title):
-            words += _capitalised(title)
-            # The title's first word opens a sentence, but is often the name ("Rutte: ...").
-            first = _WORD.search(title)
-            if first and first.group()[0].isupper() and first.group() in summary:
-                words.append(first.group())
-    else:
-        words = _LATIN_NAME.findall(f"{title} {summary}")
+    words = _name_words(title, summary, lang)
     return frozenset(t for t in tokenize(" ".join(words), lang) if not is_number(t))
+
+
+def _name_words(title: str, summary: str, lang: str) -> list[str]:
+    if lang not in _CASED:
+        return _LATIN_NAME.findall(f"{title} {summary}")
+    words = _capitalised(summary)
+    if not _title_case(title):
+        words += _capitalised(title)
+        # The title's first word opens a sentence, but is often the name ("Rutte: ...").
+        first = _WORD.search(title)
+        if first and first.group()[0].isupper() and first.group() in summary:
+            words.append(first.group())
+    return words
+
+
+_ASCII_WORD = re.compile(r"[a-z][a-z\-]*[a-z]")
+
+
+def name_keys(title: str, summary: str, language: str) -> frozenset[str]:
+    """The names of :func:`anchors` as written in Latin letters, folded but not stemmed
+    ("Québec" and "Quebec" are ``quebec``), so that two languages can compare them: stemmers
+    differ by language ("Ukraine" is ``ukrain`` in English, ``ukrai`` in German), a name does
+    not. Names in other scripts give none: transliterations differ too much to match."""
+    words = _name_words(title, summary, language.casefold().split("-")[0])
+    keys = (_fold(w) for w in words)
+    return frozenset(k for k in keys if len(k) > 2 and _ASCII_WORD.fullmatch(k))
 
 
 def is_number(token: str) -> bool:

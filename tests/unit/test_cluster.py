@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench.cluster import load_labelled, score
+from bench.cluster import load_labelled, same_language, score
 from digest.cluster import (
     ClusterIndex,
     ClusterParams,
@@ -181,7 +181,7 @@ def test_labelled_set_precision_and_recall() -> None:
     recall fails here, while the precision bar stays the product requirement.
     """
     stories, labels = load_labelled()
-    result = score(cluster_all(stories), labels)
+    result = score(cluster_all(stories), labels, same_language(stories))
     assert result.precision >= 0.98  # 0.981 before the new signals: none lost
     assert result.recall >= 0.76
 
@@ -203,6 +203,8 @@ def test_index_and_find_cluster_agree_story_by_story() -> None:
     index = ClusterIndex()
     placed: list[tuple[StoryText, int]] = []
     for s in sorted(stories, key=lambda s: (s.published, s.id)):
+        # The same population: how common a name is depends on the stories around it.
+        placed = [(p, cid) for p, cid in placed if p.id in index]
         expected = find_cluster(s, placed)
         assert index.match(s) == expected
         cluster_id = index.assign(s)

@@ -16,6 +16,7 @@ from digest.cluster import (
     ClusterIndex,
     ClusterParams,
     StoryText,
+    across_languages,
     cluster_all,
     common_names,
     find_cluster,
@@ -23,7 +24,7 @@ from digest.cluster import (
     signature,
     similarity,
 )
-from digest.textsig import anchors
+from digest.textsig import anchors, name_keys
 
 T0 = datetime(2026, 4, 25, 12, 0, tzinfo=UTC)
 
@@ -182,3 +183,53 @@ def test_pair_scores_count_pairs_and_b_cubed_over_their_items() -> None:
     assert (s.precision, s.recall) == (0.5, 0.5)
     assert s.missed == (pairs[1],) and s.wrong == (pairs[2],)
     assert s.bcubed_recall < 1.0 and s.bcubed_precision < 1.0  # 3 is apart from 1-2, with 4
+
+
+# --- across languages ------------------------------------------------------------------------
+
+CARNEY_EN = (
+    "Carney and Poilievre clash over tariffs in Ottawa debate",
+    "Prime Minister Mark Carney said the 25 per cent levy on Canadian steel would be answered; "
+    "Pierre Poilievre called the plan too late.",
+)
+CARNEY_FR = (
+    "Débat à Ottawa : Carney et Poilievre s'affrontent sur les tarifs",
+    "Le premier ministre Mark Carney promet une riposte aux droits de 25 % sur l'acier; "
+    "Pierre Poilievre juge le plan tardif.",
+)
+
+
+def test_name_keys_are_latin_names_folded_but_not_stemmed() -> None:
+    assert name_keys("Séisme", "La ville de Québec et Montréal tremblent.", "fr") == {
+        "quebec",
+        "montreal",
+    }
+    assert name_keys("Angriffe", "Heute greift Russland die Ukraine an.", "de") == {
+        "russland",
+        "ukraine",
+    }
+    assert name_keys("भारत और ISRO", "चंद्रयान मिशन", "hi") == {"isro"}  # Devanagari: none
+
+
+def test_two_languages_link_on_two_shared_names_and_a_number() -> None:
+    en, fr = signature(*CARNEY_EN, "en"), signature(*CARNEY_FR, "fr")
+    assert en.keys & fr.keys == {"carney", "poilievre", "mark", "25"}
+    assert across_languages(en, fr) >= ClusterParams().threshold
+    assert similarity(en, fr) == 0.0  # words of two languages are never compared
+    a = story(1, "cbc", CARNEY_EN)
+    b = story(2, "radiocanada", CARNEY_FR, language="fr", at=T0 + timedelta(hours=1))
+    assert find_cluster(b, [(a, 1)]) == 1
+    index = ClusterIndex()
+    index.add(a, 1)
+    assert index.match(b) == 1
+    off = ClusterIndex(ClusterParams(across_languages=False))
+    off.add(a, 1)
+    assert off.match(b) is None
+
+
+def test_one_shared_name_or_common_names_do_not_link_two_languages() -> None:
+    mali_en = signature("Attacks across Mali", "Gunfire was heard in Mali on Saturday.", "en")
+    mali_de = signature("Angriffe in Mali", "In Mali fielen am Samstag Schüsse.", "de")
+    assert across_languages(mali_en, mali_de) == 0.0  # "Mali" alone: maybe two events
+    en, fr = signature(*CARNEY_EN, "en"), signature(*CARNEY_FR, "fr")
+    assert across_languages(en, fr, frozenset({"carney", "poilievre"})) == 0.0
