@@ -39,10 +39,10 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest.textsig import anchors, is_number, name_keys, tokenize
+from digest.textsig import is_number, names_and_keys, tokenize
 
 __all__ = [
     "MIN_SHARED",
@@ -142,8 +142,8 @@ class Signature:
     among them, ``names`` the name tokens (:func:`digest.textsig.anchors`), ``lead`` the title
     and the first :data:`LEAD_CHARS` of the summary, ``keys`` the names in Latin letters
     unstemmed (:func:`digest.textsig.name_keys`) and the numbers of two digits or more, which
-    two languages can share, the ``*_mass`` fields the sets' weighted
-    sizes (a number weighs :data:`NUMBER_WEIGHT`, a name :data:`NAME_WEIGHT`, any other
+    two languages can share, ``heavy`` the names and numbers, the ``*_mass`` fields the sets'
+    weighted sizes (a number weighs :data:`NUMBER_WEIGHT`, a name :data:`NAME_WEIGHT`, any other
     token 1).
     """
 
@@ -156,6 +156,7 @@ class Signature:
     names: frozenset[str] = frozenset()
     lead: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
+    heavy: frozenset[str] = frozenset()
 
 
 _NONE: frozenset[str] = frozenset()
@@ -164,12 +165,13 @@ _NONE: frozenset[str] = frozenset()
 def _weight(sig: Signature, tokens: frozenset[str], common: frozenset[str] = _NONE) -> float:
     """``tokens`` counted with their weights in ``sig``: numbers :data:`NUMBER_WEIGHT`, names
     :data:`NAME_WEIGHT`, any other token (and any token in ``common``) 1."""
-    heavy = tokens - common if common else tokens
-    return (
-        len(tokens)
-        + (NUMBER_WEIGHT - 1) * len(heavy & sig.numbers)
-        + (NAME_WEIGHT - 1) * len(heavy & sig.names)
-    )
+    heavy = tokens & sig.heavy
+    if not heavy:
+        return len(tokens)
+    if common:
+        heavy -= common
+    numbers = len(heavy & sig.numbers)
+    return len(tokens) + (NUMBER_WEIGHT - 1) * numbers + (NAME_WEIGHT - 1) * (len(heavy) - numbers)
 
 
 def common_names(sig: Signature, df: Mapping[str, int], stories: int) -> frozenset[str]:
@@ -184,13 +186,24 @@ def common_names(sig: Signature, df: Mapping[str, int], stories: int) -> frozens
 def signature(title: str, summary: str, language: str) -> Signature:
     """The :class:`Signature` of a story: 40-120 µs, so compute it once per story."""
     title_set = frozenset(tokenize(title, language))
-    text_set = title_set | frozenset(tokenize(summary, language))
+    cut = summary.rfind(" ", 0, LEAD_CHARS) if len(summary) > LEAD_CHARS else len(summary)
+    lead = title_set | frozenset(tokenize(summary[: max(cut, 0)], language))
+    text_set = lead | frozenset(tokenize(summary[max(cut, 0) :], language))
     numbers = frozenset(t for t in text_set if is_number(t))
-    names = anchors(title, summary, language) & text_set
-    lead = title_set | frozenset(tokenize(summary[:LEAD_CHARS], language))
-    keys = name_keys(title, summary, language) | {n for n in numbers if len(n) > 1}
-    sig = Signature(language, title_set, text_set, numbers, 0.0, 0.0, names, lead, keys)
-    return replace(sig, title_mass=_weight(sig, title_set), text_mass=_weight(sig, text_set))
+    found, latin = names_and_keys(title, summary, language)
+    names = (found & text_set) - numbers
+    keys = latin | {n for n in numbers if len(n) > 1}
+    heavy = names | numbers
+
+    def mass(tokens: frozenset[str]) -> float:
+        numbered = len(tokens & numbers)
+        named = len(tokens & names)
+        return len(tokens) + (NUMBER_WEIGHT - 1) * numbered + (NAME_WEIGHT - 1) * named
+
+    return Signature(
+        language, title_set, text_set, numbers, mass(title_set), mass(text_set), names, lead,
+        keys, heavy,
+    )  # fmt: skip
 
 
 def common_keys(sig: Signature, df: Mapping[str, int], stories: int) -> frozenset[str]:
@@ -221,8 +234,10 @@ def lead_cover(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> fl
     if len(a.title) < MIN_TITLE:
         return 0.0
     shared = a.title & b.lead
-    anchored = (a.names | a.numbers) & (b.names | b.numbers)
-    if len(shared) < MIN_SHARED or not (shared & anchored) - common:
+    if len(shared) < MIN_SHARED:
+        return 0.0
+    anchored = shared & a.heavy & b.heavy
+    if not anchored or (common and not anchored - common):
         return 0.0
     return _weight(a, shared, common) / a.title_mass
 
@@ -431,8 +446,9 @@ class ClusterIndex:
             df = {t: n - (t in sig.text) for t, n in df.items()}
         common = common_names(sig, df, self._languages[story.language] - indexed)
         common |= common_keys(sig, key_df, len(stories) - indexed)
-        if self.params.across_languages and sig.keys:
-            keyed = (self._postings.get(("*", k), ()) for k in sig.keys)
+        rare = sig.keys - common  # a common key's long postings cannot make a link
+        if self.params.across_languages and len(rare) > ACROSS_NAMES and self._foreign(story):
+            keyed = (self._postings.get(("*", k), ()) for k in rare)
             near = Counter(itertools.chain.from_iterable(keyed))
             foreign = (
                 stories[sid]
@@ -441,6 +457,10 @@ class ClusterIndex:
             )
             candidates = itertools.chain(candidates, foreign)
         return _best(story, sig, candidates, self.params, common)
+
+    def _foreign(self, story: StoryText) -> bool:
+        """Whether the index holds stories of another language than ``story``'s."""
+        return any(n for lang, n in self._languages.items() if lang != story.language)
 
     def assign(self, story: StoryText, sig: Signature | None = None) -> int:
         """Match ``story``, add it, and return its cluster id (its own id if it starts one)."""

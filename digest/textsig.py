@@ -293,8 +293,10 @@ def _capitalised(text: str) -> list[str]:
         word = m.group()
         if not word[0].isupper():
             continue
-        before = text[: m.start()].rstrip()
-        if not before or before[-1] in _SENTENCE_END:
+        i = m.start() - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        if i < 0 or text[i] in _SENTENCE_END:
             continue
         out.append(word)
     return out
@@ -339,6 +341,17 @@ def name_keys(title: str, summary: str, language: str) -> frozenset[str]:
     words = _name_words(title, summary, language.casefold().split("-")[0])
     keys = (_fold(w) for w in words)
     return frozenset(k for k in keys if len(k) > 2 and _ASCII_WORD.fullmatch(k))
+
+
+def names_and_keys(
+    title: str, summary: str, language: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`anchors` and :func:`name_keys` at once, finding the name words once."""
+    lang = language.casefold().split("-")[0]
+    joined = " ".join(_name_words(title, summary, lang))
+    keys = _fold(joined).split()
+    latin = frozenset(k for k in keys if len(k) > 2 and _ASCII_WORD.fullmatch(k))
+    return frozenset(t for t in tokenize(joined, lang) if not is_number(t)), latin
 
 
 def is_number(token: str) -> bool:
