@@ -10,10 +10,12 @@ How a new story finds its cluster (:class:`ClusterIndex` for ingest, :func:`find
    (folded, stopwords dropped, stemmed, numbers kept, Han text as bigrams), and which of them
    are names (:func:`digest.textsig.anchors`: words capitalised mid-sentence, Latin words in
    other scripts), once per story.
-2. Candidates are recent stories in the same language, from another source (one source does
-   not cover one story twice; same-source near-duplicates are dedupe's job), published within
-   ``params.window`` of it, before or after (feeds arrive late and out of order).
-   :class:`ClusterIndex` only looks at those sharing :data:`MIN_SHARED` tokens with it.
+2. Candidates are recent stories from another source (one source does not cover one story
+   twice; same-source near-duplicates are dedupe's job), published within ``params.window`` of
+   it, before or after (feeds arrive late and out of order): in its language, those sharing
+   :data:`MIN_SHARED` tokens with it; in another language (``params.across_languages``), those
+   sharing more than :data:`ACROSS_NAMES` names or numbers written alike, scored by
+   :func:`across_languages` instead of :func:`similarity`.
 3. Each candidate scores :func:`similarity` (0..1): the best of the weighted Dice of the
    texts, of the titles, and of how much one title its lead repeats (:func:`lead_cover`).
    Shared names and numbers weigh double, unless :func:`common_names` finds them in many recent

@@ -102,7 +102,9 @@ def test_never_joins_the_same_source() -> None:
     assert find_cluster(story(2, "cbc"), [(story(1, "cbc"), 7)]) is None
 
 
-def test_never_across_languages() -> None:
+def test_not_across_languages_on_one_name_and_a_number() -> None:
+    """Across languages only names and numbers are compared: "Canada" and 2.25 are not enough
+    (tests/unit/test_cluster_signals.py has the pairs that do link)."""
     new = story(2, "radiocanada", language="fr")
     assert find_cluster(new, [(story(1, "cbc"), 7)]) is None
     a, b = signature(TITLE, SUMMARY, "en"), signature(TITLE, SUMMARY, "fr")
