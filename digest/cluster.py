@@ -188,14 +188,17 @@ def common_names(sig: Signature, df: Mapping[str, int], stories: int) -> frozens
 def signature(title: str, summary: str, language: str) -> Signature:
     """The :class:`Signature` of a story: 40-120 µs, so compute it once per story."""
     title_set = frozenset(tokenize(title, language))
-    cut = summary.rfind(" ", 0, LEAD_CHARS) if len(summary) > LEAD_CHARS else len(summary)
-    lead = title_set | frozenset(tokenize(summary[: max(cut, 0)], language))
-    text_set = lead | frozenset(tokenize(summary[max(cut, 0) :], language))
+    if len(summary) <= LEAD_CHARS:  # most feeds: the lead is the text, one set for both
+        lead = text_set = title_set | frozenset(tokenize(summary, language))
+    else:
+        cut = max(summary.rfind(" ", 0, LEAD_CHARS), 0)
+        lead = title_set | frozenset(tokenize(summary[:cut], language))
+        text_set = lead | frozenset(tokenize(summary[cut:], language))
     numbers = frozenset(t for t in text_set if is_number(t))
     found, latin = names_and_keys(title, summary, language)
     names = (found & text_set) - numbers
     keys = latin | {n for n in numbers if len(n) > 1}
-    heavy = names | numbers
+    heavy = (names | numbers) if names and numbers else (names or numbers)
 
     def mass(tokens: frozenset[str]) -> float:
         numbered = len(tokens & numbers)
