@@ -4,11 +4,18 @@ Data: ``tests/data/cluster/labelled.json``, hand-written items in six languages,
 story label (two items share a label when they report the same event; a next-day development
 is a new story). Hard cases are marked in each item's ``note``.
 
-Quality is pairwise: over all pairs of items, a pair is predicted positive when both land in
-one cluster and truly positive when both carry one label; precision, recall and F1 follow.
+Quality is pairwise: over all pairs of items of one language (labels are per language), a pair
+is predicted positive when both land in one cluster and truly positive when both carry one
+label; precision, recall and F1 follow. Pairs of two languages are scored apart, against the
+file's ``across_languages`` groups (one event told in several languages).
 B-cubed precision and recall (per item: the share of its cluster that has its label, and the
 share of its label that is in its cluster, averaged over items) are printed beside them.
 ``cluster_all`` runs with the default ``ClusterParams`` unless a sweep overrides it.
+
+Corpus pairs (``bench.corpus_pairs``): 300+ same-story / different-story pairs judged on the real
+feeds in ``../shared/corpus`` (German, English, and German/English across languages), scored
+pairwise and B-cubed the same way, with the pairs missed and wrongly merged listed by
+``--errors``. Skipped, with a message, when the corpus is absent.
 
 Speed: for each language, the items are replicated with shifted ids, times and source ids
 into 2,000 candidates of that language within the window, as ingest would pass them; each
@@ -24,11 +31,12 @@ import json
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench.corpus_pairs import CORPUS, languages, load_pairs, score_pairs
 from digest.cluster import (
     ClusterIndex,
     ClusterParams,
@@ -78,34 +86,66 @@ def load_labelled(path: Path = LABELLED) -> tuple[list[StoryText], dict[int, str
     return stories, labels
 
 
-def _pairs(groups: Mapping[int, object], ids: Iterable[int]) -> set[tuple[int, int]]:
+Keep = Callable[[int, int], bool]
+
+
+def _pairs(
+    groups: Mapping[int, object], ids: Iterable[int], keep: Keep | None = None
+) -> set[tuple[int, int]]:
     by_group: dict[object, list[int]] = defaultdict(list)
     for sid in sorted(ids):
         by_group[groups[sid]].append(sid)
-    return {pair for members in by_group.values() for pair in itertools.combinations(members, 2)}
+    return {
+        pair
+        for members in by_group.values()
+        for pair in itertools.combinations(members, 2)
+        if keep is None or keep(*pair)
+    }
 
 
-def score(clusters: Mapping[int, int], labels: Mapping[int, str]) -> Scores:
-    """Pairwise and B-cubed precision/recall of ``clusters`` against ``labels``."""
+def same_language(stories: Sequence[StoryText]) -> Keep:
+    """Keep pairs of one language: how the labelled set was written and first scored."""
+    language = {s.id: s.language for s in stories}
+    return lambda a, b: language[a] == language[b]
+
+
+def across_languages(stories: Sequence[StoryText]) -> Keep:
+    """Keep pairs of two languages (scored against :func:`load_across` labels)."""
+    language = {s.id: s.language for s in stories}
+    return lambda a, b: language[a] != language[b]
+
+
+def load_across(labels: Mapping[int, str], path: Path = LABELLED) -> dict[int, str]:
+    """``labels`` with the labels the file's ``across_languages`` groups merged into one."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    merged = {label: group[0] for group in doc.get("across_languages", ()) for label in group}
+    return {sid: merged.get(label, label) for sid, label in labels.items()}
+
+
+def score(
+    clusters: Mapping[int, int], labels: Mapping[int, str], keep: Keep | None = None
+) -> Scores:
+    """Pairwise and B-cubed precision/recall of ``clusters`` against ``labels``, over the
+    pairs ``keep`` accepts (all pairs if None)."""
     ids = list(clusters)
-    predicted = _pairs(clusters, ids)
-    true = _pairs(labels, ids)
+    predicted = _pairs(clusters, ids, keep)
+    true = _pairs(labels, ids, keep)
     hits = len(predicted & true)
     precision = hits / len(predicted) if predicted else 1.0
     recall = hits / len(true) if true else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     members: dict[int, list[int]] = defaultdict(list)
+    by_label: dict[str, list[int]] = defaultdict(list)
     for sid, cid in clusters.items():
         members[cid].append(sid)
-    label_size: dict[str, int] = defaultdict(int)
-    for sid in ids:
-        label_size[labels[sid]] += 1
+        by_label[labels[sid]].append(sid)
     b_p = b_r = 0.0
     for sid in ids:
-        mates = members[clusters[sid]]
+        mates = [o for o in members[clusters[sid]] if o == sid or keep is None or keep(sid, o)]
+        kin = [o for o in by_label[labels[sid]] if o == sid or keep is None or keep(sid, o)]
         same = sum(1 for other in mates if labels[other] == labels[sid])
         b_p += same / len(mates)
-        b_r += same / label_size[labels[sid]]
+        b_r += same / len(kin)
     n = len(ids) or 1
     return Scores(precision, recall, f1, len(true), len(predicted), b_p / n, b_r / n)
 
@@ -158,7 +198,10 @@ def held_out(
     for language in sorted({s.language for s in stories}):
         train = [s.id for s in stories if s.language != language]
         test = [s.id for s in stories if s.language == language]
-        ok = [t for t in grid if score({i: runs[t][i] for i in train}, labels).precision >= 0.95]
+        keep = same_language(stories)
+        ok = [
+            t for t in grid if score({i: runs[t][i] for i in train}, labels, keep).precision >= 0.95
+        ]
         threshold = min(ok) if ok else grid[-1]
         out.append((language, threshold, score({i: runs[threshold][i] for i in test}, labels)))
     return out
@@ -220,36 +263,46 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=LABELLED)
     parser.add_argument("--errors", action="store_true", help="list wrong merges")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the shared corpus")
     args = parser.parse_args(argv)
 
     stories, labels = load_labelled(args.data)
     params = ClusterParams()
     print(f"items {len(stories)}, labels {len(set(labels.values()))}, params {params}")
     clusters = cluster_all(stories, params)
-    s = score(clusters, labels)
+    keep = same_language(stories)
+    s = score(clusters, labels, keep)
     print(
+        "pairs of one language (as the set was written): "
         f"pairwise precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f} "
         f"(true pairs {s.true_pairs}, predicted {s.predicted_pairs}); "
         f"B-cubed precision {s.bcubed_precision:.3f} recall {s.bcubed_recall:.3f}"
     )
+    x = score(clusters, load_across(labels, args.data), across_languages(stories))
+    print(
+        f"pairs of two languages (one event per across_languages group): precision "
+        f"{x.precision:.3f} recall {x.recall:.3f} (true pairs {x.true_pairs}, "
+        f"predicted {x.predicted_pairs})"
+    )
 
     print("\nthreshold sweep (pairwise P / R / F1, B-cubed P / R)")
     for threshold in SWEEP:
-        swept = score(cluster_all(stories, replace(params, threshold=threshold)), labels)
+        swept = score(cluster_all(stories, replace(params, threshold=threshold)), labels, keep)
         mark = " <- default" if threshold == params.threshold else ""
         print(
             f"  {threshold:4.2f}  {swept.precision:.3f} / {swept.recall:.3f} / {swept.f1:.3f}"
             f"   {swept.bcubed_precision:.3f} / {swept.bcubed_recall:.3f}{mark}"
         )
 
-    plain = score(cluster_all(stories, replace(params, time_decay=0.0)), labels)
+    plain = score(cluster_all(stories, replace(params, time_decay=0.0)), labels, keep)
     print(
         f"  without the time discount (time_decay=0) at {params.threshold:.2f}: "
         f"{plain.precision:.3f} / {plain.recall:.3f} / {plain.f1:.3f}"
     )
     print("  average link instead of single link (pairwise P / R / F1):")
     for threshold in (0.15, 0.2, 0.25, 0.3):
-        avg = score(cluster_average_link(stories, replace(params, threshold=threshold)), labels)
+        averaged = cluster_average_link(stories, replace(params, threshold=threshold))
+        avg = score(averaged, labels, keep)
         print(f"    {threshold:4.2f}  {avg.precision:.3f} / {avg.recall:.3f} / {avg.f1:.3f}")
 
     print("\nheld out: the threshold five languages pick (least with P >= 0.95), on the sixth")
@@ -271,11 +324,46 @@ def main(argv: Sequence[str] | None = None) -> None:
         for a, b in wrong_merges(stories, clusters, labels):
             print(f"  [{labels[a.id]}] {a.title}\n  [{labels[b.id]}] {b.title}\n")
 
+    corpus_report(args.corpus, params, errors=args.errors)
+
     if not args.no_timing:
         print(f"\nmedian µs per new story against {CANDIDATES:,} same-language candidates")
         print("  lang  find_cluster (precomputed)  ClusterIndex.match  signature()")
         for language, (linear, indexed, signing) in time_matching(stories).items():
             print(f"  {language}    {linear:10.0f}              {indexed:10.0f}    {signing:8.0f}")
+
+
+def corpus_report(corpus: Path, params: ClusterParams, *, errors: bool = False) -> None:
+    """Print the figures on the judged pairs of the shared corpus, or why they are skipped."""
+    loaded = load_pairs(corpus)
+    if loaded is None:
+        print(f"\ncorpus pairs: skipped, no corpus at {corpus}")
+        return
+    stories, pairs = loaded
+    clusters = cluster_all(stories, params)
+    s = score_pairs(clusters, pairs)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(languages(pairs, stories).items()))
+    print(
+        f"\ncorpus pairs: {s.positives} same-story and {s.negatives} different-story pairs "
+        f"({counts}) among {len(stories)} stories"
+    )
+    print(
+        f"  pairwise precision {s.precision:.3f} recall {s.recall:.3f}; "
+        f"B-cubed precision {s.bcubed_precision:.3f} recall {s.bcubed_recall:.3f}"
+    )
+    same = [p for p in pairs if not p.cross_language]
+    one = score_pairs(clusters, same)
+    print(f"  same language only: precision {one.precision:.3f} recall {one.recall:.3f}")
+    for threshold in SWEEP:
+        swept = score_pairs(cluster_all(stories, replace(params, threshold=threshold)), pairs)
+        mark = " <- default" if threshold == params.threshold else ""
+        print(f"    {threshold:4.2f}  {swept.precision:.3f} / {swept.recall:.3f}{mark}")
+    if errors:
+        by_id = {st.id: st for st in stories}
+        for title, listed in (("missed", s.missed), ("wrongly merged", s.wrong)):
+            print(f"  {title}:")
+            for p in listed:
+                print(f"    {by_id[p.a].title}\n    {by_id[p.b].title}\n      ({p.note})")
 
 
 if __name__ == "__main__":

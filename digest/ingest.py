@@ -23,8 +23,9 @@ dead publisher never holds up the others):
 5. **Store**: upsert per source (new rows, updated rows, extra categories), one transaction per
    feed; an entry the schema cannot hold, or that the database refuses, is skipped and counted
    (``ArticleStore.upsert``), never the feed.
-6. **Cluster** each new article against recent articles of the same language from other
-   sources (``cluster.ClusterIndex``), keeping its own id as the cluster id when nothing matches.
+6. **Cluster** each new article against recent articles from other sources, of its language
+   or, where shared names and numbers make it clear, of another (``cluster.ClusterIndex``, one
+   for all languages), keeping its own id as the cluster id when nothing matches.
    Steps 5-6 run as soon as this feed is fetched: a slow feed never delays the others' stories.
 7. After all feeds: prune articles older than the retention, and report exact counts, with each
    feed's time (``timings``, slowest first).
@@ -142,7 +143,8 @@ class Ingestor:
         self._db_lock = asyncio.Lock()
         self._pending: list[FetchSuccess] = []  # see _record_success
         self._pass_lock = asyncio.Lock()
-        self._indexes: dict[str, ClusterIndex] = {}
+        self._index: ClusterIndex | None = None  # one for all languages: see _index_for
+        self._indexed: set[str] = set()  # the languages loaded into it
 
     @property
     def running(self) -> bool:
@@ -169,7 +171,7 @@ class Ingestor:
         catalog_feeds = [(s.id, f.url, f.category) for s, f in self.catalog.feeds()]
         await self._db(self.feeds.sync, catalog_feeds, now)
         due_until = due_by(now, self.timing)
-        self._indexes = {}
+        self._index = None
         in_flight: dict[asyncio.Task[None], int] = {}
         wake = asyncio.Event()
         exhausted = False
@@ -247,7 +249,7 @@ class Ingestor:
         due_until = due_by(now, self.timing)
         due = [f for f in every if f.next_fetch_at <= due_until] if only_due else every
         report.feeds, report.skipped = len(every), len(every) - len(due)
-        self._indexes = {}
+        self._index = None
         done = 0
 
         async def one(feed: FeedRow) -> None:
@@ -389,15 +391,26 @@ class Ingestor:
             self.articles.set_clusters(assignments)
 
     def _index_for(self, language: str, now: datetime) -> ClusterIndex:
-        index = self._indexes.get(language)
+        """The pass's cluster index, holding the recent articles of every catalog language
+        and of ``language``: one index for all, so a story can join another language's
+        cluster when names and numbers make it clear (``cluster.across_languages``)."""
+        index = self._index
         if index is None:
-            index = ClusterIndex(self.cluster_params)
-            since = now - self.cluster_params.window * 2
-            for row in reversed(self.articles.recent([language], since)):
-                if row.cluster_id is not None:
-                    index.add(_story(row), row.cluster_id)
-            self._indexes[language] = index
+            index = self._index = ClusterIndex(self.cluster_params)
+            self._indexed = set()
+            for lang in sorted({source.language for source, _ in self.catalog.feeds()}):
+                self._load(index, lang, now)
+        if language not in self._indexed:
+            self._load(index, language, now)
         return index
+
+    def _load(self, index: ClusterIndex, language: str, now: datetime) -> None:
+        """Add the clustered articles of ``language`` from the last two windows."""
+        since = now - self.cluster_params.window * 2
+        for row in reversed(self.articles.recent([language], since)):
+            if row.cluster_id is not None:
+                index.add(_story(row), row.cluster_id)
+        self._indexed.add(language)
 
     async def _record_success(
         self, feed: FeedRow, now: datetime, result: FetchResult, items: int | None

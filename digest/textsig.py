@@ -273,6 +273,87 @@ def tokenize(text: str, language: str) -> list[str]:
     return out + numbers
 
 
+_WORD = re.compile(r"[^\W\d_][\w\-'’]*")
+_LATIN_NAME = re.compile(r"(?<![\w])[A-Za-z][A-Za-z\-]*[A-Za-z]")
+_SENTENCE_END = frozenset('.!?:;"“”«»|–—')
+_CASED = frozenset({"en", "de", "fr"})
+
+
+def _title_case(text: str) -> bool:
+    """Whether most words of ``text`` are capitalised ("Oil Prices Surge Above $100"): a
+    headline style, in which a capital says nothing about a name."""
+    words = [w for w in _WORD.findall(text) if len(w) > 3]
+    return len(words) >= 3 and sum(w[0].isupper() for w in words) * 3 >= len(words) * 2
+
+
+def _capitalised(text: str) -> list[str]:
+    """Words written with a capital that does not just open a sentence."""
+    out: list[str] = []
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if not word[0].isupper():
+            continue
+        i = m.start() - 1
+        while i >= 0 and text[i].isspace():
+            i -= 1
+        if i < 0 or text[i] in _SENTENCE_END:
+            continue
+        out.append(word)
+    return out
+
+
+def anchors(title: str, summary: str, language: str) -> frozenset[str]:
+    """The tokens of ``title`` and ``summary`` that name something: words written with a
+    capital that does not open a sentence (persons, places, organisations; in German
+    every noun, still narrower than the text). A title in Title Case counts only for the words
+    the summary capitalises too. Scripts without case (Hindi, Arabic, Chinese) have only the
+    numbers and the words written in Latin letters ("ISRO", "Nvidia"), which is also what two
+    languages can share. Numbers are not included: :func:`is_number` finds them among the
+    tokens. Why: two reports of one event share its names and numbers, while a
+    shared verb or noun ("attack", "rates") is as likely to be another event on the subject.
+    """
+    lang = language.casefold().split("-")[0]
+    words = _name_words(title, summary, lang)
+    return frozenset(t for t in tokenize(" ".join(words), lang) if not is_number(t))
+
+
+def _name_words(title: str, summary: str, lang: str) -> list[str]:
+    if lang not in _CASED:
+        return _LATIN_NAME.findall(f"{title} {summary}")
+    words = _capitalised(summary)
+    if not _title_case(title):
+        words += _capitalised(title)
+        # The title's first word opens a sentence, but is often the name ("Rutte: ...").
+        first = _WORD.search(title)
+        if first and first.group()[0].isupper() and first.group() in summary:
+            words.append(first.group())
+    return words
+
+
+_ASCII_WORD = re.compile(r"[a-z][a-z\-]*[a-z]")
+
+
+def name_keys(title: str, summary: str, language: str) -> frozenset[str]:
+    """The names of :func:`anchors` as written in Latin letters, folded but not stemmed
+    ("Québec" and "Quebec" are ``quebec``), so that two languages can compare them: stemmers
+    differ by language ("Ukraine" is ``ukrain`` in English, ``ukrai`` in German), a name does
+    not. Names in other scripts give none: transliterations differ too much to match."""
+    words = _name_words(title, summary, language.casefold().split("-")[0])
+    keys = (_fold(w) for w in words)
+    return frozenset(k for k in keys if len(k) > 2 and _ASCII_WORD.fullmatch(k))
+
+
+def names_and_keys(
+    title: str, summary: str, language: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`anchors` and :func:`name_keys` at once, finding the name words once."""
+    lang = language.casefold().split("-")[0]
+    joined = " ".join(_name_words(title, summary, lang))
+    keys = _fold(joined).split()
+    latin = frozenset(k for k in keys if len(k) > 2 and _ASCII_WORD.fullmatch(k))
+    return frozenset(t for t in tokenize(joined, lang) if not is_number(t)), latin
+
+
 def is_number(token: str) -> bool:
     """Whether ``token`` is a number or score token (they weigh more in similarity)."""
     return token[:1].isdigit()

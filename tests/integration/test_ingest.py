@@ -32,6 +32,7 @@ from tests.integration.news_fixtures import (
     QUAKE_EN_A,
     QUAKE_EN_B,
     QUAKE_FR,
+    Item,
     rss,
     write_catalog,
 )
@@ -151,6 +152,38 @@ def test_stories_cluster_across_sources_but_not_languages(
     assert by_title[QUAKE_FR.title].cluster_id not in (quake_a.cluster_id, None)
     assert by_title[BUDGET_EN.title].cluster_id != quake_a.cluster_id
     assert articles.cluster_sources([quake_a.cluster_id])[quake_a.cluster_id] == ("alpha", "beta")  # type: ignore[index,list-item]
+
+
+def test_a_story_joins_another_language_cluster_when_names_and_numbers_agree(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """Written for #16: the French report shares "Carney", "Poilievre", "Mark" and 25 with the
+    English one; before, clusters never crossed languages."""
+    debate_en = Item(
+        "debate-en",
+        "Carney and Poilievre clash over tariffs in Ottawa debate",
+        "Prime Minister Mark Carney said the 25 per cent levy on Canadian steel would be "
+        "answered; Pierre Poilievre called the plan too late.",
+        timedelta(hours=3),
+    )
+    debate_fr = Item(
+        "debat-fr",
+        "Débat à Ottawa : Carney et Poilievre s'affrontent sur les tarifs",
+        "Le premier ministre Mark Carney promet une riposte aux droits de 25 % sur l'acier; "
+        "Pierre Poilievre juge le plan tardif.",
+        timedelta(hours=2),
+    )
+    server.add_file("/alpha.xml", rss([debate_en, BUDGET_EN], NOW))
+    server.add_file("/gamma.xml", rss([debate_fr, QUAKE_FR], NOW, language="fr"))
+    feeds = {"alpha": [("national", "/alpha.xml")], "gamma": [("national", "/gamma.xml")]}
+    (report,) = passes(tmp_path, server, engine, feeds, Clock(NOW), False)
+    assert report.new_articles == 4
+    rows = ArticleStore(engine).recent(["en", "fr"], NOW - timedelta(days=1))
+    by_title = {r.title: r for r in rows}
+    english = by_title[debate_en.title]
+    assert english.cluster_id is not None
+    assert by_title[debate_fr.title].cluster_id == english.cluster_id
+    assert by_title[QUAKE_FR.title].cluster_id != english.cluster_id
 
 
 def test_same_entry_in_two_category_feeds_is_one_article(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bench.cluster import load_labelled, score
+from bench.cluster import load_labelled, same_language, score
 from digest.cluster import (
     ClusterIndex,
     ClusterParams,
@@ -102,7 +102,9 @@ def test_never_joins_the_same_source() -> None:
     assert find_cluster(story(2, "cbc"), [(story(1, "cbc"), 7)]) is None
 
 
-def test_never_across_languages() -> None:
+def test_not_across_languages_on_one_name_and_a_number() -> None:
+    """Across languages only names and numbers are compared: "Canada" and 2.25 are not enough
+    (tests/unit/test_cluster_signals.py has the pairs that do link)."""
     new = story(2, "radiocanada", language="fr")
     assert find_cluster(new, [(story(1, "cbc"), 7)]) is None
     a, b = signature(TITLE, SUMMARY, "en"), signature(TITLE, SUMMARY, "fr")
@@ -174,15 +176,16 @@ def test_a_huge_summary_is_bounded_and_does_not_match_everything() -> None:
 
 
 def test_labelled_set_precision_and_recall() -> None:
-    """Pairwise precision >= 0.95 is the contract; recall measured 0.692 (bench.cluster).
+    """Pairwise precision >= 0.95 is the contract; recall measured 0.792 (bench.cluster;
+    0.692 before names, leads and the grace period counted).
 
     The recall floor is that figure less a small margin, so a change that quietly gives up
     recall fails here, while the precision bar stays the product requirement.
     """
     stories, labels = load_labelled()
-    result = score(cluster_all(stories), labels)
-    assert result.precision >= 0.95
-    assert result.recall >= 0.66
+    result = score(cluster_all(stories), labels, same_language(stories))
+    assert result.precision >= 0.98  # 0.981 before the new signals: none lost
+    assert result.recall >= 0.76
 
 
 def test_cluster_ids_are_the_first_story_and_stable_under_reordering() -> None:
@@ -202,6 +205,8 @@ def test_index_and_find_cluster_agree_story_by_story() -> None:
     index = ClusterIndex()
     placed: list[tuple[StoryText, int]] = []
     for s in sorted(stories, key=lambda s: (s.published, s.id)):
+        # The same population: how common a name is depends on the stories around it.
+        placed = [(p, cid) for p, cid in placed if p.id in index]
         expected = find_cluster(s, placed)
         assert index.match(s) == expected
         cluster_id = index.assign(s)
