@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,6 +42,7 @@ class Worker:
 
     def __init__(self, store: ProcessedUpdateStore, name: str, **options: Any) -> None:
         self.handled: list[int] = []
+        self.started = asyncio.Event()  # a handler of this worker is running
         self.finished: list[int] = []
         self.processor = PerUserUpdateProcessor(
             processed=store,
@@ -51,21 +51,14 @@ class Worker:
             **options,
         )
 
-    def deliver(
-        self, update: Update, until: asyncio.Event | None = None
-    ) -> asyncio.Task[None]:
+    def deliver(self, update: Update, until: asyncio.Event | None = None) -> asyncio.Task[None]:
         async def handler() -> None:
             self.handled.append(update.update_id)
+            self.started.set()
             if until is not None:
                 await until.wait()
 
         return asyncio.create_task(self.processor.process_update(update, handler()))
-
-
-async def until(condition: Callable[[], bool | Awaitable[bool]], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)  # the other task gets the loop; look again
 
 
 def dead_pid() -> int:
@@ -81,7 +74,7 @@ async def test_a_copy_waits_for_the_live_taker_and_is_dropped_once_it_is_done(
     a, b = Worker(store, "a"), Worker(store, "b")
     release = asyncio.Event()
     first = a.deliver(start_from(7, 1001), until=release)
-    await until(lambda: a.handled == [1001])
+    await asyncio.wait_for(a.started.wait(), 10)
     copy = b.deliver(start_from(7, 1001))
     done, _ = await asyncio.wait({copy}, timeout=0.6)
     assert not done and b.finished == [], "the copy was answered while A still worked on it"
@@ -129,7 +122,7 @@ async def test_a_slow_handler_keeps_its_claim_fresh(engine: Engine) -> None:
     a, b = Worker(store, "a", claim_ttl=ttl), Worker(store, "b", claim_ttl=ttl, busy_wait=0.9)
     release = asyncio.Event()
     first = a.deliver(start_from(10, 1004), until=release)
-    await until(lambda: a.handled == [1004])
+    await asyncio.wait_for(a.started.wait(), 10)
     await b.deliver(start_from(10, 1004))  # waits 0.9 s, three TTLs: A renewed, B gave up
     assert b.handled == [] and b.finished == [1004]
     release.set()
