@@ -97,11 +97,18 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._claimed: set[int] = set()  # ids this worker holds a database claim on
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Take, handle, finish; then tell ``on_finished`` (the webhook's answer waits for it)."""
+        """Take, handle, finish; then tell ``on_finished`` (the webhook's answer waits for it).
+
+        Not when cancelled (the application stopping mid-handler): the update is not done, so
+        its POST must stay unanswered and Telegram deliver it again."""
+        cancelled = False
         try:
             await self._process(update, coroutine)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            if self.on_finished is not None:
+            if not cancelled and self.on_finished is not None:
                 self.on_finished(update)
 
     async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:

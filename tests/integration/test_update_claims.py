@@ -128,3 +128,16 @@ async def test_a_slow_handler_keeps_its_claim_fresh(engine: Engine) -> None:
     release.set()
     await first
     assert a.handled == [1004] and store.count(done=True) == 1
+
+
+async def test_a_handler_cancelled_mid_way_leaves_the_update_taken_and_unanswered(
+    engine: Engine,
+) -> None:
+    store = ProcessedUpdateStore(engine)
+    a = Worker(store, "a")
+    task = a.deliver(start_from(11, 1005), until=asyncio.Event())  # never released
+    await asyncio.wait_for(a.started.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert a.finished == [], "the webhook would answer 200 for an update not handled"
+    assert store.count(done=False) == 1  # a copy is taken over once this process is gone
