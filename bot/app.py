@@ -139,6 +139,10 @@ def build_bot(
     wake_sender = _nothing if receive_only else pusher.drain
     processed = ProcessedUpdateStore(services.engine)
     updates = AnsweringQueue()  # the webhook answers Telegram once an update is handled
+    processor = PerUserUpdateProcessor(
+        64, processed=processed, worker=worker, clock=clock, on_finished=updates.finished
+    )
+    updates.on_timeout = processor.park
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
@@ -169,15 +173,12 @@ def build_bot(
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(InteractiveRateLimiter())
         .update_queue(updates)
-        .concurrent_updates(
-            PerUserUpdateProcessor(
-                64, processed=processed, worker=worker, clock=clock, on_finished=updates.finished
-            )
-        )
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+    processor.adopt_orphans_into(updates, application.bot)
     setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
     digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)

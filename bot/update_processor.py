@@ -25,7 +25,10 @@ on this host, or a claim older than ``claim_ttl`` - and then it is handled here.
 this process while it handles the update itself waits for that in memory. ``on_finished`` is
 called with every update once it is done with (handled, dropped or given up): the webhook
 answers Telegram only then (``bot.webhook.AnsweringQueue``), so an update whose receiver dies
-mid-way is delivered again, and taken over.
+mid-way is delivered again, and taken over. An update the webhook had to answer before it was
+done (a slow handler) is *parked* (``park``: its JSON kept in the database); no copy will come
+for it, so every process looks for parked updates whose taker went silent every
+``claim_ttl / 3`` and adopts them (``adopt_orphans``): taken over and put on its own queue.
 
 This runs in polling mode too: two indexed statements per update are cheap next to any handler,
 and one code path is one thing to test. The database step runs per reader in arrival order (a
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import weakref
 from collections import deque
@@ -45,7 +49,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import BaseUpdateProcessor
 
 from digest.clock import Clock, utcnow
@@ -95,6 +99,14 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._recent_order: deque[int] = deque()
         self._handling: dict[int, asyncio.Event] = {}  # ids being taken or handled here
         self._claimed: set[int] = set()  # ids this worker holds a database claim on
+        self._adopted: set[int] = set()  # parked ids taken over, on their way through the queue
+        self._adopt_into: asyncio.Queue[object] | None = None
+        self._bot: Bot | None = None
+        self._adopter: asyncio.Task[None] | None = None
+
+    def adopt_orphans_into(self, queue: asyncio.Queue[object], bot: Bot) -> None:
+        """Where adopted updates go (the application's update queue), and the bot they use."""
+        self._adopt_into, self._bot = queue, bot
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Take, handle, finish; then tell ``on_finished`` (the webhook's answer waits for it).
@@ -210,6 +222,10 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             if claim.verdict is Verdict.TAKEN:
                 self._claimed.add(update_id)
                 return True
+            if claim.taker == self.worker and update_id in self._adopted:
+                self._adopted.discard(update_id)  # taken over by adopt_orphans, for this
+                self._claimed.add(update_id)
+                return True
             if claim.verdict is Verdict.DONE:
                 self._remember(update_id)
                 self._dropped(update_id, "another process")
@@ -228,6 +244,51 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
                 )  # fmt: skip
                 return False
             await asyncio.sleep(BUSY_POLL)
+
+    async def park(self, update: object) -> None:
+        """Telegram is being answered before this update is done: keep its JSON in the database
+        so another process can adopt it if this one dies before it is done."""
+        if not isinstance(update, Update) or self.processed is None:
+            return
+        if update.update_id not in self._claimed:
+            return
+        payload = json.dumps(update.to_dict(), ensure_ascii=False)
+        try:
+            await asyncio.to_thread(self.processed.park, update.update_id, payload)
+        except StorageError as error:
+            log.warning("could not park update %d (%s)", update.update_id, error)
+
+    async def adopt_orphans(self) -> int:
+        """Take over parked updates whose taker went silent (a dead pid on this host, or a claim
+        not renewed for ``claim_ttl``) and queue them here; how many."""
+        if self.processed is None or self._adopt_into is None:
+            return 0
+        store, now, adopted = self.processed, self.clock(), 0
+        for orphan in await asyncio.to_thread(store.orphans):
+            if orphan.update_id in self._handling or orphan.taker == self.worker:
+                continue
+            if orphan.taken_at >= now - self.claim_ttl and not holder_is_dead(orphan.taker):
+                continue  # its taker is alive and renewing
+            if not await asyncio.to_thread(
+                store.take_from, orphan.update_id, orphan.taker, self.worker, now
+            ):
+                continue
+            self._adopted.add(orphan.update_id)
+            self._adopt_into.put_nowait(Update.de_json(json.loads(orphan.payload), self._bot))
+            self.taken_over += 1
+            adopted += 1
+            log.info(
+                "update %d adopted: its process is gone and no copy will come", orphan.update_id
+            )
+        return adopted
+
+    async def _adopt_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.claim_ttl.total_seconds() / 3)
+            try:
+                await self.adopt_orphans()
+            except StorageError as error:
+                log.warning("could not look for orphaned updates (%s)", error)
 
     async def _renew(self, update_id: int) -> None:
         """Keep this worker's claim fresh while a (slow) handler runs."""
@@ -276,11 +337,16 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         )  # fmt: skip
 
     async def initialize(self) -> None:
-        """Nothing to set up: locks are created on demand."""
+        """Locks are created on demand; start looking for orphaned updates to adopt."""
+        if self.processed is not None and self._adopt_into is not None:
+            self._adopter = asyncio.create_task(self._adopt_forever())
 
     async def shutdown(self) -> None:
         """Locks vanish with their last waiter; say how many redeliveries were dropped and how
         many updates were taken over from a process that died."""
+        if self._adopter is not None:
+            self._adopter.cancel()
+            self._adopter = None
         if self.duplicates:
             log.info("dropped %d redelivered updates", self.duplicates)
         if self.taken_over:

@@ -17,7 +17,8 @@ duplicate), so Telegram gets its answer after the work and a receiver that dies 
 the POST unanswered; Telegram (through the balancer) delivers it again to a live receiver, which
 takes it over (``bot.update_processor``). Telegram waits about a minute for an answer, so
 ``put`` waits at most ``ANSWER_WITHIN`` seconds: an update still being handled then is answered
-anyway (its claim stays renewed in the database while its handler runs). Polling puts into the
+anyway, after it is parked (``on_timeout``: its JSON kept in the database, its claim renewed
+while its handler runs), so if this receiver then dies a live one adopts it. Polling puts into the
 same queue without waiting (a batch of updates must not be handled one after another). It costs
 one small pure-Python dependency (tornado, the ``webhooks`` extra). Duplicates are the update
 processor's business, in both modes.
@@ -39,7 +40,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -59,6 +60,7 @@ class AnsweringQueue(asyncio.Queue[object]):
     def __init__(self) -> None:
         super().__init__()
         self.answer_within: float | None = None  # None: polling, put returns at once
+        self.on_timeout: Callable[[Update], Awaitable[None]] | None = None  # before answering
         self._waiting: dict[int, asyncio.Future[None]] = {}  # id(update) -> done
 
     def answer_after_handling(self, within: float = ANSWER_WITHIN) -> None:
@@ -80,6 +82,8 @@ class AnsweringQueue(asyncio.Queue[object]):
                 "update %d not handled within %.0fs: answering Telegram anyway",
                 item.update_id, self.answer_within,
             )  # fmt: skip
+            if self.on_timeout is not None:
+                await self.on_timeout(item)
         finally:
             self._waiting.pop(id(item), None)
 

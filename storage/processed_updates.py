@@ -14,6 +14,10 @@ before any handler runs, and marks it *done* once handled:
   copy takes it over and is handled. ``take_from`` takes it over at once from a taker known to
   be dead (a dead pid on this host), compare-and-set on the old taker.
 
+An update still being handled when the webhook had to answer Telegram (a slow handler) is
+*parked*: its JSON goes in ``payload``. Telegram will not send it again, so if its taker dies
+before it is done, a live process finds it among the ``orphans`` and takes it over itself.
+
 One statement decides the common case, atomically on both backends and across processes:
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE <done_at is null and the claim is stale>
 RETURNING update_id``; a row back means "taken". Old rows go in the daily prune: Telegram keeps
@@ -55,6 +59,16 @@ class Claim:
 
     verdict: Verdict
     taker: str = ""
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A parked update: who took it, when the claim was last renewed, its JSON."""
+
+    update_id: int
+    taker: str
+    taken_at: datetime
+    payload: str
 
 
 @wraps_errors
@@ -110,11 +124,37 @@ class ProcessedUpdateStore:
             )
 
     def finish(self, update_id: int, now: datetime) -> None:
-        """Handled: every later copy is a duplicate."""
+        """Handled: every later copy is a duplicate (and a parked payload is not needed)."""
         with self._engine.begin() as conn:
             conn.execute(
-                update(_UPDATES).where(_C.update_id == update_id).values(done_at=_utc(now))
+                update(_UPDATES)
+                .where(_C.update_id == update_id)
+                .values(done_at=_utc(now), payload=None)
             )
+
+    def park(self, update_id: int, payload: str) -> None:
+        """Telegram was answered before the update was done: keep its JSON for an adopter."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(_UPDATES)
+                .where(_C.update_id == update_id, _C.done_at.is_(None))
+                .values(payload=payload)
+            )
+
+    def orphans(self, limit: int = 20) -> list[Orphan]:
+        """Parked updates not done yet, oldest claim first (their takers may be alive: the
+        caller checks, and takes one over with ``take_from``)."""
+        query = (
+            select(_C.update_id, _C.taken_by, _C.taken_at, _C.payload)
+            .where(_C.payload.is_not(None), _C.done_at.is_(None))
+            .order_by(_C.taken_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [
+                Orphan(row.update_id, row.taken_by or "", _utc(row.taken_at), row.payload)
+                for row in conn.execute(query)
+            ]
 
     def prune(self, before: datetime) -> int:
         """Forget ids received before ``before``; how many were forgotten."""

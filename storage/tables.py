@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -282,7 +291,9 @@ class ProcessedUpdate(SQLModel, table=True):
 
     ``taken_by`` / ``taken_at`` say which process is handling it (renewed while it works), and
     ``done_at`` that it was handled: a copy of an update whose taker went silent before it was
-    done is handled again instead of dropped (a receiver killed mid-update loses nothing)."""
+    done is handled again instead of dropped (a receiver killed mid-update loses nothing).
+    ``payload`` holds the update's JSON while Telegram was answered before it was done (a slow
+    handler), so a live process can adopt it if its taker dies: no copy will come then."""
 
     __tablename__ = "processed_updates"
 
@@ -291,6 +302,7 @@ class ProcessedUpdate(SQLModel, table=True):
     taken_by: str | None = Field(default=None, max_length=64)
     taken_at: datetime | None = None
     done_at: datetime | None = None
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Broadcast(SQLModel, table=True):

@@ -1,7 +1,8 @@
 """The update processor on a real database: a copy of an update that another live process is
 handling waits and is dropped once that one is done; a copy whose taker died (a dead pid on this
 host) or went silent (its claim older than the TTL) is handled; ``on_finished`` hears of every
-update, which is when the webhook answers Telegram."""
+update, which is when the webhook answers Telegram; an update parked (answered before it was
+done) is adopted by a live process once its taker is gone, and only then."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from telegram import Update
+from telegram import Bot, Update
 
 from bot.update_processor import PerUserUpdateProcessor
 from storage.processed_updates import ProcessedUpdateStore, Verdict
@@ -141,3 +142,34 @@ async def test_a_handler_cancelled_mid_way_leaves_the_update_taken_and_unanswere
     await asyncio.gather(task, return_exceptions=True)
     assert a.finished == [], "the webhook would answer 200 for an update not handled"
     assert store.count(done=False) == 1  # a copy is taken over once this process is gone
+
+
+async def test_a_parked_update_whose_taker_died_is_adopted_and_handled_once(
+    engine: Engine,
+) -> None:
+    store = ProcessedUpdateStore(engine)
+    a, b = Worker(store, "a"), Worker(store, "b")
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    b.processor.adopt_orphans_into(queue, Bot("1:not-a-real-token"))
+    release = asyncio.Event()
+    slow = start_from(12, 1006)
+    first = a.deliver(slow, until=release)
+    await asyncio.wait_for(a.started.wait(), 10)
+    await a.processor.park(slow)  # the webhook answered Telegram before A was done
+    assert [o.update_id for o in store.orphans()] == [1006]
+    assert await b.processor.adopt_orphans() == 0, "A is alive and on it"
+    release.set()
+    await first
+    assert store.orphans() == [], "done: nothing left to adopt"
+    # A killed after answering: its claim is a dead pid's, its update parked
+    killed = f"{HOST}:{dead_pid()}:gone"
+    assert store.take(1007, killed, datetime.now(UTC), TTL).verdict is Verdict.TAKEN
+    store.park(1007, start_from(13, 1007).to_json())
+    assert await b.processor.adopt_orphans() == 1
+    assert await b.processor.adopt_orphans() == 0, "adopted once"
+    adopted = queue.get_nowait()
+    assert isinstance(adopted, Update) and adopted.update_id == 1007
+    await b.deliver(adopted)
+    assert b.handled == [1007] and b.processor.taken_over == 1
+    assert store.take(1007, killed, datetime.now(UTC), TTL).verdict is Verdict.DONE
+    assert store.orphans() == []

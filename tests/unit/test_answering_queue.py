@@ -43,8 +43,15 @@ async def test_an_update_not_finished_in_time_is_answered_anyway(
 ) -> None:
     queue = AnsweringQueue()
     queue.answer_after_handling(within=0.2)
+    parked: list[int] = []
+
+    async def park(update: Update) -> None:
+        parked.append(update.update_id)
+
+    queue.on_timeout = park
     with caplog.at_level(logging.WARNING):
         async with asyncio.timeout(2):
             await queue.put(update(3))
     assert "update 3 not handled within 0s: answering Telegram anyway" in caplog.text
+    assert parked == [3], "answered without keeping the update for an adopter"
     queue.finished(update(3))  # late: harmless

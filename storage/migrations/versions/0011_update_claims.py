@@ -1,4 +1,5 @@
-"""update claims: who is handling an update, since when, and when it was done
+"""update claims: who is handling an update, since when, when it was done, and its JSON while
+Telegram was answered before it was done
 
 Revision ID: 0011
 Revises: 0008
@@ -22,6 +23,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('taken_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column('taken_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('done_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('payload', sa.Text(), nullable=True))
     # ids recorded under the old rule were handled (or lost) already: they count as done
     op.execute(
         "UPDATE processed_updates SET taken_at = received_at, done_at = received_at"
@@ -30,6 +32,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('processed_updates', schema=None) as batch_op:
+        batch_op.drop_column('payload')
         batch_op.drop_column('done_at')
         batch_op.drop_column('taken_at')
         batch_op.drop_column('taken_by')
