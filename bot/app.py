@@ -24,6 +24,7 @@ from bot.jobs import (
 from bot.routes import routes
 from bot.settings import Settings
 from bot.update_processor import PerUserUpdateProcessor
+from bot.webhook import AnsweringQueue
 from digest.catalog import Catalog, load_catalog
 from digest.clock import Clock, utcnow
 from digest.feed_timing import FeedTiming
@@ -137,6 +138,11 @@ def build_bot(
     pusher = Pusher(scheduler, sender, services.leases, services.deliveries, worker, clock)
     wake_sender = _nothing if receive_only else pusher.drain
     processed = ProcessedUpdateStore(services.engine)
+    updates = AnsweringQueue()  # the webhook answers Telegram once an update is handled
+    processor = PerUserUpdateProcessor(
+        64, processed=processed, worker=worker, clock=clock, on_finished=updates.finished
+    )
+    updates.on_timeout = processor.park
 
     async def post_init(application: Application) -> None:
         await push_bot.initialize()
@@ -166,11 +172,13 @@ def build_bot(
         .token(token)
         .base_url(settings.telegram_api_base_url)
         .rate_limiter(InteractiveRateLimiter())
-        .concurrent_updates(PerUserUpdateProcessor(64, processed=processed, clock=clock))
+        .update_queue(updates)
+        .concurrent_updates(processor)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
+    processor.adopt_orphans_into(updates, application.bot)
     setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
     headlines = Headlines(services.users, services.articles, services.catalog, clock)
     digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)

@@ -8,6 +8,7 @@ without importing the test suite (an import-linter contract says so).
 * ``feedserver``: the local HTTP server for feeds and pages, with programmable misbehaviour.
 * ``launcher``: ``newsbot`` as a real subprocess (the environment it gets, ``run``, the CLI).
 * ``seeding``: many set-up readers written to a database in bulk.
+* ``balancer``: a round-robin load balancer with failover, in front of webhook receivers.
 
 It is importable from the repository root (pytest's ``pythonpath = ["."]``; the benchmarks
 run as ``python -m bench.x`` from there) and deliberately left out of the wheel.

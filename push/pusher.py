@@ -103,7 +103,7 @@ class Pusher:
         dead = None
         if not held:
             holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
-            if holder and _holder_is_dead(holder):
+            if holder and holder_is_dead(holder):
                 held = await asyncio.to_thread(
                     self.leases.take_over, LEASE, holder, self.worker_id, now, LEASE_TTL
                 )
@@ -221,7 +221,7 @@ class Pusher:
         self._holding = False
 
 
-def _holder_is_dead(holder: str | None) -> bool:
+def holder_is_dead(holder: str | None) -> bool:
     """A holder on this host whose process is gone (a crash): no need to wait out its lease."""
     if not holder:
         return False

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 metadata = SQLModel.metadata
@@ -278,12 +287,22 @@ class ArticleText(SQLModel, table=True):
 class ProcessedUpdate(SQLModel, table=True):
     """A Telegram update some process has taken on, so a redelivery (Telegram retrying a webhook,
     a second receiver behind the load balancer) is dropped. ``received_at`` is indexed for the
-    daily prune: Telegram keeps an update at most 24 hours, so older ids can never come back."""
+    daily prune: Telegram keeps an update at most 24 hours, so older ids can never come back.
+
+    ``taken_by`` / ``taken_at`` say which process is handling it (renewed while it works), and
+    ``done_at`` that it was handled: a copy of an update whose taker went silent before it was
+    done is handled again instead of dropped (a receiver killed mid-update loses nothing).
+    ``payload`` holds the update's JSON while Telegram was answered before it was done (a slow
+    handler), so a live process can adopt it if its taker dies: no copy will come then."""
 
     __tablename__ = "processed_updates"
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     received_at: datetime = Field(default_factory=utcnow, index=True)
+    taken_by: str | None = Field(default=None, max_length=64)
+    taken_at: datetime | None = None
+    done_at: datetime | None = None
+    payload: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class Broadcast(SQLModel, table=True):

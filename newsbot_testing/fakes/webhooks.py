@@ -8,10 +8,14 @@ Kept in its own module (a mixin of ``FakeBotAPI``) so the webhook rules read in 
   ``allow_local_http_webhooks`` to let a receiver on 127.0.0.1 (any port, plain HTTP) through.
 - While a webhook is set, ``getUpdates`` is refused with 409 Conflict, Telegram's wording.
 - Updates queued by the user helpers (``user_sends_command``, ``user_presses_button``, ...) are
-  POSTed one at a time, oldest first, with ``Content-Type: application/json`` and the
-  ``X-Telegram-Bot-Api-Secret-Token`` header; an answer other than 2xx (or no answer) keeps the
-  update queued and it is tried again after ``webhook_retry_seconds``, as Telegram retries. So
-  the same helpers drive a polling bot and a webhook bot.
+  POSTed oldest first, with ``Content-Type: application/json`` and the
+  ``X-Telegram-Bot-Api-Secret-Token`` header, over up to ``webhook_parallel`` connections at once
+  (Telegram opens up to ``max_connections``), one update per chat at a time so a chat's updates
+  arrive in order. An answer other than 2xx, a refused or reset connection, or no answer within
+  ``webhook_timeout`` keeps the update queued and it is tried again after
+  ``webhook_retry_seconds``, as Telegram retries: to the same URL, so a load balancer in front of
+  several receivers sends the retry to whichever is alive. So the same helpers drive a polling
+  bot and a webhook bot.
 - Tests reach past that with ``post_to_webhook`` (any update, any URL, any or no secret: what a
   second delivery to another receiver or a forger would send), ``pause_webhook_delivery`` /
   ``resume_webhook_delivery`` (queue updates without sending them yet) and ``redeliver`` (queue
@@ -82,13 +86,16 @@ class WebhookSide:
     def _init_webhooks(self) -> None:
         self.allow_local_http_webhooks = False
         self.webhook_retry_seconds = 0.1
-        self.webhook_timeout = 10.0
+        self.webhook_timeout = 60.0  # about what Telegram waits for an answer
+        self.webhook_parallel = 8  # delivery connections (capped by setWebhook's max_connections)
         self.webhook_deliveries: list[WebhookDelivery] = []
         self._webhook: _Webhook | None = None
         self._webhook_paused = False
         self._webhook_retry_at = 0.0
         self._webhook_error: tuple[int, str] | None = None  # (unix time, message)
-        self._webhook_thread: threading.Thread | None = None
+        self._webhook_threads: list[threading.Thread] = []
+        self._in_flight: set[int] = set()  # id() of the queued updates being POSTed
+        self._busy_chats: set[int] = set()  # chats with an update being POSTed
 
     # -- helpers for tests -----------------------------------------------------------------
 
@@ -189,10 +196,12 @@ class WebhookSide:
         self._webhook_error = None
 
     def _stop_webhook_delivery(self) -> None:
-        """Called by ``stop()`` after ``_closing`` is set: the delivery thread ends."""
-        thread, self._webhook_thread = self._webhook_thread, None
-        if thread is not None:
-            thread.join(timeout=self.webhook_timeout + 1)
+        """Called by ``stop()`` after ``_closing`` is set: the delivery threads end (a POST on
+        the wire finishes first)."""
+        threads, self._webhook_threads = self._webhook_threads, []
+        deadline = time.monotonic() + self.webhook_timeout + 1
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _describe_webhook(self) -> str:
         failed = [d for d in self.webhook_deliveries if not 200 <= d.status < 300]
@@ -224,38 +233,55 @@ class WebhookSide:
             raise bad_request(f"bad webhook: IP address {parts.hostname} is reserved")
 
     def _start_delivery(self) -> None:
-        if self._webhook_thread is not None and self._webhook_thread.is_alive():
+        if any(thread.is_alive() for thread in self._webhook_threads):
             return
-        self._webhook_thread = threading.Thread(
-            target=self._deliver_forever, name="fake-botapi-webhook", daemon=True
-        )
-        self._webhook_thread.start()
+        self._webhook_threads = [
+            threading.Thread(
+                target=self._deliver_forever, name=f"fake-botapi-webhook-{n}", daemon=True
+            )
+            for n in range(self.webhook_parallel)
+        ]
+        for thread in self._webhook_threads:
+            thread.start()
 
     def _deliver_forever(self) -> None:
-        """Send the oldest queued update; on success drop it, on failure retry it later."""
+        """Send the oldest queued update no other connection is sending (nor one of its chat);
+        on success drop it, on failure retry it later."""
         while True:
             with self._cond:
-                while not self._closing and not self._ready_to_deliver():
+                while not self._closing and (entry := self._next_to_deliver()) is None:
                     wait = self._webhook_retry_at - time.monotonic()
                     self._cond.wait(wait if wait > 0 else 0.05)
                 if self._closing:
                     return
-                hook = self._webhook
-                assert hook is not None
-                update = copy.deepcopy(self._pending[0])
+                assert entry is not None and self._webhook is not None
+                hook, chat = self._webhook, _chat_of(entry)
+                self._in_flight.add(id(entry))
+                if chat is not None:
+                    self._busy_chats.add(chat)
+                update = copy.deepcopy(entry)
             delivery = self._post(hook.url, update, hook.secret)
             with self._cond:
-                self._delivered(update, delivery)
+                self._in_flight.discard(id(entry))
+                if chat is not None:
+                    self._busy_chats.discard(chat)
+                self._delivered(update, delivery, entry)
                 if not 200 <= delivery.status < 300:
                     self._webhook_retry_at = time.monotonic() + self.webhook_retry_seconds
 
-    def _ready_to_deliver(self) -> bool:
-        return (
-            self._webhook is not None
-            and not self._webhook_paused
-            and bool(self._pending)
-            and time.monotonic() >= self._webhook_retry_at
-        )
+    def _next_to_deliver(self) -> dict[str, Any] | None:
+        hook = self._webhook
+        if hook is None or self._webhook_paused or time.monotonic() < self._webhook_retry_at:
+            return None
+        if len(self._in_flight) >= min(hook.max_connections, self.webhook_parallel):
+            return None
+        for entry in self._pending:
+            if id(entry) in self._in_flight:
+                continue
+            if _chat_of(entry) in self._busy_chats:
+                continue
+            return entry
+        return None
 
     def _post(self, url: str, update: dict[str, Any], secret: str | None) -> WebhookDelivery:
         """One HTTP POST, outside the lock (the bot answers by calling the fake)."""
@@ -285,15 +311,43 @@ class WebhookSide:
             connection.close()
         return WebhookDelivery(update["update_id"], url, secret, status, error, time.monotonic())
 
-    def _delivered(self, update: dict[str, Any], delivery: WebhookDelivery) -> None:
+    def _delivered(
+        self,
+        update: dict[str, Any],
+        delivery: WebhookDelivery,
+        entry: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the POST; on a 2xx the queued update (``entry``, or else the oldest copy with
+        that id no connection is sending) leaves the queue; a redelivered copy stays."""
         self.webhook_deliveries.append(delivery)
         if 200 <= delivery.status < 300:
-            queued = [u["update_id"] for u in self._pending]
-            if update["update_id"] in queued:  # this copy is delivered; a redelivery stays
-                del self._pending[queued.index(update["update_id"])]
+            if entry is None:
+                entry = next(
+                    (u for u in self._pending
+                     if u["update_id"] == update["update_id"] and id(u) not in self._in_flight),
+                    None,
+                )  # fmt: skip
+            for n, queued in enumerate(self._pending):
+                if queued is entry:
+                    del self._pending[n]
+                    break
         else:
             self._webhook_error = (int(time.time()), delivery.error)
         self._cond.notify_all()
+
+
+def _chat_of(update: dict[str, Any]) -> int | None:
+    """The chat (or else the user) an update belongs to, so its updates go out in order."""
+    for key, value in update.items():
+        if key == "update_id" or not isinstance(value, dict):
+            continue
+        chat = value.get("chat") or (value.get("message") or {}).get("chat")
+        if isinstance(chat, dict) and "id" in chat:
+            return int(chat["id"])
+        sender = value.get("from")
+        if isinstance(sender, dict) and "id" in sender:
+            return int(sender["id"])
+    return None
 
 
 def _reserved(host: str) -> bool:

@@ -98,6 +98,10 @@ def test_start_through_the_webhook_is_answered_once(tmp_path: Path, db_url: str)
             user = TelegramUser(fake, 4242, "Grace")
             assert WELCOME in user.send("/start").text
             start = update_for(fake, 4242, "/start")
+            welcome = next(c for c in fake.calls_to("sendMessage") if WELCOME in c.params["text"])
+            fake.wait_for(lambda: fake.webhook_info()["pending_update_count"] == 0)
+            (answer,) = [d for d in fake.webhook_deliveries if d.update_id == start["update_id"]]
+            assert answer.status == 200 and answer.at >= welcome.at, "answered before handled"
             assert fake.post_to_webhook(start) == 200, "Telegram delivers it again"
             assert "/settings" in user.send("/help").text  # handled after the copy: in order
             replies = sends_to(fake, 4242)

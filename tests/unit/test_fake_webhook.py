@@ -21,7 +21,13 @@ class Receiver:
     """A webhook endpoint on 127.0.0.1 that records each POST and answers ``statuses`` in turn
     (then 200)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[int] | None = None,
+        *,
+        port: int = 0,
+        gate: threading.Event | None = None,
+    ) -> None:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.statuses = list(statuses or [])
         receiver = self
@@ -30,6 +36,8 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.requests.append((dict(self.headers), json.loads(body)))
+                if gate is not None:
+                    gate.wait(10)  # a handler at work: the answer waits for it
                 self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -37,7 +45,7 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -98,5 +106,47 @@ async def test_queued_updates_are_posted_with_the_secret_and_retried(fake: FakeB
         assert all(r[0]["Content-Type"] == "application/json" for r in receiver.requests)
         assert [d.status for d in fake.webhook_deliveries] == [500, 200]
         assert "500" in fake.webhook_info()["last_error_message"]
+    finally:
+        receiver.close()
+
+
+def texts(receiver: Receiver) -> list[tuple[int, str]]:
+    return [(r[1]["message"]["chat"]["id"], r[1]["message"]["text"]) for r in receiver.requests]
+
+
+async def test_updates_go_out_in_parallel_but_in_order_within_a_chat(fake: FakeBotAPI) -> None:
+    gate = threading.Event()
+    receiver = Receiver(gate=gate)
+    fake.allow_local_http_webhooks = True
+    try:
+        async with Bot(fake.token, base_url=fake.base_url) as bot:
+            await bot.set_webhook(receiver.url)
+        fake.user_sends_command(1, "/start")
+        fake.user_sends_command(1, "/help")
+        fake.user_sends_command(2, "/start")
+        fake.wait_for(lambda: len(receiver.requests) == 2)
+        assert sorted(texts(receiver)) == [(1, "/start"), (2, "/start")], "chat 1 waits"
+        gate.set()
+        fake.wait_for(lambda: fake.webhook_info()["pending_update_count"] == 0)
+        assert [t for t in texts(receiver) if t[0] == 1] == [(1, "/start"), (1, "/help")]
+    finally:
+        gate.set()
+        receiver.close()
+
+
+async def test_a_refused_connection_is_retried_until_a_receiver_answers(fake: FakeBotAPI) -> None:
+    probe = Receiver()
+    port = probe.server.server_address[1]
+    probe.close()  # nothing listens on this port now
+    fake.allow_local_http_webhooks = True
+    async with Bot(fake.token, base_url=fake.base_url) as bot:
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook")
+    update = fake.user_sends_command(3, "/start")
+    fake.wait_for(lambda: len(fake.webhook_deliveries) >= 2)
+    assert all(d.status == 0 and "Connection failed" in d.error for d in fake.webhook_deliveries)
+    receiver = Receiver(port=port)
+    try:
+        fake.wait_for(lambda: fake.webhook_info()["pending_update_count"] == 0)
+        assert [r[1] for r in receiver.requests] == [update]
     finally:
         receiver.close()
