@@ -1,0 +1,128 @@
+"""Full-text search over stored articles: one interface, FTS5 on SQLite, tsvector on PostgreSQL.
+
+A search is one statement: the index finds the articles holding every term, the articles
+table restricts them to a time window, languages and sources, and orders them: the reader's
+own sources first, then newest first (every result is relevant: it holds every term). Muted
+sources and words (``exclude_sources``, ``exclude_words``) are conditions of the same
+statement, so a page is always full when enough results exist. Rows then come from the
+article store, as every other feature reads them.
+
+What the reader typed never reaches the database as query syntax: ``storage.search_text``
+reduces it to quoted tokens of letters, digits and marks, and the expression built from them
+is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, case, cast, select
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
+
+from storage.articles import ArticleRow, ArticleStore
+from storage.errors import wraps_errors
+from storage.search_index import PG_INDEX, SQLITE_INDEX, fts5_any, fts5_query, tsquery
+from storage.search_text import MAX_TERMS, Phrase, parse_query
+from storage.tables import Article
+
+_ARTICLES = Article.__table__  # type: ignore[attr-defined]
+MAX_OFFSET = 500  # deeper pages are not worth a scan: nobody reads result 500 of a search
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results, in order; ``has_more`` says a next page exists."""
+
+    articles: tuple[ArticleRow, ...]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchScope:
+    """Where to look: published since ``since``, in ``languages`` (empty: any), with
+    ``own_sources`` ranked first, and the muted sources and words left out."""
+
+    since: datetime
+    languages: Collection[str] = ()
+    own_sources: Collection[str] = ()
+    exclude_sources: Collection[str] = ()
+    exclude_words: Collection[str] = ()
+
+
+@wraps_errors
+class ArticleSearch:
+    """Facade over the search index (see the module docstring)."""
+
+    def __init__(self, engine: Engine, articles: ArticleStore) -> None:
+        self._engine = engine
+        self._articles = articles
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def search(
+        self, query: str, scope: SearchScope, *, offset: int = 0, limit: int = 5
+    ) -> SearchPage:
+        """Articles holding every word and phrase of ``query``; no term, no result."""
+        terms = parse_query(query)
+        if not terms:
+            return SearchPage((), False)
+        return self._page(self._matching(terms), scope, offset, limit)
+
+    def latest(self, scope: SearchScope, *, offset: int = 0, limit: int = 5) -> SearchPage:
+        """The same order and filters without a query: what an empty inline query lists."""
+        return self._page(None, scope, offset, limit)
+
+    def _matching(self, terms: Sequence[Phrase]) -> Select[tuple[int]]:
+        """Ids of the articles holding every term."""
+        if self._postgres:
+            condition = PG_INDEX.c.doc.op("@@")(cast(bindparam("terms", tsquery(terms)), TSQUERY))
+            return select(PG_INDEX.c.article_id).where(condition)
+        return select(SQLITE_INDEX.c.rowid).where(
+            SQLITE_INDEX.c.body.op("MATCH")(bindparam("terms", fts5_query(terms)))
+        )
+
+    def _muted(self, words: Collection[str]) -> Select[tuple[int]] | None:
+        """Ids of the articles holding any muted word or phrase (each a term of its own)."""
+        terms = [term for word in words for term in parse_query(word, 1)][: MAX_TERMS * 4]
+        if not terms:
+            return None
+        if self._postgres:
+            expression = tsquery(terms, " | ")
+            condition = PG_INDEX.c.doc.op("@@")(cast(bindparam("muted", expression), TSQUERY))
+            return select(PG_INDEX.c.article_id).where(condition)
+        return select(SQLITE_INDEX.c.rowid).where(
+            SQLITE_INDEX.c.body.op("MATCH")(bindparam("muted", fts5_any(terms)))
+        )
+
+    def _page(
+        self, matching: Select[tuple[int]] | None, scope: SearchScope, offset: int, limit: int
+    ) -> SearchPage:
+        a = _ARTICLES.c
+        conditions: list[ColumnElement[bool]] = [a.published_at >= scope.since]
+        if matching is not None:
+            conditions.append(a.id.in_(matching))
+        if scope.languages:
+            conditions.append(a.language.in_(sorted(scope.languages)))
+        if scope.exclude_sources:
+            conditions.append(a.source_id.not_in(sorted(scope.exclude_sources)))
+        muted = self._muted(scope.exclude_words)
+        if muted is not None:
+            conditions.append(a.id.not_in(muted))
+        own = sorted(scope.own_sources)
+        order = [case((a.source_id.in_(own), 0), else_=1)] if own else []
+        offset = min(max(offset, 0), MAX_OFFSET)
+        statement = (
+            select(a.id)
+            .where(*conditions)
+            .order_by(*order, a.published_at.desc(), a.id.desc())
+            .offset(offset)
+            .limit(limit + 1)
+        )
+        with self._engine.connect() as connection:
+            ids = [int(row[0]) for row in connection.execute(statement)]
+        found = self._articles.get_many(ids[:limit])
+        articles = tuple(found[i] for i in ids[:limit] if i in found)
+        return SearchPage(articles, len(ids) > limit)
