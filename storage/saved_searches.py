@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.engine import Engine
 
 from storage.errors import wraps_errors
@@ -32,18 +32,18 @@ class SavedSearchStore:
         """Store ``query`` for ``user_id``; its id. Forgets searches older than the retention."""
         now = now.astimezone(UTC)
         with self._engine.begin() as conn:
-            # The newest row stays: SQLite would otherwise hand its id out again, and an old
-            # button would page a newer search.
-            newest = select(func.max(_C.id)).scalar_subquery()
-            conn.execute(
-                delete(_SEARCHES).where(_C.created_at < now - RETENTION, _C.id < newest)
-            )
             inserted = conn.execute(
                 insert(_SEARCHES)
                 .values(user_id=user_id, query=query[:200], created_at=now)
                 .returning(_C.id)
             )
-            return int(inserted.scalar_one())
+            search_id = int(inserted.scalar_one())
+            # Older rows only: the newest stays, or SQLite would hand its id out again and an
+            # old button would page a newer search.
+            conn.execute(
+                delete(_SEARCHES).where(_C.created_at < now - RETENTION, _C.id < search_id)
+            )
+            return search_id
 
     def get(self, search_id: int, user_id: int) -> str | None:
         """The words of this reader's search, or None (unknown, expired or someone else's)."""
