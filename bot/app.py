@@ -191,7 +191,7 @@ def build_bot(
     )
     membership = Membership(services.users, clock)
     search = SearchHandlers(
-        services.users, services.articles, ArticleSearch(services.engine, services.articles),
+        services.users, services.articles, ArticleSearch(services.engine),
         SavedSearchStore(services.engine), services.catalog, clock,
     )  # fmt: skip
     application.add_handlers(

@@ -45,7 +45,7 @@ def stores(engine: Engine) -> tuple[ArticleStore, ArticleSearch]:
     articles.upsert("xinhua", [
         item("z1", "中国经济增长超过预期", "国家统计局发布最新数据", "zh"),
     ], NOW)  # fmt: skip
-    return articles, ArticleSearch(engine, articles)
+    return articles, ArticleSearch(engine)
 
 
 def titles(search: ArticleSearch, query: str, scope: SearchScope = WINDOW) -> list[str]:
@@ -160,7 +160,7 @@ def test_migration_backfills_existing_articles(db_url: str) -> None:
             connection.execute(text("DROP TRIGGER IF EXISTS article_search_delete"))
         connection.execute(text("DROP TABLE saved_searches"))
     migrate(engine)
-    assert titles(ArticleSearch(engine, articles), "volcano") == ["Backfilled volcano story"]
+    assert titles(ArticleSearch(engine), "volcano") == ["Backfilled volcano story"]
     engine.dispose()
 
 
