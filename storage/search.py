@@ -1,8 +1,9 @@
 """Full-text search over stored articles: one interface, FTS5 on SQLite, tsvector on PostgreSQL.
 
-A search is one statement: the index finds the articles holding every term, the articles
-table restricts them to a time window, languages and sources, and orders them: the reader's
-own sources first, then newest first (every result is relevant: it holds every term). Muted
+A search is one statement: the index finds the articles holding every term (the newest
+:data:`MATCH_CAP` of them), the articles table restricts them to a time window, languages and
+sources, and orders them: the reader's own sources first, then newest first (every result is
+relevant: it holds every term). Muted
 sources and words (``exclude_sources``, ``exclude_words``) are conditions of the same
 statement, so a page is always full when enough results exist. The page's rows and their
 categories are read on the same connection (two statements: on PostgreSQL each round trip
@@ -19,7 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, bindparam, case, cast, select
+from sqlalchemy import Select, Subquery, bindparam, case, cast, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -33,6 +34,9 @@ from storage.tables import Article, ArticleCategory
 _ARTICLES = Article.__table__  # type: ignore[attr-defined]
 _CATEGORIES = ArticleCategory.__table__  # type: ignore[attr-defined]
 MAX_OFFSET = 500  # deeper pages are not worth a scan: nobody reads result 500 of a search
+# A query matching more stories than this (a word like "the") ranks only the newest this many
+# matches: it bounds the work of the broadest searches, and such a query finds plenty anyway.
+MATCH_CAP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +80,18 @@ class ArticleSearch:
         """The same order and filters without a query: what an empty inline query lists."""
         return self._page(None, scope, offset, limit)
 
-    def _matching(self, terms: Sequence[Phrase]) -> Select[tuple[int]]:
-        """Ids of the articles holding every term."""
+    def _matching(self, terms: Sequence[Phrase]) -> Subquery:
+        """The newest :data:`MATCH_CAP` articles holding every term, by id (ids grow with
+        arrival), as a derived table: the search starts from it and looks each article up by
+        its key, instead of scanning the window and probing the matches."""
         if self._postgres:
             condition = PG_INDEX.c.doc.op("@@")(cast(bindparam("terms", tsquery(terms)), TSQUERY))
-            return select(PG_INDEX.c.article_id).where(condition)
-        return select(SQLITE_INDEX.c.rowid).where(
-            SQLITE_INDEX.c.body.op("MATCH")(bindparam("terms", fts5_query(terms)))
-        )
+            key = PG_INDEX.c.article_id
+        else:
+            condition = SQLITE_INDEX.c.body.op("MATCH")(bindparam("terms", fts5_query(terms)))
+            key = SQLITE_INDEX.c.rowid
+        found = select(key.label("id")).where(condition).order_by(key.desc()).limit(MATCH_CAP)
+        return found.subquery("matches")
 
     def _muted(self, words: Collection[str]) -> Select[tuple[int]] | None:
         """Ids of the articles holding any muted word or phrase (each a term of its own)."""
@@ -99,12 +107,10 @@ class ArticleSearch:
         )
 
     def _page(
-        self, matching: Select[tuple[int]] | None, scope: SearchScope, offset: int, limit: int
+        self, matching: Subquery | None, scope: SearchScope, offset: int, limit: int
     ) -> SearchPage:
         a = _ARTICLES.c
         conditions: list[ColumnElement[bool]] = [a.published_at >= scope.since]
-        if matching is not None:
-            conditions.append(a.id.in_(matching))
         if scope.languages:
             conditions.append(a.language.in_(sorted(scope.languages)))
         if scope.exclude_sources:
@@ -114,10 +120,15 @@ class ArticleSearch:
             conditions.append(a.id.not_in(muted))
         own = sorted(scope.own_sources)
         order = [case((a.source_id.in_(own), 0), else_=1)] if own else []
+        if matching is None and not own:  # the latest stories: by arrival, the key's order
+            order = [a.id.desc()]
         offset = min(max(offset, 0), MAX_OFFSET)
         statement = (
             select(a.id, a.source_id, a.url, a.title, a.summary, a.image_url, a.language,
                    a.published_at, a.first_seen_at, a.cluster_id)
+            .select_from(
+                _ARTICLES if matching is None else matching.join(_ARTICLES, a.id == matching.c.id)
+            )
             .where(*conditions)
             .order_by(*order, a.published_at.desc(), a.id.desc())
             .offset(offset)
