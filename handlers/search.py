@@ -156,9 +156,7 @@ class SearchHandlers:
         )  # fmt: skip
         await edit_in_place(query, text, keyboard)
 
-    async def answer_inline_query(
-        self, update: Update, context: ContextTypes.DEFAULT_TYPE
-    ) -> None:
+    async def answer_inline_query(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``@bot words`` in any chat: up to 20 results a time, paged with ``next_offset``."""
         inline = update.inline_query
         if inline is None:

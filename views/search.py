@@ -76,8 +76,8 @@ def results_page(
         story_html(first + i, RankedStory(article, (), 0.0), catalog, now, ui_language, _)
         for i, article in enumerate(articles)
     ]
-    text = rtl_start(f"<b>🔎 {esc(title)}</b>\n<i>{esc(counter)}</i>\n\n" + "\n\n".join(blocks),
-                     ui_language)  # fmt: skip
+    header = f"<b>🔎 {esc(title)}</b>\n<i>{esc(counter)}</i>"
+    text = rtl_start("\n\n".join([header, *blocks]), ui_language)
     rows = [
         story_buttons(first + i, a.id, source_name(a.source_id, catalog), a.url, _)
         for i, a in enumerate(articles)
@@ -129,19 +129,20 @@ def inline_result(
     The result id is the article id (digits, far under 64 bytes, unique in one answer); the
     thumbnail is the feed's image when Telegram would accept its URL."""
     source = source_name(article.source_id, catalog)
-    buttons = [InlineKeyboardButton("📰 " + _("Read in newsbot"), url=deep_link(bot_username,
-                                                                              article.id))]  # fmt: skip
+    back = deep_link(bot_username, article.id)
+    buttons = [InlineKeyboardButton("📰 " + _("Read in newsbot"), url=back)]
     if telegram_accepts_url(article.url):
         buttons.append(InlineKeyboardButton(f"↗ {clip(source, 30)}", url=article.url))
-    thumbnail = article.image_url if article.image_url and telegram_accepts_url(
-        article.image_url) else None  # fmt: skip
+    when = f"{source} · {time_ago(article.published_at, now, ui_language, _)}"
+    image = article.image_url
+    thumbnail = image if image and telegram_accepts_url(image) else None
     return InlineQueryResultArticle(
         id=str(article.id),
         title=clip(article.title, INLINE_TITLE_CHARS),
-        description=clip(f"{source} · {time_ago(article.published_at, now, ui_language, _)}",
-                         INLINE_DESCRIPTION_CHARS),  # fmt: skip
+        description=clip(when, INLINE_DESCRIPTION_CHARS),
         input_message_content=InputTextMessageContent(
-            story_card(article, catalog, ui_language), parse_mode=ParseMode.HTML,
+            story_card(article, catalog, ui_language),
+            parse_mode=ParseMode.HTML,
             link_preview_options=LinkPreviewOptions(is_disabled=True),
         ),  # fmt: skip
         reply_markup=InlineKeyboardMarkup([buttons]),

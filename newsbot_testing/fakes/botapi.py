@@ -45,6 +45,7 @@ from newsbot_testing.fakes.htmlcheck import (
     strip_text,
     utf16_len,
 )
+from newsbot_testing.fakes.inline import InlineSide
 from newsbot_testing.fakes.spec import (
     ApiError,
     UploadedFile,
@@ -56,7 +57,6 @@ from newsbot_testing.fakes.spec import (
     validate_commands,
     validate_reply_markup,
 )
-from newsbot_testing.fakes.inline import InlineSide
 from newsbot_testing.fakes.webhooks import WebhookSide
 
 DEFAULT_TOKEN = "123456:TEST-TOKEN-abcdefghijklmnopqrstuvwxyz"

@@ -117,9 +117,7 @@ class InlineSide:
                 raise AssertionError(f"inline query {query_id} was not answered")
             if pending.query["from"]["id"] != user_id:
                 raise AssertionError("only the user who asked can choose a result")
-            result = next(
-                (r for r in pending.answer["results"] if r.get("id") == result_id), None
-            )
+            result = next((r for r in pending.answer["results"] if r.get("id") == result_id), None)
             if result is None:
                 raise AssertionError(f"no result {result_id!r} in the answer")
             content = result["input_message_content"]

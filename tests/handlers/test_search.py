@@ -85,9 +85,7 @@ def test_search_pages_five_at_a_time_own_sources_first(
     assert all(len(d.encode()) <= 64 for d in data)
 
 
-def test_usage_no_result_long_and_hostile_queries(
-    search_bot: RunningBot, fake: FakeBotAPI
-) -> None:
+def test_usage_no_result_long_and_hostile_queries(search_bot: RunningBot, fake: FakeBotAPI) -> None:
     set_up_reader(search_bot.services.users, READER, ("alpha",))
     seed(search_bot.services.articles)
     user = TelegramUser(fake, READER, "Ada")

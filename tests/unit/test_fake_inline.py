@@ -91,9 +91,7 @@ async def test_answers_telegram_refuses(
     assert fake.inline_answer(query_id) is None
 
 
-async def test_a_query_is_answered_once_in_time_and_must_exist(
-    bot: Bot, fake: FakeBotAPI
-) -> None:
+async def test_a_query_is_answered_once_in_time_and_must_exist(bot: Bot, fake: FakeBotAPI) -> None:
     with pytest.raises(BadRequest):
         await bot.answer_inline_query("123", [article("1")])
     assert last_error(fake) == QUERY_INVALID
