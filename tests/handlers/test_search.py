@@ -188,3 +188,19 @@ def test_deep_link_opens_the_full_story(
     assert "↗ Read full story on Alpha News" in user.labels(story)
     for forged in ("s_999999", "s_abc", "s_" + "9" * 40):
         assert user.send(f"/start {forged}").text == "This story is no longer available."
+
+
+def test_hostile_and_overlong_inline_queries_get_an_empty_answer(
+    search_bot: RunningBot, fake: FakeBotAPI
+) -> None:
+    seed(search_bot.services.articles)
+    asked = [
+        fake.user_sends_inline_query(STRANGER, text, offset)["inline_query"]["id"]
+        for text, offset in (('"AND OR NEAR(', ""), ("*", ""), ("x" * 300, ""),
+                             ("election", "forged-offset"), ("election", "9" * 60))
+    ]  # fmt: skip
+    fake.wait_for(lambda: all(fake.inline_answer(q) is not None for q in asked))
+    answers = [fake.inline_answer(q) or {} for q in asked]
+    assert [len(a["results"]) for a in answers[:3]] == [0, 0, 0]
+    assert len(answers[3]["results"]) == 9  # an offset we never gave starts from the top
+    assert len(answers[4]["results"]) == 9
