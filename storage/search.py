@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, Subquery, bindparam, case, cast, select
+from sqlalchemy import Subquery, bindparam, case, cast, select
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
@@ -93,18 +93,27 @@ class ArticleSearch:
         found = select(key.label("id")).where(condition).order_by(key.desc()).limit(MATCH_CAP)
         return found.subquery("matches")
 
-    def _muted(self, words: Collection[str]) -> Select[tuple[int]] | None:
-        """Ids of the articles holding any muted word or phrase (each a term of its own)."""
+    def _muted(self, words: Collection[str]) -> ColumnElement[bool] | None:
+        """True for an article holding any muted word or phrase (each a term of its own).
+
+        Correlated (``EXISTS`` on the article's own index row), so it costs one look-up per
+        candidate, not a list of every article with a muted word: a muted common word would
+        otherwise cost as much as searching for it."""
         terms = [term for word in words for term in parse_query(word, 1)][: MAX_TERMS * 4]
         if not terms:
             return None
+        a = _ARTICLES.c
         if self._postgres:
-            expression = tsquery(terms, " | ")
-            condition = PG_INDEX.c.doc.op("@@")(cast(bindparam("muted", expression), TSQUERY))
-            return select(PG_INDEX.c.article_id).where(condition)
-        return select(SQLITE_INDEX.c.rowid).where(
-            SQLITE_INDEX.c.body.op("MATCH")(bindparam("muted", fts5_any(terms)))
-        )
+            expression = cast(bindparam("muted", tsquery(terms, " | ")), TSQUERY)
+            found = select(PG_INDEX.c.article_id).where(
+                PG_INDEX.c.article_id == a.id, PG_INDEX.c.doc.op("@@")(expression)
+            )
+        else:
+            found = select(SQLITE_INDEX.c.rowid).where(
+                SQLITE_INDEX.c.rowid == a.id,
+                SQLITE_INDEX.c.body.op("MATCH")(bindparam("muted", fts5_any(terms))),
+            )
+        return found.exists()
 
     def _page(
         self, matching: Subquery | None, scope: SearchScope, offset: int, limit: int
@@ -117,7 +126,7 @@ class ArticleSearch:
             conditions.append(a.source_id.not_in(sorted(scope.exclude_sources)))
         muted = self._muted(scope.exclude_words)
         if muted is not None:
-            conditions.append(a.id.not_in(muted))
+            conditions.append(~muted)
         own = sorted(scope.own_sources)
         order = [case((a.source_id.in_(own), 0), else_=1)] if own else []
         if matching is None and not own:  # the latest stories: by arrival, the key's order
