@@ -45,31 +45,25 @@ def _mark_class() -> str:
     return "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
 
 
-_TOKEN = re.compile(rf"(?:[^\W_]|[{_mark_class()}])+")
+# One character class (fast): letters, digits, marks, and "_", which is split off afterwards.
+_TOKEN = re.compile(rf"[\w{_mark_class()}]+")
 _CJK = re.compile(
     "[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+"
 )
 _QUOTED = re.compile(r'"([^"]*)"?')
 
 
-def _is_latin_like(char: str) -> bool:
-    """Letters whose accents a reader leaves out when typing: Latin, Greek, Cyrillic."""
-    code = ord(char)
-    return code < 0x0530 or 0x1E00 <= code <= 0x1FFF
+# Combining marks of Latin, Greek and Cyrillic letters (the blocks of accents). Devanagari's
+# and Arabic's marks live in their own blocks, so a Hindi word keeps its vowel signs.
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def normalise(text: str) -> str:
     """Steps 1 and 2 of the module docstring: what both the index and queries compare."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    kept: list[str] = []
-    base = ""
-    for char in unicodedata.normalize("NFD", folded):
-        if unicodedata.combining(char) and _is_latin_like(base):
-            continue
-        if not unicodedata.combining(char):
-            base = char
-        kept.append(char)
-    plain = unicodedata.normalize("NFC", "".join(kept))
+    if folded.isascii():
+        return folded
+    plain = unicodedata.normalize("NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", folded)))
     return _ARABIC_MARKS.sub("", plain).translate(_ALEF)
 
 
@@ -91,7 +85,11 @@ def _split_cjk(run: str) -> list[str]:
 def tokens(text: str) -> list[str]:
     """The index tokens of ``text``, in order (positions matter for phrases)."""
     found: list[str] = []
-    for run in _TOKEN.findall(normalise(text)):
+    text = normalise(text)
+    runs = _TOKEN.findall(text.replace("_", " ") if "_" in text else text)
+    if text.isascii():
+        return [run[:MAX_TOKEN_CHARS] for run in runs]
+    for run in runs:
         found += _split_cjk(run) if _CJK.search(run) else [run[:MAX_TOKEN_CHARS]]
     return found
 
