@@ -96,8 +96,7 @@ class SearchHandlers:
         reader = await asyncio.to_thread(self.users.get, user.id)
         language = reader.ui_language if reader else ui_language_for(user.language_code)
         _ = gettext_for(language)
-        text = message.text or ""
-        words = text.partition(" ")[2].strip() if " " in text else ""
+        words = " ".join(context.args or [])
         if not words:
             await message.reply_text(usage_text(_))
             return
