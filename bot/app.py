@@ -37,6 +37,7 @@ from handlers.broadcast import Broadcasts
 from handlers.digests import Digests
 from handlers.headlines import Headlines
 from handlers.membership import Membership
+from handlers.search import SearchHandlers
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
@@ -52,13 +53,15 @@ from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
 from storage.leases import LeaseStore
 from storage.processed_updates import ProcessedUpdateStore
+from storage.saved_searches import SavedSearchStore
+from storage.search import ArticleSearch
 from storage.stats import StatsStore
 from storage.users import UserStore
 from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
 
 log = logging.getLogger(__name__)
 
-ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member", "inline_query"]
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,12 @@ def build_bot(
         services.users, services.articles, services.catalog, full_stories, related, clock
     )
     membership = Membership(services.users, clock)
+    search = SearchHandlers(
+        services.users, services.articles, ArticleSearch(services.engine),
+        SavedSearchStore(services.engine), services.catalog, clock,
+    )  # fmt: skip
     application.add_handlers(
-        routes(setup, headlines, digests, stats, stories, broadcasts, membership)
+        routes(setup, headlines, digests, stats, stories, broadcasts, membership, search)
     )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)

@@ -7,6 +7,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -18,11 +19,16 @@ from handlers.digests import Digests
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.membership import Membership
+from handlers.search import SearchHandlers
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
 from handlers.stories import Stories
 from views.broadcast import CALLBACK_PATTERN as BROADCAST_BUTTONS
+from views.search import CALLBACK_PATTERN as SEARCH_BUTTONS
+from views.search import DEEP_LINK_PREFIX
+
+SHARED_STORY = filters.Regex(rf"^/start {DEEP_LINK_PREFIX}")
 
 PRIVATE = filters.ChatType.PRIVATE
 
@@ -35,13 +41,16 @@ def routes(
     stories: Stories,
     broadcasts: Broadcasts,
     membership: Membership,
+    search: SearchHandlers,
 ) -> list[BaseHandler]:
     base = basics.Basics(setup.users)
     return [
         ChatMemberHandler(membership.record_block_status, ChatMemberHandler.MY_CHAT_MEMBER),
+        CommandHandler("start", stories.open_shared_story, filters=PRIVATE & SHARED_STORY),
         CommandHandler("start", setup.start_setup, filters=PRIVATE),
         CommandHandler("settings", setup.show_settings, filters=PRIVATE),
         CommandHandler("headlines", headlines.show_headlines, filters=PRIVATE),
+        CommandHandler("search", search.search_stories, filters=PRIVATE),
         CommandHandler("digest", digests.send_digest_now, filters=PRIVATE),
         CommandHandler("pause", digests.offer_pause, filters=PRIVATE),
         CommandHandler("resume", digests.resume_digests, filters=PRIVATE),
@@ -51,6 +60,8 @@ def routes(
         CommandHandler("stop", setup.stop_deliveries, filters=PRIVATE),
         CallbackQueryHandler(headlines.answer_headlines_button, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(digests.answer_pause_button, pattern=PAUSE_BUTTONS),
+        CallbackQueryHandler(search.answer_search_button, pattern=SEARCH_BUTTONS),
+        InlineQueryHandler(search.answer_inline_query),
         CallbackQueryHandler(stories.answer_story_button, pattern=STORY_BUTTONS),
         CallbackQueryHandler(broadcasts.answer_broadcast_button, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.answer_setup_button),

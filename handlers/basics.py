@@ -27,6 +27,7 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
     return [
         ("start", _("Set up your news, or see your setup")),
         ("headlines", _("Top stories now, by category")),
+        ("search", _("Find stories of the last two weeks")),
         ("digest", _("Your digest, right now")),
         ("settings", _("Change countries, languages, sources, times")),
         ("pause", _("Pause digests for a while")),

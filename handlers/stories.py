@@ -40,6 +40,7 @@ from views.full_story import fallback_text, share_url, story_pages
 from views.i18n import Gettext, gettext_for, ui_language_for
 from views.keyboards import button, decode, markup, pattern, prefix
 from views.render import esc
+from views.search import parse_deep_link
 from views.story import clip, source_name, story_html
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,24 @@ class Stories:
         context.application.create_task(
             self._reply(context, chat_id, key, work), update=update, name=f"story-{article.id}"
         )
+
+    async def open_shared_story(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start s_<id>, from a shared card's "Read in newsbot" link: the Full story, as its
+        button shows it; an unknown, pruned or forged id gets a polite line."""
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None:
+            return
+        reader = await asyncio.to_thread(self.users.get, user.id)
+        _ = gettext_for(reader.ui_language if reader else ui_language_for(user.language_code))
+        wanted = parse_deep_link(context.args[0] if context.args else "")
+        article = await asyncio.to_thread(self.articles.get, wanted) if wanted is not None else None
+        if article is None:
+            await message.reply_text(_("This story is no longer available."))
+            return
+        with contextlib.suppress(RetryAfter):
+            await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
+        await self._send_full_story(context, message.chat_id, article, reader, 0, _)
 
     async def _reply(
         self,

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, col, select
 
+from storage import search_index
 from storage.db import session_scope
 from storage.errors import wraps_errors
 from storage.tables import Article, ArticleCategory
@@ -227,6 +228,11 @@ class ArticleStore:
                 for article_id, item in zip(new_ids, fresh, strict=True)
                 for category in dict.fromkeys(item.categories)
             ]
+            reworded = {
+                key
+                for key, article in existing.items()
+                if (article.title, article.summary) != (unique[key].title, unique[key].summary)
+            }
             for key, article in existing.items():
                 assert article.id is not None
                 changed = _apply_changes(article, unique[key], now)
@@ -240,6 +246,16 @@ class ArticleStore:
                     unchanged += 1
             if category_rows:
                 session.execute(insert(_CATEGORIES), category_rows)
+            # The search index, in the same transaction: new articles and edited wording.
+            indexed = [
+                (i, item.title, item.summary) for i, item in zip(new_ids, fresh, strict=True)
+            ]
+            indexed += [
+                (article.id, article.title, article.summary)
+                for key, article in existing.items()
+                if article.id is not None and key in reworded
+            ]
+            search_index.write(session, indexed)
         return UpsertResult(
             new=tuple(
                 _new_row(article_id, source_id, item, now)

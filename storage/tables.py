@@ -284,6 +284,18 @@ class ArticleText(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class SavedSearch(SQLModel, table=True):
+    """A reader's /search words, kept so its Previous/Next buttons carry only this row's id (a
+    query in any script would not fit 64 bytes of callback data). Pruned after a day."""
+
+    __tablename__ = "saved_searches"
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    query: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class ProcessedUpdate(SQLModel, table=True):
     """A Telegram update some process has taken on, so a redelivery (Telegram retrying a webhook,
     a second receiver behind the load balancer) is dropped. ``received_at`` is indexed for the

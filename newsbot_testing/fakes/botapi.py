@@ -45,6 +45,7 @@ from newsbot_testing.fakes.htmlcheck import (
     strip_text,
     utf16_len,
 )
+from newsbot_testing.fakes.inline import InlineSide
 from newsbot_testing.fakes.spec import (
     ApiError,
     UploadedFile,
@@ -143,9 +144,10 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
-class FakeBotAPI(WebhookSide):
+class FakeBotAPI(WebhookSide, InlineSide):
     """The fake server plus everything tests need to drive it and inspect what the bot did.
-    The webhook side (setWebhook, delivery by POST) is in ``newsbot_testing.fakes.webhooks``."""
+    The webhook side (setWebhook, delivery by POST) is in ``newsbot_testing.fakes.webhooks``,
+    inline mode (inline queries, answerInlineQuery) in ``newsbot_testing.fakes.inline``."""
 
     def __init__(self, token: str = DEFAULT_TOKEN, bot_username: str = "newsbot_test_bot") -> None:
         self.token = token
@@ -196,6 +198,7 @@ class FakeBotAPI(WebhookSide):
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._init_webhooks()
+        self._init_inline()
 
     def __repr__(self) -> str:  # never show the token
         return f"<FakeBotAPI {self.base_url or 'not started'}>"

@@ -134,7 +134,8 @@ async def test_wrong_token_is_unauthorized(fake: FakeBotAPI) -> None:
 def test_every_vendored_method_is_implemented() -> None:
     """Regenerating botapi_methods.json with a new method must come with its implementation."""
     assert all(hasattr(FakeBotAPI, f"_api_{name}") for name in load_methods())
-    assert len(load_methods()) == 20  # the 17 first, copyMessage, setWebhook, getWebhookInfo
+    assert len(load_methods()) == 21  # the 17 first, copyMessage, setWebhook, getWebhookInfo,
+    # answerInlineQuery
 
 
 def test_unknown_method_and_file_urls_are_404(fake: FakeBotAPI) -> None:
