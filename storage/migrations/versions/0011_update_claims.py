@@ -2,7 +2,7 @@
 Telegram was answered before it was done
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03 13:30:00.000000
 """
 from collections.abc import Sequence
