@@ -34,21 +34,25 @@ from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.broadcast import Broadcasts
 from handlers.digests import Digests
+from handlers.follows import Follows
 from handlers.headlines import Headlines
 from handlers.membership import Membership
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
+from push.alerts import AlertDispatcher
 from push.outbox_sender import OutboxSender
 from push.push_request import PushRequest
 from push.pusher import Pusher, worker_identity
 from push.tick import DigestScheduler
+from storage.alerts import AlertStore
 from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleStore
 from storage.broadcasts import BroadcastStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
+from storage.follows import FollowStore
 from storage.leases import LeaseStore
 from storage.processed_updates import ProcessedUpdateStore
 from storage.stats import StatsStore
@@ -100,9 +104,16 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def build_ingestor(services: Services, fetcher: Fetcher) -> Ingestor:
+def build_ingestor(services: Services, fetcher: Fetcher, clock: Clock = utcnow) -> Ingestor:
+    """The ingest pass with keyword alerts after it (``push.alerts``)."""
     timing = FeedTiming(refresh=timedelta(seconds=services.settings.feed_refresh_seconds))
-    return Ingestor(services.catalog, services.feeds, services.articles, fetcher, timing=timing)
+    alerts = AlertDispatcher(
+        FollowStore(services.engine), AlertStore(services.engine), services.catalog
+    )
+    return Ingestor(
+        services.catalog, services.feeds, services.articles, fetcher, timing=timing,
+        clock=clock, after_pass=alerts,
+    )  # fmt: skip
 
 
 def build_bot(
@@ -152,7 +163,7 @@ def build_bot(
         schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(
-                application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
+                application, build_ingestor(services, fetcher, clock), settings.feed_refresh_seconds
             )
 
     async def post_shutdown(application: Application) -> None:
@@ -187,8 +198,9 @@ def build_bot(
         services.users, services.articles, services.catalog, full_stories, related, clock
     )
     membership = Membership(services.users, clock)
+    follows = Follows(services.users, FollowStore(services.engine))
     application.add_handlers(
-        routes(setup, headlines, digests, stats, stories, broadcasts, membership)
+        routes(setup, headlines, digests, stats, stories, broadcasts, membership, follows)
     )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)

@@ -15,6 +15,8 @@ from handlers import basics
 from handlers.broadcast import Broadcasts
 from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
 from handlers.digests import Digests
+from handlers.follows import CALLBACK_PATTERN as FOLLOWING_BUTTONS
+from handlers.follows import Follows
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.membership import Membership
@@ -35,6 +37,7 @@ def routes(
     stories: Stories,
     broadcasts: Broadcasts,
     membership: Membership,
+    follows: Follows,
 ) -> list[BaseHandler]:
     base = basics.Basics(setup.users)
     return [
@@ -45,6 +48,8 @@ def routes(
         CommandHandler("digest", digests.send_digest_now, filters=PRIVATE),
         CommandHandler("pause", digests.offer_pause, filters=PRIVATE),
         CommandHandler("resume", digests.resume_digests, filters=PRIVATE),
+        CommandHandler("follow", follows.follow_phrase, filters=PRIVATE),
+        CommandHandler("following", follows.show_following, filters=PRIVATE),
         CommandHandler("help", base.show_help, filters=PRIVATE),
         CommandHandler("stats", stats.show_stats, filters=PRIVATE),
         CommandHandler("broadcast", broadcasts.start_broadcast, filters=PRIVATE),
@@ -52,6 +57,7 @@ def routes(
         CallbackQueryHandler(headlines.answer_headlines_button, pattern=HEADLINES_BUTTONS),
         CallbackQueryHandler(digests.answer_pause_button, pattern=PAUSE_BUTTONS),
         CallbackQueryHandler(stories.answer_story_button, pattern=STORY_BUTTONS),
+        CallbackQueryHandler(follows.answer_following_button, pattern=FOLLOWING_BUTTONS),
         CallbackQueryHandler(broadcasts.answer_broadcast_button, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.answer_setup_button),
         MessageHandler(PRIVATE & filters.COMMAND, base.answer_unknown_command),

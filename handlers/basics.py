@@ -28,6 +28,8 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
         ("start", _("Set up your news, or see your setup")),
         ("headlines", _("Top stories now, by category")),
         ("digest", _("Your digest, right now")),
+        ("follow", _("Get new stories about a word or phrase")),
+        ("following", _("The phrases you follow")),
         ("settings", _("Change countries, languages, sources, times")),
         ("pause", _("Pause digests for a while")),
         ("resume", _("Resume paused digests")),
