@@ -37,6 +37,7 @@ from handlers.digests import Digests
 from handlers.follows import Follows
 from handlers.headlines import Headlines
 from handlers.membership import Membership
+from handlers.mutes import Mutes
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
@@ -54,10 +55,12 @@ from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
 from storage.follows import FollowStore
 from storage.leases import LeaseStore
+from storage.mutes import MuteStore
 from storage.processed_updates import ProcessedUpdateStore
 from storage.stats import StatsStore
 from storage.users import UserStore
 from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
+from views.mutes import TYPING_WORD
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +141,9 @@ def build_bot(
     # its timeouts fit Telegram's send latency and tell "not sent" from "maybe delivered".
     push_bot = Bot(token, base_url=settings.telegram_api_base_url, request=PushRequest())
     scheduler = DigestScheduler(
-        services.users, services.articles, services.deliveries, services.catalog
-    )
+        services.users, services.articles, services.deliveries, services.catalog,
+        mutes=MuteStore(services.engine),
+    )  # fmt: skip
     worker = worker_identity()
     sender = OutboxSender(
         push_bot, services.deliveries, services.users, worker_id=worker,
@@ -182,8 +186,14 @@ def build_bot(
         .post_shutdown(post_shutdown)
         .build()
     )
-    setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
-    headlines = Headlines(services.users, services.articles, services.catalog, clock)
+    mutes = Mutes(services.users, MuteStore(services.engine), services.articles, services.catalog)
+    setup = SetupFlow(
+        services.users, services.catalog, clock, settings.admin_ids,
+        typed_inputs={TYPING_WORD: mutes.receive_muted_word},
+    )  # fmt: skip
+    headlines = Headlines(
+        services.users, services.articles, services.catalog, clock, MuteStore(services.engine)
+    )
     digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)
     stats = StatsHandler(
         StatsStore(services.engine), services.users, settings.admin_ids,
@@ -200,7 +210,7 @@ def build_bot(
     membership = Membership(services.users, clock)
     follows = Follows(services.users, FollowStore(services.engine))
     application.add_handlers(
-        routes(setup, headlines, digests, stats, stories, broadcasts, membership, follows)
+        routes(setup, headlines, digests, stats, stories, broadcasts, membership, follows, mutes)
     )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)

@@ -20,6 +20,8 @@ from handlers.follows import Follows
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.membership import Membership
+from handlers.mutes import CALLBACK_PATTERN as MUTE_BUTTONS
+from handlers.mutes import Mutes
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
@@ -38,6 +40,7 @@ def routes(
     broadcasts: Broadcasts,
     membership: Membership,
     follows: Follows,
+    mutes: Mutes,
 ) -> list[BaseHandler]:
     base = basics.Basics(setup.users)
     return [
@@ -58,6 +61,7 @@ def routes(
         CallbackQueryHandler(digests.answer_pause_button, pattern=PAUSE_BUTTONS),
         CallbackQueryHandler(stories.answer_story_button, pattern=STORY_BUTTONS),
         CallbackQueryHandler(follows.answer_following_button, pattern=FOLLOWING_BUTTONS),
+        CallbackQueryHandler(mutes.answer_mute_button, pattern=MUTE_BUTTONS),
         CallbackQueryHandler(broadcasts.answer_broadcast_button, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.answer_setup_button),
         MessageHandler(PRIVATE & filters.COMMAND, base.answer_unknown_command),

@@ -48,6 +48,7 @@ from push.pusher import LEASE_TTL, Pusher, worker_identity
 from push.tick import BATCH as COMPOSE_BATCH
 from push.tick import DigestScheduler
 from storage.broadcasts import BroadcastStore
+from storage.mutes import MuteStore
 from storage.processed_updates import ProcessedUpdateStore
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ async def _compose_role(
     tick over more compose workers, larger ones cost less per reader."""
     scheduler = DigestScheduler(
         services.users, services.articles, services.deliveries, services.catalog,
-        batch_size=batch,
+        batch_size=batch, mutes=MuteStore(services.engine),
     )  # fmt: skip
     # Receivers started with --receive-only run no jobs: the compose role forgets old update ids.
     processed = ProcessedUpdateStore(services.engine)

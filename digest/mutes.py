@@ -30,14 +30,15 @@ __all__ = [
 
 _S = TypeVar("_S", bound=RankedStory)
 # Words too common to say anything about a story: never offered by "Fewer like this".
-_COMMON = frozenset(
+_COMMON_WORDS = (
     "a an and are as at be by for from has have in into is it its of on or over says than "
     "that the their this to up was were what when who will with after new more about "
     "le la les des du de et un une en pour sur dans au aux est "
     "der die das und ein eine mit für von auf im ist den dem des zu nach "
     "و في من على إلى عن مع أن هذا هذه "
-    "का की के है में से को और पर ने यह".split()
+    "का की के है में से को और पर ने यह"
 )
+_COMMON = frozenset(_COMMON_WORDS.split())
 
 
 def is_muted(title: str, summary: str, source_id: str, muted: MuteSet) -> bool:

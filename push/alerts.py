@@ -99,9 +99,7 @@ class AlertDispatcher:
                 wanted = set(story_keys)
                 stories = tuple(s for s in plan.stories if s.key in wanted)
                 target = plan.target
-                payload = renderer.payload(
-                    stories, target.ui_language, spelled.get(user_id, {})
-                )
+                payload = renderer.payload(stories, target.ui_language, spelled.get(user_id, {}))
                 slot = f"{min(wanted)}@{now:%Y%m%dT%H%M%S}"
                 items.append(OutboxItem(
                     user_id, target.chat_id, KIND, slot, payload, not_before=plan.not_before,

@@ -9,7 +9,7 @@ worker racing the first, therefore alerts nobody twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -55,7 +55,7 @@ class AlertStore:
         self._deliveries = DeliveryStore(engine)
         self._mutes = MuteStore(engine)
 
-    def targets(self, user_ids: Sequence[int]) -> dict[int, AlertTarget]:
+    def targets(self, user_ids: Iterable[int]) -> dict[int, AlertTarget]:
         """The active, set-up readers among ``user_ids`` with their news languages and mutes
         (three queries a chunk of 5,000)."""
         ids = sorted(set(user_ids))
@@ -93,8 +93,11 @@ class AlertStore:
         rows = [{"user_id": u, "story_key": k, "created_at": now} for u, k in dict.fromkeys(pairs)]
         fresh: dict[int, list[int]] = {}
         with self._engine.begin() as conn:
-            stmt = _insert(conn, _SA).on_conflict_do_nothing()
-            stmt = stmt.returning(_SA.c.user_id, _SA.c.story_key)
+            stmt = (
+                _insert(conn, _SA)
+                .on_conflict_do_nothing()
+                .returning(_SA.c.user_id, _SA.c.story_key)
+            )
             for start in range(0, len(rows), _CHUNK):
                 for uid, key in conn.execute(stmt, rows[start : start + _CHUNK]):
                     fresh.setdefault(int(uid), []).append(int(key))

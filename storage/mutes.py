@@ -133,9 +133,7 @@ class MuteStore:
         """Mute a word: True if added, False if it was muted already, None when the reader
         has muted :data:`MAX_MUTED_WORDS` already (nothing stored)."""
         with self._engine.begin() as conn:
-            keys = {
-                k for (k,) in conn.execute(select(_MW.c.key).where(_MW.c.user_id == user_id))
-            }
+            keys = {k for (k,) in conn.execute(select(_MW.c.key).where(_MW.c.user_id == user_id))}
             if key in keys:
                 return False
             if len(keys) >= MAX_MUTED_WORDS:
@@ -148,9 +146,7 @@ class MuteStore:
 
     def unmute_word(self, user_id: int, word_id: int) -> bool:
         with self._engine.begin() as conn:
-            result = conn.execute(
-                delete(_MW).where(_MW.c.user_id == user_id, _MW.c.id == word_id)
-            )
+            result = conn.execute(delete(_MW).where(_MW.c.user_id == user_id, _MW.c.id == word_id))
             return bool(result.rowcount)
 
 

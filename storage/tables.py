@@ -328,9 +328,7 @@ Index(
 
 def _user_ref() -> Column[int]:
     """A reader's id in a table with its own primary key; rows go with the reader."""
-    return Column(
-        "user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
-    )
+    return Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
 
 
 class FollowedPhrase(SQLModel, table=True):

@@ -28,6 +28,7 @@ READER = 51
 B1 = "b1"
 # Different enough from each other and from Alpha's story not to be clustered with it.
 B1_TEXT = "University study weighs tidal-power costs against offshore wind farms"
+B1_SUMMARY = "Economists compared estuary projects."
 B2_TEXT = "Tidal power sequel: second lagoon approved by regional council"
 
 
@@ -100,7 +101,7 @@ def test_a_followed_word_alerts_once_per_story(
         ("a1", "Harbour city opens its TIDAL POWER station", "Turbines spin."),
         ("a2", "Budget talks resume", "Nothing about the sea."),
     ], clock.now))  # fmt: skip
-    server.add_file("/beta", rss([(B1, B1_TEXT, "Economists compared estuary projects.")], clock.now))
+    server.add_file("/beta", rss([(B1, B1_TEXT, B1_SUMMARY)], clock.now))
     report = ingest(alert_bot)
     assert report.new_articles == 3
     sent = alert_bot.call(alert_bot.pusher.drain)
@@ -112,7 +113,7 @@ def test_a_followed_word_alerts_once_per_story(
     assert [b["text"] for b in alert.buttons[0]][:2] == ["1 · 📖 Full story", "🔗 Related"]
     # The next pass finds the same stories again (nothing new) and a new one elsewhere.
     server.add_file("/beta", rss([
-        (B1, B1_TEXT, "Economists compared estuary projects."),
+        (B1, B1_TEXT, B1_SUMMARY),
         ("b2", B2_TEXT, "Planners voted on Tuesday."),
     ], clock.now))  # fmt: skip
     clock.advance(minutes=15)
