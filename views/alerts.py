@@ -18,15 +18,13 @@ from digest.phrases import MAX_PHRASE_CHARS
 from digest.rank import RankedStory
 from storage.follows import Follow
 from views.bidi import isolate, isolate_all, rtl_start
-from views.digest import as_payload, story_buttons, visible_length
+from views.digest import DigestRenderer, visible_length
 from views.i18n import Gettext, gettext_for, joined
 from views.keyboards import button, markup
-from views.render import MAX_TEXT, esc
-from views.story import StoryLimits, source_name, story_html
+from views.render import esc
 
 FOLLOW_STEP = "F"  # /following's Remove buttons; never a menu step code (see views.flow)
 REMOVE = "x"
-_BUDGETS = (StoryLimits(220, 180), StoryLimits(160, 90), StoryLimits(120, 0))
 
 
 def _quoted(phrases: list[str], ui_language: str) -> str:
@@ -34,64 +32,46 @@ def _quoted(phrases: list[str], ui_language: str) -> str:
 
 
 class AlertRenderer:
-    """Alert payloads of one pass: story blocks and buttons rendered once per language."""
+    """Alert payloads of one pass: each story block and button row rendered once per language
+    (``DigestRenderer``'s), each header once per phrase set, each message once per story set."""
 
     def __init__(self, catalog: Catalog, now: datetime) -> None:
-        self._catalog = catalog
-        self._now = now
-        self._blocks: dict[tuple[int, int, str, int], str] = {}
-        self._rows: dict[tuple[int, int, str], list[dict[str, Any]]] = {}
+        self._stories = DigestRenderer(catalog, now)
+        self._ranked: dict[int, RankedStory] = {}
+        self._headers: dict[tuple[tuple[str, ...], str], tuple[str, int]] = {}
         self._payloads: dict[tuple[object, ...], dict[str, Any]] = {}
 
     def payload(
         self, stories: tuple[AlertStory, ...], ui_language: str, phrases: dict[str, str]
     ) -> dict[str, Any]:
-        """Bot API parameters for one reader's alert; ``phrases`` maps each phrase key to the
-        reader's own spelling of it."""
-        shown = sorted({phrases.get(p, p) for s in stories for p in s.phrases})
-        cache_key = (tuple(s.article.id for s in stories), ui_language, tuple(shown))
+        """Bot API parameters for one reader's alert; ``phrases`` maps a phrase key to the
+        reader's own spelling of it (the key is shown otherwise)."""
+        shown = tuple(sorted({phrases.get(p, p) for s in stories for p in s.phrases}))
+        cache_key = (tuple(s.article.id for s in stories), ui_language, shown)
         found = self._payloads.get(cache_key)
-        if found is not None:
-            return found
-        _ = gettext_for(ui_language)
-        header = "🔔 " + _("New stories about {phrases}").format(
-            phrases=_quoted(shown, ui_language)
-        )
-        header = f"<b>{esc(header)}</b>"
-        text = header
-        for budget in range(len(_BUDGETS)):
-            blocks = [self._block(i + 1, s, ui_language, budget, _) for i, s in enumerate(stories)]
-            text = "\n\n".join([header, *blocks])
-            if visible_length(text) <= MAX_TEXT:
-                break
-        rows = [self._row(i + 1, s, ui_language, _) for i, s in enumerate(stories)]
-        payload = as_payload(rtl_start(text, ui_language), None)
-        payload["reply_markup"] = {"inline_keyboard": rows}
-        self._payloads[cache_key] = payload
-        return payload
-
-    def _block(
-        self, number: int, story: AlertStory, ui_language: str, budget: int, _: Gettext
-    ) -> str:
-        key = (number, story.article.id, ui_language, budget)
-        found = self._blocks.get(key)
         if found is None:
-            ranked = RankedStory(story.article, (), 0.0)
-            found = self._blocks[key] = story_html(
-                number, ranked, self._catalog, self._now, ui_language, _, _BUDGETS[budget]
-            )
+            header, size = self._header(shown, ui_language)
+            ranked = [self._ranked_story(s) for s in stories]
+            found = self._stories.stories_payload(header, size, ranked, ui_language)
+            self._payloads[cache_key] = found
         return found
 
-    def _row(
-        self, number: int, story: AlertStory, ui_language: str, _: Gettext
-    ) -> list[dict[str, Any]]:
-        article = story.article
-        key = (number, article.id, ui_language)
-        found = self._rows.get(key)
+    def _header(self, shown: tuple[str, ...], ui_language: str) -> tuple[str, int]:
+        key = (shown, ui_language)
+        found = self._headers.get(key)
         if found is None:
-            name = source_name(article.source_id, self._catalog)
-            keyboard = markup([story_buttons(number, article.id, name, article.url, _)])
-            found = self._rows[key] = keyboard.to_dict()["inline_keyboard"][0]
+            _ = gettext_for(ui_language)
+            line = "🔔 " + _("New stories about {phrases}").format(
+                phrases=_quoted(list(shown), ui_language)
+            )
+            header = rtl_start(f"<b>{esc(line)}</b>", ui_language)
+            found = self._headers[key] = (header, visible_length(header))
+        return found
+
+    def _ranked_story(self, story: AlertStory) -> RankedStory:
+        found = self._ranked.get(story.article.id)
+        if found is None:
+            found = self._ranked[story.article.id] = RankedStory(story.article, (), 0.0)
         return found
 
 

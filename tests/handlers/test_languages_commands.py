@@ -22,7 +22,18 @@ from tests.handlers.test_languages_e2e import walk_setup
 from tests.handlers.user import TelegramUser
 from views.i18n import ENDONYMS, UI_LANGUAGES, gettext_for, translations
 
-READER_COMMANDS = ["start", "headlines", "digest", "settings", "pause", "resume", "help", "stop"]
+READER_COMMANDS = [
+    "start",
+    "headlines",
+    "digest",
+    "follow",
+    "following",
+    "settings",
+    "pause",
+    "resume",
+    "help",
+    "stop",
+]
 ADMIN, ABSENT_ADMIN = 7001, 7002
 
 
