@@ -163,7 +163,10 @@ def build_bot(
         schedule_pushes(application, pusher)
         schedule_related(application, related)
         schedule_broadcast_progress(application, broadcasts)
-        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)
+        pruning = DeliveredPruning(
+            services.deliveries, DEFAULT_RETENTION, clock, processed,
+            AlertStore(services.engine),
+        )  # fmt: skip
         schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(

@@ -47,6 +47,7 @@ from push.push_request import PushRequest
 from push.pusher import LEASE_TTL, Pusher, worker_identity
 from push.tick import BATCH as COMPOSE_BATCH
 from push.tick import DigestScheduler
+from storage.alerts import AlertStore
 from storage.broadcasts import BroadcastStore
 from storage.mutes import MuteStore
 from storage.processed_updates import ProcessedUpdateStore
@@ -164,7 +165,9 @@ async def _compose_role(
     )  # fmt: skip
     # Receivers started with --receive-only run no jobs: the compose role forgets old update ids.
     processed = ProcessedUpdateStore(services.engine)
-    pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)
+    pruning = DeliveredPruning(
+        services.deliveries, DEFAULT_RETENTION, clock, processed, AlertStore(services.engine)
+    )
     next_prune = time.monotonic() + 60
     while not stop.is_set():
         started = time.monotonic()
