@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from digest.mutes import muted_text
 from digest.phrases import PhraseMatcher, text_key
@@ -28,9 +29,9 @@ from storage.articles import ArticleRow
 MAX_STORIES_PER_ALERT = 10
 
 
-@dataclass(frozen=True, slots=True)
-class AlertStory:
-    """A story in an alert and the reader's phrases it matched."""
+class AlertStory(NamedTuple):
+    """A story in an alert and the reader's phrases it matched (a tuple: a pass makes one per
+    reader and story, hundreds of thousands at 100,000 readers)."""
 
     article: ArticleRow
     phrases: tuple[str, ...]
@@ -88,38 +89,61 @@ def plan_alerts(
     targets: Mapping[int, AlertTarget],
     now: datetime,
 ) -> list[AlertPlan]:
-    """One plan per reader with at least one story for them (see the module docstring)."""
-    wanted: dict[int, dict[int, tuple[ArticleRow, set[str]]]] = {}
+    """One plan per reader with at least one story for them (see the module docstring).
+
+    The inner loop runs once per (story, phrase, follower): everything per reader (pause,
+    whether they muted anything) is decided once before it, and a reader's list stops growing
+    at :data:`MAX_STORIES_PER_ALERT` (stories come newest first)."""
+    eligible = {u: t for u, t in targets.items() if not _paused(t, now)}
+    muting = {u for u, t in eligible.items() if t.mutes.sources or t.mutes.words}
+    wanted: dict[int, dict[int, list[object]]] = {}
+    limit = MAX_STORIES_PER_ALERT
     ordered = sorted(matches.found, key=lambda i: (stories[i].published_at, i), reverse=True)
     for article_id in ordered:
         article = stories[article_id]
         key = article.cluster_id if article.cluster_id is not None else article.id
-        text = matches.texts[article_id]
+        language = article.language
         for phrase in matches.found[article_id]:
             for user_id in followers.get(phrase, ()):
-                target = targets.get(user_id)
-                if target is None or article.language not in target.languages:
+                target = eligible.get(user_id)
+                if target is None or language not in target.languages:
                     continue
-                mine = wanted.setdefault(user_id, {})
-                entry = mine.get(key)
-                if entry is None:
-                    if target.mutes and muted_text(text, article.source_id, target.mutes):
-                        continue
-                    mine[key] = (article, {phrase})
-                elif entry[0] is article:
-                    entry[1].add(phrase)
+                mine = wanted.get(user_id)
+                entry = None if mine is None else mine.get(key)
+                if entry is not None:
+                    if entry[0] is article and phrase not in entry:
+                        entry.append(phrase)
+                    continue
+                if mine is not None and len(mine) >= limit:
+                    continue
+                if user_id in muting and muted_text(
+                    matches.texts[article_id], article.source_id, target.mutes
+                ):
+                    continue
+                if mine is None:
+                    wanted[user_id] = {key: [article, phrase]}
+                else:
+                    mine[key] = [article, phrase]
     plans: list[AlertPlan] = []
+    holds: dict[tuple[str | None, int | None, int | None], datetime | None] = {}
     for user_id, found in wanted.items():
-        if not found:
-            continue
-        target = targets[user_id]
-        pause = (target.paused_until or PAUSED_INDEFINITELY) if target.paused else None
-        if pause is not None and is_paused(pause, now):
-            continue
+        target = eligible[user_id]
         chosen = tuple(
-            AlertStory(article, tuple(sorted(phrases)))
-            for article, phrases in list(found.values())[:MAX_STORIES_PER_ALERT]
+            AlertStory(entry[0], tuple(sorted(entry[1:])))  # type: ignore[arg-type]
+            for entry in found.values()
         )
-        held = quiet_hours_end(now, target.timezone, target.quiet_start, target.quiet_end)
+        quiet = (target.timezone, target.quiet_start, target.quiet_end)
+        if quiet[1] is None:
+            held = None
+        elif quiet in holds:
+            held = holds[quiet]
+        else:  # readers in one zone with the same quiet hours share the answer
+            held = holds[quiet] = quiet_hours_end(now, *quiet)
         plans.append(AlertPlan(target, chosen, held))
     return plans
+
+
+def _paused(target: AlertTarget, now: datetime) -> bool:
+    if not target.paused:
+        return False
+    return is_paused(target.paused_until or PAUSED_INDEFINITELY, now)

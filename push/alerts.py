@@ -10,9 +10,11 @@ due then); ``storage.alerts`` writes each (reader, story) once and the outbox ro
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,7 +72,8 @@ class AlertDispatcher:
         matcher = PhraseMatcher(keys)
         report.build_seconds = time.process_time() - started
         started = time.process_time()
-        matches = find_matches(matcher, new)
+        with _collector_paused():
+            matches = find_matches(matcher, new)
         report.match_seconds = time.process_time() - started
         report.matched_stories = len(matches.found)
         if not matches.found:
@@ -80,7 +83,8 @@ class AlertDispatcher:
         targets = self.alerts.targets({u for users in followers.values() for u in users})
         report.read_seconds += time.perf_counter() - started
         started = time.process_time()
-        plans = plan_alerts(matches, {a.id: a for a in new}, followers, targets, now)
+        with _collector_paused():
+            plans = plan_alerts(matches, {a.id: a for a in new}, followers, targets, now)
         report.plan_seconds = time.process_time() - started
         report.readers = len(plans)
         started = time.perf_counter()
@@ -113,3 +117,17 @@ class AlertDispatcher:
 
         pairs = [(p.target.user_id, key) for p in plans for key in p.keys]
         return self.alerts.deliver(pairs, build, now)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a short, allocation-heavy step that makes no
+    cycles: planning 100,000 readers' alerts allocates a few hundred thousand small objects,
+    and each collection it set off rescanned everything alive (half of that step's CPU)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
