@@ -184,7 +184,7 @@ def run(url: str | None, args: argparse.Namespace, catalog: Catalog) -> None:
         first = dispatcher(stories, NOW)
         show("first pass", first)
         again = dispatcher(stories, NOW + timedelta(minutes=15))
-        print(f"  second pass, same stories: {again.rows} alert rows written (dedupe)")
+        print(f"  second pass, same stories: {again.rows} alert messages queued (dedupe)")
         if args.token_index:
             matcher = PhraseMatcher(follows.distinct_keys(), use_automaton=False)
             started = time.process_time()
@@ -199,8 +199,9 @@ def show(label: str, r: AlertReport) -> None:
           f"matching {r.match_seconds:.3f} s CPU ({r.matched_stories:,} of {r.stories:,} stories "
           f"matched); planning {r.plan_seconds:.3f} s CPU ({r.readers:,} readers); "
           f"matching CPU total {cpu:.3f} s (target < 2 s)")  # fmt: skip
-    print(f"  database: reads {r.read_seconds:.2f} s wall; {r.rows:,} alert rows written "
-          f"(outbox + sent_alerts) in {r.write_seconds:.2f} s wall")  # fmt: skip
+    print(f"  database: reads {r.read_seconds:.2f} s wall; {r.rows:,} alert messages queued "
+          f"(outbox rows) for {r.alerted_stories:,} (reader, story) pairs (sent_alerts rows) "
+          f"in {r.write_seconds:.2f} s wall")  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -42,7 +42,8 @@ class AlertReport:
     stories: int = 0
     matched_stories: int = 0
     readers: int = 0
-    rows: int = 0
+    alerted_stories: int = 0  # (reader, story) pairs in the plans, sent_alerts rows at most
+    rows: int = 0  # outbox rows written: one message per reader
     read_seconds: float = 0.0
     build_seconds: float = 0.0
     match_seconds: float = 0.0
@@ -87,6 +88,7 @@ class AlertDispatcher:
             plans = plan_alerts(matches, {a.id: a for a in new}, followers, targets, now)
         report.plan_seconds = time.process_time() - started
         report.readers = len(plans)
+        report.alerted_stories = sum(len(p.stories) for p in plans)
         started = time.perf_counter()
         report.rows = self.deliver(plans, now)
         report.write_seconds = time.perf_counter() - started
