@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +80,7 @@ class AlertDispatcher:
         if not matches.found:
             return report
         started = time.perf_counter()
-        followers = self.follows.followers(matches.phrases)
+        followers, spelled = self.follows.followers_and_spellings(matches.phrases)
         targets = self.alerts.targets({u for users in followers.values() for u in users})
         report.read_seconds += time.perf_counter() - started
         started = time.process_time()
@@ -90,7 +90,7 @@ class AlertDispatcher:
         report.readers = len(plans)
         report.alerted_stories = sum(len(p.stories) for p in plans)
         started = time.perf_counter()
-        report.rows = self.deliver(plans, now)
+        report.rows = self.deliver(plans, now, spelled)
         report.write_seconds = time.perf_counter() - started
         log.info(
             "alerts: %d of %d new stories matched %d followed phrases; %d alerts queued",
@@ -98,8 +98,15 @@ class AlertDispatcher:
         )  # fmt: skip
         return report
 
-    def deliver(self, plans: Sequence[AlertPlan], now: datetime) -> int:
-        """Record and enqueue the plans; stories a reader was alerted to before are left out."""
+    def deliver(
+        self,
+        plans: Sequence[AlertPlan],
+        now: datetime,
+        spelled: Mapping[tuple[int, str], str] | None = None,
+    ) -> int:
+        """Record and enqueue the plans; stories a reader was alerted to before are left out.
+        ``spelled`` gives a reader's own spelling of a phrase key, where it differs."""
+        spelled = spelled or {}
         by_user = {p.target.user_id: p for p in plans}
         renderer = AlertRenderer(self.catalog, now)
 
@@ -110,7 +117,9 @@ class AlertDispatcher:
                 wanted = set(story_keys)
                 stories = tuple(s for s in plan.stories if s.key in wanted)
                 target = plan.target
-                payload = renderer.payload(stories, target.ui_language, {})
+                phrases = {p for s in stories for p in s.phrases}
+                own = {p: spelled[(user_id, p)] for p in phrases if (user_id, p) in spelled}
+                payload = renderer.payload(stories, target.ui_language, own)
                 slot = f"{min(wanted)}@{now:%Y%m%dT%H%M%S}"
                 items.append(OutboxItem(
                     user_id, target.chat_id, KIND, slot, payload, not_before=plan.not_before,

@@ -85,13 +85,23 @@ class FollowStore:
 
     def followers(self, keys: Iterable[str]) -> dict[str, list[int]]:
         """Who follows each of ``keys`` (keys nobody follows are absent)."""
+        return self.followers_and_spellings(keys)[0]
+
+    def followers_and_spellings(
+        self, keys: Iterable[str]
+    ) -> tuple[dict[str, list[int]], dict[tuple[int, str], str]]:
+        """Who follows each of ``keys``, and how each follower typed it where that differs
+        from the key (an alert names the phrase as the reader wrote it)."""
         wanted = sorted(set(keys))
         out: dict[str, list[int]] = {}
+        spelled: dict[tuple[int, str], str] = {}
         with self._engine.connect() as conn:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
-                for key, user_id in conn.execute(
-                    select(_FP.c.key, _FP.c.user_id).where(_FP.c.key.in_(chunk))
+                for key, user_id, phrase in conn.execute(
+                    select(_FP.c.key, _FP.c.user_id, _FP.c.phrase).where(_FP.c.key.in_(chunk))
                 ):
                     out.setdefault(key, []).append(int(user_id))
-        return out
+                    if phrase != key:
+                        spelled[(int(user_id), key)] = phrase
+        return out, spelled

@@ -107,7 +107,7 @@ def test_a_followed_word_alerts_once_per_story(
     sent = alert_bot.call(alert_bot.pusher.drain)
     assert sent is not None and sent.sent == 1, "several matches in one pass: one message"
     (alert,) = alerts(fake)
-    assert "“tidal power”" in alert.text.splitlines()[0]
+    assert alert.text.splitlines()[0] == "🔔 New stories about “Tidal power”", "as typed"
     assert "Harbour city opens its TIDAL POWER station" in alert.text
     assert B1_TEXT in alert.text and "Budget talks" not in alert.text
     assert [b["text"] for b in alert.buttons[0]][:2] == ["1 · 📖 Full story", "🔗 Related"]
