@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from digest.phrases import MAX_PHRASE_CHARS, MAX_PHRASE_TOKENS, phrase_key
+from digest.phrases import MAX_PHRASE_CHARS, MAX_PHRASE_TOKENS, phrase_key, tokens
 from handlers.messaging import answer_expired, edit_in_place
 from storage.follows import FollowStore
 from storage.users import UserStore
@@ -51,18 +51,19 @@ class Follows:
             await message.reply_text(follow_usage(language, MAX_FOLLOWS), parse_mode=ParseMode.HTML)
             return
         key = phrase_key(typed)
-        if len(typed) > MAX_PHRASE_CHARS or (key is None and typed):
-            too_long = len(typed) > MAX_PHRASE_CHARS or len(typed.split()) > MAX_PHRASE_TOKENS
+        if len(typed) > MAX_PHRASE_CHARS:
+            hint = _("A phrase can be at most {chars} characters. Try a shorter one.")
+            await message.reply_text(hint.format(chars=MAX_PHRASE_CHARS))
+            return
+        if key is None:
+            many = len(tokens(typed)) > MAX_PHRASE_TOKENS
             hint = (
-                _("A phrase can be at most {chars} characters. Try a shorter one.").format(
-                    chars=MAX_PHRASE_CHARS
-                )
-                if too_long
+                _("A phrase can have at most {words} words.").format(words=MAX_PHRASE_TOKENS)
+                if many
                 else _("Send words to follow, e.g. /follow climate summit.")
             )
             await message.reply_text(hint)
             return
-        assert key is not None
         added = await asyncio.to_thread(self.follows.add, reader.id, typed, key, MAX_FOLLOWS)
         shown = isolate(typed, language)
         if added is None:

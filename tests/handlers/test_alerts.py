@@ -178,6 +178,8 @@ def test_follow_limits_and_the_following_list(alert_bot: RunningBot, fake: FakeB
     assert "/follow" in user.send("/follow").text, "alone: how to use it"
     refused = user.send("/follow " + "x" * 51)
     assert "at most 50 characters" in refused.text
+    assert "at most 8 words" in user.send("/follow a b c d e f g h i").text
+    assert "Send words to follow" in user.send("/follow ?!").text
     for n in range(20):
         user.send(f"/follow topic{n}")
     assert "You follow 20 phrases already" in user.send("/follow one more").text
