@@ -35,29 +35,36 @@ from digest.related import RelatedFinder, RelatedIndex
 from handlers import basics
 from handlers.broadcast import Broadcasts
 from handlers.digests import Digests
+from handlers.follows import Follows
 from handlers.headlines import Headlines
 from handlers.membership import Membership
 from handlers.search import SearchHandlers
+from handlers.mutes import Mutes
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
+from push.alerts import AlertDispatcher
 from push.outbox_sender import OutboxSender
 from push.push_request import PushRequest
 from push.pusher import Pusher, worker_identity
 from push.tick import DigestScheduler
+from storage.alerts import AlertStore
 from storage.article_texts import ArticleTextStore
 from storage.articles import ArticleStore
 from storage.broadcasts import BroadcastStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
 from storage.feeds import FeedStore
+from storage.follows import FollowStore
 from storage.leases import LeaseStore
+from storage.mutes import MuteStore
 from storage.processed_updates import ProcessedUpdateStore
 from storage.saved_searches import SavedSearchStore
 from storage.search import ArticleSearch
 from storage.stats import StatsStore
 from storage.users import UserStore
 from views.i18n import DEFAULT_UI_LANGUAGE, UI_LANGUAGES, translations
+from views.mutes import TYPING_WORD
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +111,16 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def build_ingestor(services: Services, fetcher: Fetcher) -> Ingestor:
+def build_ingestor(services: Services, fetcher: Fetcher, clock: Clock = utcnow) -> Ingestor:
+    """The ingest pass with keyword alerts after it (``push.alerts``)."""
     timing = FeedTiming(refresh=timedelta(seconds=services.settings.feed_refresh_seconds))
-    return Ingestor(services.catalog, services.feeds, services.articles, fetcher, timing=timing)
+    alerts = AlertDispatcher(
+        FollowStore(services.engine), AlertStore(services.engine), services.catalog
+    )
+    return Ingestor(
+        services.catalog, services.feeds, services.articles, fetcher, timing=timing,
+        clock=clock, after_pass=alerts,
+    )  # fmt: skip
 
 
 def build_bot(
@@ -131,8 +145,9 @@ def build_bot(
     # its timeouts fit Telegram's send latency and tell "not sent" from "maybe delivered".
     push_bot = Bot(token, base_url=settings.telegram_api_base_url, request=PushRequest())
     scheduler = DigestScheduler(
-        services.users, services.articles, services.deliveries, services.catalog
-    )
+        services.users, services.articles, services.deliveries, services.catalog,
+        mutes=MuteStore(services.engine),
+    )  # fmt: skip
     worker = worker_identity()
     sender = OutboxSender(
         push_bot, services.deliveries, services.users, worker_id=worker,
@@ -157,11 +172,14 @@ def build_bot(
         schedule_pushes(application, pusher)
         schedule_related(application, related)
         schedule_broadcast_progress(application, broadcasts)
-        pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)
+        pruning = DeliveredPruning(
+            services.deliveries, DEFAULT_RETENTION, clock, processed,
+            AlertStore(services.engine),
+        )  # fmt: skip
         schedule_pruning(application, pruning)
         if settings.feed_fetch_enabled:
             schedule_ingest(
-                application, build_ingestor(services, fetcher), settings.feed_refresh_seconds
+                application, build_ingestor(services, fetcher, clock), settings.feed_refresh_seconds
             )
 
     async def post_shutdown(application: Application) -> None:
@@ -182,8 +200,13 @@ def build_bot(
         .build()
     )
     processor.adopt_orphans_into(updates, application.bot)
-    setup = SetupFlow(services.users, services.catalog, clock, settings.admin_ids)
-    headlines = Headlines(services.users, services.articles, services.catalog, clock)
+    mute_store = MuteStore(services.engine)
+    mutes = Mutes(services.users, mute_store, services.articles, services.catalog)
+    setup = SetupFlow(
+        services.users, services.catalog, clock, settings.admin_ids,
+        typed_inputs={TYPING_WORD: mutes.receive_muted_word},
+    )  # fmt: skip
+    headlines = Headlines(services.users, services.articles, services.catalog, clock, mute_store)
     digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)
     stats = StatsHandler(
         StatsStore(services.engine), services.users, settings.admin_ids,
@@ -200,10 +223,14 @@ def build_bot(
     membership = Membership(services.users, clock)
     search = SearchHandlers(
         services.users, services.articles, ArticleSearch(services.engine),
-        SavedSearchStore(services.engine), services.catalog, clock,
+        SavedSearchStore(services.engine), services.catalog, clock, mutes=mute_store.sources_and_words,
     )  # fmt: skip
+    follows = Follows(services.users, FollowStore(services.engine))
     application.add_handlers(
-        routes(setup, headlines, digests, stats, stories, broadcasts, membership, search)
+        routes(
+            setup, headlines, digests, stats, stories, broadcasts, membership, search, follows,
+            mutes,
+        )
     )
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)

@@ -14,6 +14,7 @@ from digest.ingest import Ingestor
 from digest.related import RelatedFinder
 from handlers.broadcast import Broadcasts
 from push.pusher import Pusher
+from storage.alerts import AlertStore
 from storage.deliveries import DeliveryStore
 from storage.processed_updates import RETENTION as UPDATE_ID_RETENTION
 from storage.processed_updates import ProcessedUpdateStore
@@ -130,12 +131,17 @@ class DeliveredPruning:
     retention: timedelta
     clock: Clock
     processed_updates: ProcessedUpdateStore | None = None  # update ids, kept two days
+    alerts: AlertStore | None = None  # stories alerted, kept as long as the stories
 
     def run(self) -> int:
         if self.processed_updates is not None:
             forgotten = self.processed_updates.prune(self.clock() - UPDATE_ID_RETENTION)
             if forgotten:
                 log.info("forgot %d processed update ids", forgotten)
+        if self.alerts is not None:
+            forgotten = self.alerts.prune(self.clock() - self.retention)
+            if forgotten:
+                log.info("forgot %d alerted-story records", forgotten)
         return self.deliveries.prune_delivered_articles(self.clock() - self.retention)
 
 

@@ -16,10 +16,14 @@ from handlers import basics
 from handlers.broadcast import Broadcasts
 from handlers.digests import CALLBACK_PATTERN as PAUSE_BUTTONS
 from handlers.digests import Digests
+from handlers.follows import CALLBACK_PATTERN as FOLLOWING_BUTTONS
+from handlers.follows import Follows
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.membership import Membership
 from handlers.search import SearchHandlers
+from handlers.mutes import CALLBACK_PATTERN as MUTE_BUTTONS
+from handlers.mutes import Mutes
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
@@ -42,6 +46,8 @@ def routes(
     broadcasts: Broadcasts,
     membership: Membership,
     search: SearchHandlers,
+    follows: Follows,
+    mutes: Mutes,
 ) -> list[BaseHandler]:
     base = basics.Basics(setup.users)
     return [
@@ -54,6 +60,8 @@ def routes(
         CommandHandler("digest", digests.send_digest_now, filters=PRIVATE),
         CommandHandler("pause", digests.offer_pause, filters=PRIVATE),
         CommandHandler("resume", digests.resume_digests, filters=PRIVATE),
+        CommandHandler("follow", follows.follow_phrase, filters=PRIVATE),
+        CommandHandler("following", follows.show_following, filters=PRIVATE),
         CommandHandler("help", base.show_help, filters=PRIVATE),
         CommandHandler("stats", stats.show_stats, filters=PRIVATE),
         CommandHandler("broadcast", broadcasts.start_broadcast, filters=PRIVATE),
@@ -63,6 +71,8 @@ def routes(
         CallbackQueryHandler(search.answer_search_button, pattern=SEARCH_BUTTONS),
         InlineQueryHandler(search.answer_inline_query),
         CallbackQueryHandler(stories.answer_story_button, pattern=STORY_BUTTONS),
+        CallbackQueryHandler(follows.answer_following_button, pattern=FOLLOWING_BUTTONS),
+        CallbackQueryHandler(mutes.answer_mute_button, pattern=MUTE_BUTTONS),
         CallbackQueryHandler(broadcasts.answer_broadcast_button, pattern=BROADCAST_BUTTONS),
         CallbackQueryHandler(setup.answer_setup_button),
         MessageHandler(PRIVATE & filters.COMMAND, base.answer_unknown_command),

@@ -47,7 +47,9 @@ from push.push_request import PushRequest
 from push.pusher import LEASE_TTL, Pusher, worker_identity
 from push.tick import BATCH as COMPOSE_BATCH
 from push.tick import DigestScheduler
+from storage.alerts import AlertStore
 from storage.broadcasts import BroadcastStore
+from storage.mutes import MuteStore
 from storage.processed_updates import ProcessedUpdateStore
 
 log = logging.getLogger(__name__)
@@ -159,11 +161,13 @@ async def _compose_role(
     tick over more compose workers, larger ones cost less per reader."""
     scheduler = DigestScheduler(
         services.users, services.articles, services.deliveries, services.catalog,
-        batch_size=batch,
+        batch_size=batch, mutes=MuteStore(services.engine),
     )  # fmt: skip
     # Receivers started with --receive-only run no jobs: the compose role forgets old update ids.
     processed = ProcessedUpdateStore(services.engine)
-    pruning = DeliveredPruning(services.deliveries, DEFAULT_RETENTION, clock, processed)
+    pruning = DeliveredPruning(
+        services.deliveries, DEFAULT_RETENTION, clock, processed, AlertStore(services.engine)
+    )
     next_prune = time.monotonic() + 60
     while not stop.is_set():
         started = time.monotonic()

@@ -27,8 +27,10 @@ dead publisher never holds up the others):
    or, where shared names and numbers make it clear, of another (``cluster.ClusterIndex``, one
    for all languages), keeping its own id as the cluster id when nothing matches.
    Steps 5-6 run as soon as this feed is fetched: a slow feed never delays the others' stories.
-7. After all feeds: prune articles older than the retention, and report exact counts, with each
-   feed's time (``timings``, slowest first).
+7. After all feeds: hand the pass's new articles (with their clusters) to ``after_pass`` when
+   given (keyword alerts, ``push.alerts``: one matcher per pass, never per story), prune
+   articles older than the retention, and report exact counts, with each feed's time
+   (``timings``, slowest first). A failing ``after_pass`` is logged, never the pass's failure.
 
 Isolation: anything unexpected that goes wrong with one feed (a bug, hostile input we did not
 foresee, one feed's database error) is that feed's failure, recorded and backed off like a
@@ -54,7 +56,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -105,6 +107,7 @@ class IngestReport:
 
 
 Progress = Callable[[int, int], None]
+AfterPass = Callable[[list[ArticleRow], datetime], object]
 STOP_GRACE_SECONDS = 5.0  # on stop, how long feeds in flight may finish before they are given back
 
 
@@ -131,8 +134,11 @@ class Ingestor:
         retention: timedelta = DEFAULT_RETENTION,
         cluster_params: ClusterParams = ClusterParams(),
         clock: Clock = utcnow,
+        after_pass: AfterPass | None = None,
     ) -> None:
         self.catalog = catalog
+        self.after_pass = after_pass
+        self._new: list[ArticleRow] = []  # this pass's new articles, for ``after_pass``
         self.feeds = feeds
         self.articles = articles
         self.fetcher = fetcher
@@ -172,6 +178,7 @@ class Ingestor:
         await self._db(self.feeds.sync, catalog_feeds, now)
         due_until = due_by(now, self.timing)
         self._index = None
+        self._new = []
         in_flight: dict[asyncio.Task[None], int] = {}
         wake = asyncio.Event()
         exhausted = False
@@ -209,6 +216,7 @@ class Ingestor:
             await asyncio.gather(renewer, return_exceptions=True)
             # what was not recorded (given up on stop, or not in the catalog) is free again
             given_back = await self._db(self.feeds.release_claims, claims.worker, None)
+        await self._after_pass(now)
         if report.feeds:
             report.pruned = await self._db(self.articles.prune, now - self.retention)
         return self._finish(report, started, report.feeds, given_back)
@@ -250,6 +258,7 @@ class Ingestor:
         due = [f for f in every if f.next_fetch_at <= due_until] if only_due else every
         report.feeds, report.skipped = len(every), len(every) - len(due)
         self._index = None
+        self._new = []
         done = 0
 
         async def one(feed: FeedRow) -> None:
@@ -260,8 +269,20 @@ class Ingestor:
                 progress(done, len(due))
 
         await asyncio.gather(*(one(feed) for feed in due))
+        await self._after_pass(now)
         report.pruned = await self._db(self.articles.prune, now - self.retention)
         return self._finish(report, started, len(due))
+
+    async def _after_pass(self, now: datetime) -> None:
+        """Hand the pass's new articles to ``after_pass`` (in a worker thread, under the
+        database lock); its failure is logged and the pass goes on."""
+        new, self._new = self._new, []
+        if self.after_pass is None or not new:
+            return
+        try:
+            await self._db(self.after_pass, new, now)
+        except Exception:
+            log.exception("after the ingest pass: handling %d new articles failed", len(new))
 
     async def _isolated(
         self, feed: FeedRow, now: datetime, report: IngestReport, pass_started: float
@@ -384,11 +405,14 @@ class Ingestor:
     def _cluster(self, new: Iterable[ArticleRow], now: datetime) -> None:
         """Give each new article a cluster: a matching story's, or its own id."""
         assignments: dict[int, int] = {}
-        for row in sorted(new, key=lambda r: (r.published_at, r.id)):
+        rows = sorted(new, key=lambda r: (r.published_at, r.id))
+        for row in rows:
             index = self._index_for(row.language, now)
             assignments[row.id] = index.assign(_story(row))  # its own id if nothing matches
         if assignments:
             self.articles.set_clusters(assignments)
+        if self.after_pass is not None:
+            self._new += [replace(r, cluster_id=assignments.get(r.id, r.cluster_id)) for r in rows]
 
     def _index_for(self, language: str, now: datetime) -> ClusterIndex:
         """The pass's cluster index, holding the recent articles of every catalog language

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest.catalog import Catalog
+from digest.phrases import contains, text_key
 from digest.rank import (
     COVERAGE_BONUS_PER_SOURCE,
     MAX_COVERAGE_BONUS,
@@ -88,6 +89,7 @@ class CandidateIndex:
     ) -> None:
         self.now = now
         self.cluster_sources = cluster_sources
+        self._texts: dict[int, str] = {}  # text keys of articles a muted word was looked for in
         self.members: dict[int, list[ArticleRow]] = {}
         self.recency: dict[int, float] = {}
         self._alone: dict[tuple[int, bool], tuple[float, float, int, RankedStory]] = {}
@@ -111,6 +113,13 @@ class CandidateIndex:
             entries.sort(key=lambda e: (-e[0], e[1]))
         self.lists = lists
         self.keys = frozenset(a.cluster_id if a.cluster_id is not None else a.id for a in articles)
+
+    def has_word(self, article: ArticleRow, words: tuple[str, ...]) -> bool:
+        """Whether the article contains one of ``words`` (its text read once per tick)."""
+        text = self._texts.get(article.id)
+        if text is None:
+            text = self._texts[article.id] = text_key(article.title, article.summary)
+        return any(contains(text, word) for word in words)
 
     def alone(self, article: ArticleRow, primary: bool) -> tuple[float, float, int, RankedStory]:
         """The ranking entry of a story with one article (shared by every selection)."""
@@ -155,8 +164,11 @@ class RankedStream:
                 return None
         return self.stories[position]
 
-    def fresh(self, received: Collection[int], size: int) -> tuple[RankedStory, ...]:
-        """The best ``size`` stories whose key is not in ``received``."""
+    def fresh(
+        self, received: Collection[int], size: int, muted_words: tuple[str, ...] = ()
+    ) -> tuple[RankedStory, ...]:
+        """The best ``size`` stories whose key is not in ``received`` and whose title and
+        summary contain none of ``muted_words`` (phrase keys, ``digest.phrases``)."""
         out: list[RankedStory] = []
         position = 0
         while len(out) < size:
@@ -164,9 +176,9 @@ class RankedStream:
             if story is None:
                 break
             article = story.article
-            if (article.cluster_id if article.cluster_id is not None else article.id) not in (
-                received
-            ):
+            if (
+                article.cluster_id if article.cluster_id is not None else article.id
+            ) not in received and not (muted_words and self._index.has_word(article, muted_words)):
                 out.append(story)
             position += 1
         return tuple(out)

@@ -144,6 +144,26 @@ def _slot(scheduled_at: datetime, schedule: Schedule, zone: ZoneInfo) -> Slot:
     return Slot(scheduled_at, max(scheduled_at, _to_utc(end_day, end, zone)))
 
 
+def quiet_hours_end(
+    moment: datetime, timezone: str | None, quiet_start: int | None, quiet_end: int | None
+) -> datetime | None:
+    """When quiet hours holding ``moment`` end (aware UTC), or None if it is not in quiet
+    hours: an alert found then waits until this instant, as a digest slot would (same rules).
+    An unknown timezone is read as UTC."""
+    if quiet_start is None or quiet_end is None:
+        return None
+    try:
+        zone = _zone(timezone or "UTC")
+    except ValueError:
+        zone = _zone("UTC")
+    local = _utc(moment).astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    if not in_quiet_hours(minute, quiet_start, quiet_end):
+        return None
+    end_day = local.date() if minute < quiet_end else local.date() + timedelta(days=1)
+    return max(_utc(moment), _to_utc(end_day, quiet_end, zone))
+
+
 def slots_between(schedule: Schedule, start: datetime, end: datetime) -> list[Slot]:
     """Every slot with ``start < scheduled_at <= end``, ascending, one per distinct instant.
 

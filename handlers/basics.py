@@ -29,6 +29,8 @@ def command_descriptions(_: Gettext) -> list[tuple[str, str]]:
         ("headlines", _("Top stories now, by category")),
         ("search", _("Find stories of the last two weeks")),
         ("digest", _("Your digest, right now")),
+        ("follow", _("Get new stories about a word or phrase")),
+        ("following", _("The phrases you follow")),
         ("settings", _("Change countries, languages, sources, times")),
         ("pause", _("Pause digests for a while")),
         ("resume", _("Resume paused digests")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import datetime
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ChatAction, ParseMode
@@ -11,10 +12,12 @@ from telegram.ext import ContextTypes
 
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog
 from digest.clock import Clock, utcnow
+from digest.mutes import NO_MUTES, drop_muted, without_sources
 from digest.rank import RankedStory
-from digest.selection import selection_for, top_stories
+from digest.selection import Selection, selection_for, top_stories
 from handlers.messaging import answer_expired, edit_in_place
 from storage.articles import ArticleStore
+from storage.mutes import MuteStore
 from storage.users import Reader, UserStore
 from views.bidi import rtl_start
 from views.digest import story_buttons
@@ -40,11 +43,13 @@ class Headlines:
         articles: ArticleStore,
         catalog: Catalog,
         clock: Clock = utcnow,
+        mutes: MuteStore | None = None,
     ) -> None:
         self.users = users
         self.articles = articles
         self.catalog = catalog
         self.clock = clock
+        self.mutes = mutes
 
     async def show_headlines(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/headlines alone offers a category picker; with a category it shows page one."""
@@ -108,7 +113,7 @@ class Headlines:
         now = self.clock()
         wanted = None if category == ALL_CATEGORIES else category
         selection = selection_for(reader, self.catalog)
-        stories = await asyncio.to_thread(top_stories, self.articles, selection, wanted, now)
+        stories = await asyncio.to_thread(self._stories, reader.id, selection, wanted, now)
         title = "📰 " + _("Headlines · {category}").format(category=category_label(category, _))
         if not stories:
             empty = _("No stories from your sources here yet. New ones arrive every few minutes.")
@@ -126,6 +131,14 @@ class Headlines:
         return rtl_start(text, reader.ui_language), self._keyboard(
             shown, first, category, page, pages, _
         )
+
+    def _stories(
+        self, user_id: int, selection: Selection, category: str | None, now: datetime
+    ) -> list[RankedStory]:
+        """Top stories without what the reader muted. Runs in a worker thread."""
+        muted = self.mutes.for_user(user_id) if self.mutes is not None else NO_MUTES
+        selection = without_sources(selection, muted.sources)
+        return drop_muted(top_stories(self.articles, selection, category, now), muted)
 
     def _keyboard(
         self,

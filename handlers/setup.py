@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 from telegram import Bot, BotCommandScopeChat, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
@@ -54,6 +55,7 @@ from views.setup import step_view, summary_html
 log = logging.getLogger(__name__)
 
 STOP_STEP = "x"  # the /stop menu: not a step of the flow, so never a StepKind
+TypedInput = Callable[[Update, ContextTypes.DEFAULT_TYPE, Reader], Awaitable[None]]
 # What the settings menu's buttons may open (the optional parts open from the mandatory ones).
 SETTINGS_PARTS = frozenset(
     {
@@ -77,11 +79,14 @@ class SetupFlow:
         catalog: Catalog,
         clock: Clock = utcnow,
         admin_ids: frozenset[int] = frozenset(),
+        typed_inputs: Mapping[str, TypedInput] | None = None,
     ) -> None:
         self.users = users
         self.catalog = catalog
         self.clock = clock
         self.admin_ids = admin_ids
+        # Other parts of /settings that wait for typed text (a muted word): stored step → handler
+        self.typed_inputs = dict(typed_inputs or {})
 
     # ------------------------------------------------------------------ commands
     async def start_setup(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -320,6 +325,10 @@ class SetupFlow:
             return
         _ = gettext_for(reader.ui_language)
         typed = message.text or ""
+        other = self.typed_inputs.get(reader.flow_step or "")
+        if other is not None:
+            await other(update, context, reader)
+            return
         if reader.flow_step == StepKind.TIMES:
             minutes = parse_times(typed)
             if minutes is None:

@@ -39,6 +39,7 @@ from views.digest import FULL_STORY, RELATED, STORY_STEP, story_buttons
 from views.full_story import fallback_text, share_url, story_pages
 from views.i18n import Gettext, gettext_for, ui_language_for
 from views.keyboards import button, decode, markup, pattern, prefix
+from views.mutes import mute_row
 from views.render import esc
 from views.search import parse_deep_link
 from views.story import clip, source_name, story_html
@@ -200,10 +201,13 @@ class Stories:
         found = await asyncio.to_thread(self._related, article.id, wanted, now)
         language = reader.ui_language if reader else "en"
         title = _("Related to: {title}").format(title=isolate(clip(article.title, 160), language))
+        mute = mute_row(article.source_id, article.id, self.catalog, _)
         if not found:
             text = f"<b>{esc(title)}</b>\n\n" + esc(_("No related stories yet."))
             text = rtl_start(text, language)
-            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML)
+            await context.bot.send_message(
+                chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup([mute])
+            )
             return
         blocks = [f"<b>🔗 {esc(title)}</b>"]
         rows = []
@@ -212,6 +216,7 @@ class Stories:
             blocks.append(story_html(number, ranked, self.catalog, now, language, _))
             source = source_name(item.article.source_id, self.catalog)
             rows.append(story_buttons(number, item.article.id, source, item.article.url, _))
+        rows.append(mute)
         await context.bot.send_message(
             chat_id, rtl_start("\n\n".join(blocks), language), parse_mode=ParseMode.HTML,
             reply_markup=markup(rows),

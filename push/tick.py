@@ -35,11 +35,13 @@ from sqlalchemy.engine import Connection
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
+from digest.mutes import without_sources
 from digest.reader_selection import CandidateIndex, RankedStream
 from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
 from storage.articles import ArticleStore
 from storage.deliveries import DeliveryStore, DigestItem, DigestMessage
+from storage.mutes import NO_MUTES, MuteSet, MuteStore
 from storage.users import Reader, UserStore
 from views.digest import DigestRenderer, as_payload, empty_digest_text
 
@@ -105,7 +107,9 @@ class DigestScheduler:
         *,
         grace: timedelta = DEFAULT_GRACE,
         batch_size: int = BATCH,
+        mutes: MuteStore | None = None,
     ) -> None:
+        self.mutes = mutes  # None: nobody's mutes are read (benchmarks of the plain tick)
         self.users = users
         self.articles = articles
         self.deliveries = deliveries
@@ -147,9 +151,11 @@ class DigestScheduler:
             received = self.deliveries.received_many(
                 [current.id], now - HEADLINE_WINDOW * 2, held.connection
             )
+            muted = self._mutes_of([current.id], held.connection).get(current.id, NO_MUTES)
             self._compose_for(
-                current, slot_key, state, received[current.id], messages, items, TickReport()
-            )
+                current, slot_key, state, received[current.id], messages, items, TickReport(),
+                muted,
+            )  # fmt: skip
             return self.deliveries.enqueue_digests(messages, items, now, held.connection)
 
     def _batch(
@@ -179,13 +185,19 @@ class DigestScheduler:
                 [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection
             )
             state.messages = {}  # message indexes are per batch (the list written with it)
+            mutes = self._mutes_of([r.id for r, _ in sending], connection)
             for reader, slot_key in sending:
                 self._compose_for(
-                    reader, slot_key, state, received[reader.id], messages, items, report
-                )
+                    reader, slot_key, state, received[reader.id], messages, items, report,
+                    mutes.get(reader.id, NO_MUTES),
+                )  # fmt: skip
             report.enqueued += self.deliveries.enqueue_digests(messages, items, now, connection)
             report.messages += len(messages)
         self.users.set_next_due_many(next_due, connection)
+
+    def _mutes_of(self, user_ids: list[int], connection: Connection) -> dict[int, MuteSet]:
+        """The mutes of the readers who muted anything (two queries a batch; none muted: {})."""
+        return {} if self.mutes is None else self.mutes.many(user_ids, connection)
 
     def _decide(self, reader: Reader, state: _Tick) -> DueDecision:
         """``decide`` for the reader; readers with equal inputs share one (a pure function)."""
@@ -211,22 +223,31 @@ class DigestScheduler:
         messages: list[DigestMessage],
         items: list[DigestItem],
         report: TickReport,
+        muted: MuteSet = NO_MUTES,
     ) -> None:
-        """Append one outbox row per category of ``reader`` (empty digests per their choice)."""
+        """Append one outbox row per category of ``reader`` (empty digests per their choice).
+
+        Mutes are part of what makes digests equal: muted sources leave the selection (its own
+        ranking, shared by readers who muted the same), muted words join the digest's key. A
+        reader who muted nothing has the plain key, shared with everyone like them."""
         selection = state.selections.get(reader.countries)
         if selection is None:
             selection = state.selections[reader.countries] = selection_for(reader, self.catalog)
+        if muted.sources:
+            selection = without_sources(selection, muted.sources)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
         zone = reader.timezone or "UTC"
         for category in reader.categories:
             already = frozenset(received.get(category, ()))
-            key = (selection, category, already, size)
+            key: tuple[object, ...] = (selection, category, already, size)
+            if muted.words:
+                key += (muted.words,)
             digest = state.digests.get(key)
             if digest is None:
                 stories = (
                     ()
                     if selection.empty
-                    else state.stream(selection, category).fresh(already, size)
+                    else state.stream(selection, category).fresh(already, size, muted.words)
                 )
                 digest = state.digests[key] = Digest(category=category, stories=stories)
             if not digest.stories and reader.empty_digest != "say":

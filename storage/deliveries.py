@@ -61,6 +61,7 @@ class OutboxItem:
     slot_key: str
     payload: dict[str, Any]
     broadcast_id: int | None = None
+    not_before: datetime | None = None  # held until then (an alert in quiet hours), else now
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,18 +125,31 @@ class DeliveryStore:
         items: Sequence[OutboxItem],
         now: datetime,
         delivered: Sequence[tuple[int, str, int]] = (),
+        connection: Connection | None = None,
     ) -> int:
         """Write pushes (skipping slots already in the outbox) and the stories they carry.
 
         ``delivered`` holds (user_id, category, article_id); duplicates are ignored. Returns how
-        many outbox rows were new.
+        many outbox rows were new. In ``connection``'s transaction when given.
         """
-        now = _utc(now)
+        if connection is None:
+            with self._engine.begin() as conn:
+                return self._enqueue(conn, items, _utc(now), delivered)
+        return self._enqueue(connection, items, _utc(now), delivered)
+
+    def _enqueue(
+        self,
+        conn: Connection,
+        items: Sequence[OutboxItem],
+        now: datetime,
+        delivered: Sequence[tuple[int, str, int]],
+    ) -> int:
         rows = [
             {
                 "user_id": i.user_id, "chat_id": i.chat_id, "kind": i.kind,
                 "slot_key": i.slot_key, "broadcast_id": i.broadcast_id, "payload": i.payload,
-                "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                "status": "pending", "attempts": 0, "created_at": now,
+                "next_attempt_at": now if i.not_before is None else _utc(i.not_before),
             }
             for i in items
         ]  # fmt: skip
@@ -144,14 +158,13 @@ class DeliveryStore:
             for u, c, a in dict.fromkeys(delivered)
         ]
         inserted = 0
-        with self._engine.begin() as conn:
-            if rows:
-                stmt = _insert(conn, _OUTBOX).on_conflict_do_nothing(
-                    index_elements=["user_id", "kind", "slot_key"]
-                )
-                inserted = len(conn.execute(stmt.returning(_T.id), rows).all())
-            if stories:
-                conn.execute(_insert(conn, _DA).on_conflict_do_nothing(), stories)
+        if rows:
+            stmt = _insert(conn, _OUTBOX).on_conflict_do_nothing(
+                index_elements=["user_id", "kind", "slot_key"]
+            )
+            inserted = len(conn.execute(stmt.returning(_T.id), rows).all())
+        if stories:
+            conn.execute(_insert(conn, _DA).on_conflict_do_nothing(), stories)
         return inserted
 
     def enqueue_digests(

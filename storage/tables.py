@@ -355,3 +355,62 @@ Index(
     sqlite_where=_BROADCAST_STATUS == "sending",
     postgresql_where=_BROADCAST_STATUS == "sending",
 )
+
+
+def _user_ref() -> Column[int]:
+    """A reader's id in a table with its own primary key; rows go with the reader."""
+    return Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+
+
+class FollowedPhrase(SQLModel, table=True):
+    """A phrase a reader follows (/follow): new stories containing it are pushed as alerts.
+
+    ``phrase`` is what the reader typed (shown back to them), ``key`` its normalised tokens
+    (``digest.phrases.phrase_key``): unique per reader, and indexed because a fetch pass looks
+    up the followers of the phrases it found."""
+
+    __tablename__ = "followed_phrases"
+    __table_args__ = (
+        UniqueConstraint("user_id", "key", name="uq_followed_phrases_user_key"),
+        Index("ix_followed_phrases_key", "key"),
+    )
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    user_id: int = Field(sa_column=_user_ref())
+    phrase: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class MutedSource(SQLModel, table=True):
+    """A source a reader never wants to see (digests, headlines, alerts, search)."""
+
+    __tablename__ = "muted_sources"
+
+    user_id: int = Field(sa_column=_user_fk())
+    source_id: str = Field(primary_key=True, max_length=64)
+
+
+class MutedWord(SQLModel, table=True):
+    """A word or phrase whose stories a reader never wants to see; ``key`` as for phrases."""
+
+    __tablename__ = "muted_words"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_muted_words_user_key"),)
+
+    id: int | None = Field(default=None, sa_column=_id_column())
+    user_id: int = Field(sa_column=_user_ref())
+    word: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+
+
+class SentAlert(SQLModel, table=True):
+    """A story a reader has been alerted to: never twice (the primary key is the dedupe).
+    ``story_key`` is the story's cluster id, else its article id, as for digests."""
+
+    __tablename__ = "sent_alerts"
+
+    user_id: int = Field(sa_column=_user_fk())
+    story_key: int = Field(
+        sa_column=Column(BigInteger, primary_key=True, autoincrement=False, nullable=False)
+    )
+    created_at: datetime = Field(default_factory=utcnow, index=True)

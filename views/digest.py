@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -122,19 +123,22 @@ class DigestRenderer:
     def payload(self, digest: Digest, ui_language: str, timezone: str) -> dict[str, Any]:
         """Bot API parameters for a non-empty digest."""
         header, size = self._header(digest.category, ui_language, timezone)
+        return self.stories_payload(header, size, digest.stories, ui_language)
+
+    def stories_payload(
+        self, header: str, size: int, stories: Sequence[RankedStory], ui_language: str
+    ) -> dict[str, Any]:
+        """A digest's message under any ``header`` (HTML, ``size`` its visible length): what
+        keyword alerts send, with the same story blocks and buttons, rendered once."""
         text = header
         for budget in range(len(_BUDGETS)):
-            blocks = [
-                self._block(i + 1, s, ui_language, budget) for i, s in enumerate(digest.stories)
-            ]
+            blocks = [self._block(i + 1, s, ui_language, budget) for i, s in enumerate(stories)]
             text = "\n\n".join([header, *(b for b, _ in blocks)])
             if size + sum(n + 2 for _, n in blocks) <= MAX_TEXT:
                 break
         payload = as_payload(text, None)
         payload["reply_markup"] = {
-            "inline_keyboard": [
-                self._row(i + 1, s, ui_language) for i, s in enumerate(digest.stories)
-            ]
+            "inline_keyboard": [self._row(i + 1, s, ui_language) for i, s in enumerate(stories)]
         }
         return payload
 

@@ -23,6 +23,7 @@ from views.flow import (
 from views.i18n import ENDONYMS, Gettext, gettext_for, joined, language_name
 from views.keyboards import Action, button, markup, rows_of
 from views.labels import category_label, country_label, source_label
+from views.mutes import settings_buttons as mute_settings_buttons
 from views.render import bold, esc, hhmm, italic
 
 CHECK = "✅ "
@@ -254,6 +255,7 @@ def _settings_menu(step: Step, reader: Reader, catalog: Catalog, _: Gettext) -> 
     buttons.append(part("🔢 " + _("Stories per digest"), Step(StepKind.DIGEST_SIZE)))
     buttons.append(part("📭 " + _("Empty digests"), Step(StepKind.EMPTY_DIGEST)))
     buttons.append(part("🌐 " + _("Language of the bot"), Step(StepKind.UI_LANGUAGE)))
+    buttons.extend(mute_settings_buttons(_))
     body = summary_html(reader, catalog) + "\n\n" + esc(_("Tap a part to change it."))
     return _("Settings"), body, rows_of(buttons, 2)
 

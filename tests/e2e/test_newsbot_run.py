@@ -18,7 +18,19 @@ from newsbot_testing.launcher import bot_env, newsbot, run_cli
 from tests.handlers.user import TelegramUser
 from tests.integration.news_fixtures import BUDGET_EN, HOCKEY_EN, rss, write_catalog
 
-COMMANDS = ["start", "headlines", "search", "digest", "settings", "pause", "resume", "help", "stop"]
+COMMANDS = [
+    "start",
+    "headlines",
+    "search",
+    "digest",
+    "follow",
+    "following",
+    "settings",
+    "pause",
+    "resume",
+    "help",
+    "stop",
+]
 
 
 def test_run_without_token_names_the_variable(tmp_path: Path) -> None:

@@ -23,8 +23,18 @@ from tests.handlers.user import TelegramUser
 from views.i18n import ENDONYMS, UI_LANGUAGES, gettext_for, translations
 
 READER_COMMANDS = [
-    "start", "headlines", "search", "digest", "settings", "pause", "resume", "help", "stop",
-]  # fmt: skip
+    "start",
+    "headlines",
+    "search",
+    "digest",
+    "follow",
+    "following",
+    "settings",
+    "pause",
+    "resume",
+    "help",
+    "stop",
+]
 ADMIN, ABSENT_ADMIN = 7001, 7002
 
 

@@ -9,7 +9,19 @@ from tests.handlers.user import TelegramUser
 EXPIRED = "This menu has expired — send /settings"
 EXPIRED_DE = "Dieses Menü ist abgelaufen – sende /settings"  # Bob reads German
 
-COMMANDS = ["start", "headlines", "search", "digest", "settings", "pause", "resume", "help", "stop"]
+COMMANDS = [
+    "start",
+    "headlines",
+    "search",
+    "digest",
+    "follow",
+    "following",
+    "settings",
+    "pause",
+    "resume",
+    "help",
+    "stop",
+]
 
 
 def walk_to_categories_for_germany(user: TelegramUser) -> None:
