@@ -38,8 +38,8 @@ from handlers.digests import Digests
 from handlers.follows import Follows
 from handlers.headlines import Headlines
 from handlers.membership import Membership
-from handlers.search import SearchHandlers
 from handlers.mutes import Mutes
+from handlers.search import SearchHandlers
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import Stories
@@ -223,15 +223,14 @@ def build_bot(
     membership = Membership(services.users, clock)
     search = SearchHandlers(
         services.users, services.articles, ArticleSearch(services.engine),
-        SavedSearchStore(services.engine), services.catalog, clock, mutes=mute_store.sources_and_words,
+        SavedSearchStore(services.engine), services.catalog, clock,
+        mutes=mute_store.sources_and_words,
     )  # fmt: skip
     follows = Follows(services.users, FollowStore(services.engine))
     application.add_handlers(
-        routes(
-            setup, headlines, digests, stats, stories, broadcasts, membership, search, follows,
-            mutes,
-        )
-    )
+        routes(setup, headlines, digests, stats, stories, broadcasts, membership, search,
+               follows, mutes)
+    )  # fmt: skip
     application.add_error_handler(basics.on_error)
     return BotParts(application=application, pusher=pusher, broadcasts=broadcasts)
 

@@ -21,9 +21,9 @@ from handlers.follows import Follows
 from handlers.headlines import CALLBACK_PATTERN as HEADLINES_BUTTONS
 from handlers.headlines import Headlines
 from handlers.membership import Membership
-from handlers.search import SearchHandlers
 from handlers.mutes import CALLBACK_PATTERN as MUTE_BUTTONS
 from handlers.mutes import Mutes
+from handlers.search import SearchHandlers
 from handlers.setup import SetupFlow
 from handlers.stats import StatsHandler
 from handlers.stories import CALLBACK_PATTERN as STORY_BUTTONS
