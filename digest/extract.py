@@ -31,6 +31,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from digest import article_body, furniture
 from digest.errors import DigestError
 
 #: Options for ``trafilatura.bare_extraction``; chosen with ``python -m bench.extract``.
@@ -48,6 +49,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z",
     },
 }
+
+#: Furniture rules in force (all of :data:`digest.furniture.RULES`; the bench may drop some).
+FURNITURE_RULES = furniture.RULES
 
 #: A text this short (in words) that also carries a paywall marker is a teaser.
 PAYWALL_TEASER_WORDS = 200
@@ -166,7 +170,25 @@ def decode_html(body: bytes, content_type: str | None) -> str:
         codec = _codec(meta.group(1).decode("ascii", "replace"))
         if codec is not None and codec.startswith("utf-16"):
             codec = "utf-8"  # an ASCII-readable meta cannot be UTF-16: the spec says UTF-8
+        elif codec not in (None, "utf-8") and (as_utf8 := _valid_utf8(body)) is not None:
+            return as_utf8  # a stale meta: the bytes themselves are UTF-8
     return body.decode(codec or "utf-8", errors="replace")
+
+
+def _valid_utf8(body: bytes) -> str | None:
+    """The body as UTF-8 when all of it decodes and it has multibyte characters, else None.
+
+    Legacy single-byte text (Latin-1, windows-1252) or GB2312 almost never forms valid UTF-8
+    sequences throughout a page, so a whole-body strict decode that succeeds with non-ASCII
+    characters means the page was re-encoded (a CMS template kept an old ``<meta charset>``).
+    An all-ASCII body reads the same either way, so the meta is kept for it.
+    """
+    if body.isascii():
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _to_text(html: str | bytes, content_type: str | None) -> str:
@@ -230,6 +252,12 @@ def _meta(tree: HtmlElement, keys: set[str]) -> list[str]:
         if (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower() in keys
         or (meta.get("http-equiv") or "").lower() in keys
     ]
+
+
+def _titles(tree: HtmlElement) -> list[str]:
+    """The page's own headlines (``og:title``, ``<h1>``): a body line equal to one is furniture."""
+    headings = [h.text_content() for h in tree.iterfind(".//h1")]
+    return [*_meta(tree, {"og:title", "twitter:title"}), *headings]
 
 
 def _has_paywall_marker(tree: HtmlElement) -> bool:
@@ -299,25 +327,34 @@ def extract_article(
     """
     tree = _parse(_to_text(html, content_type))
     try:
-        result = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+        cleaned = furniture.strip_tree(tree, FURNITURE_RULES)
+        result = trafilatura.bare_extraction(cleaned, url=url, **TRAFILATURA_OPTIONS)
     except Exception as e:  # trafilatura and its date/lxml helpers may raise anything
         raise ExtractionError("parse_failed", f"{type(e).__name__}: {e}") from e
     doc = result if isinstance(result, Document) else None
     title = _clean(doc.title) if doc is not None else None
     paragraphs = _paragraphs(doc.text if doc is not None else None, title)
+    declared = [*article_body.json_ld_bodies(tree), *article_body.microdata_bodies(tree)]
+    if (body := article_body.better_body(paragraphs, declared, min_words)) is not None:
+        paragraphs = _paragraphs("\n".join(body), title)
+    elif "continued" in FURNITURE_RULES:
+        paragraphs += article_body.continued_body(tree, paragraphs)
+    links = furniture.link_blocks(tree) if "links" in FURNITURE_RULES else frozenset()
+    titles = [title or "", *_titles(tree)]
+    paragraphs = furniture.drop_lines(paragraphs, titles, links, FURNITURE_RULES)
     words = count_words("\n".join(paragraphs))
     if words < PAYWALL_TEASER_WORDS and _has_paywall_marker(tree):
         raise ExtractionError("paywalled", f"{words} words and a paywall marker")
-    if doc is None or not paragraphs:
+    if not paragraphs:
         raise ExtractionError("empty", "no main text found")
     if words < min_words:
         raise ExtractionError("too_short", f"{words} words, need {min_words}")
-    image = _clean(doc.image)
+    image = _clean(doc.image) if doc is not None else None
     return ExtractedArticle(
         title=title,
-        author=_clean(doc.author),
-        published=_published(tree, doc.date),
+        author=_clean(doc.author) if doc is not None else None,
+        published=_published(tree, doc.date if doc is not None else None),
         paragraphs=paragraphs,
-        language=_language(doc.language, tree),
+        language=_language(doc.language if doc is not None else None, tree),
         image_url=urljoin(url, image) if url and image else image,
     )
