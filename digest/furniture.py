@@ -117,7 +117,8 @@ def _furniture_class(el: HtmlElement) -> bool:
             continue  # "tag-deals", "category-newsletter": what the story is about
         if any(p in _FURNITURE_WORDS for p in parts):
             return True
-        if any(f"{a}-{b}" in _FURNITURE_WORDS for a, b in zip(parts, parts[1:], strict=False)):
+        pairs = zip(parts, parts[1:], strict=False)
+        if any(f"{a}-{b}" in _FURNITURE_WORDS or a + b in _FURNITURE_WORDS for a, b in pairs):
             return True
     return False
 
@@ -147,7 +148,7 @@ _TIME = re.compile(r"\b\d{1,2}[:.h]\d{2}\b")
 _DATE = re.compile(
     r"\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}\.\s?\d{1,2}\.(?!\d)"
 )
-_CREDIT = re.compile(r"^\(?\s*(?:©|\(c\)|photo|foto|image|bild|credit|crédit|photograph)\b", re.I)
+_CREDIT = re.compile(r"^\(?\s*(?:©|\(c\)|(?:photo|foto|image|bild|credit|crédit|photograph)\b)", re.I)
 
 
 def drop_lines(

@@ -205,36 +205,41 @@ def test_fast_presses_each_get_an_answer(
     assert len(pages.requests_for("/tidal")) == 1
 
 
-def test_long_story_continues_in_a_few_messages(
+def test_long_story_reads_to_the_end_in_numbered_parts(
     story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
 ) -> None:
-    paragraphs = "".join(
-        f"<p>Paragraph {i}: the council heard evidence about the harbour works, the tides, "
-        f"the turbines, the fishermen's concerns and the cost to the town. {'x' * 200}</p>"
-        for i in range(60)
-    )
-    body = (
-        "<html><head><title>Long read</title></head><body><article><h1>Long read</h1>"
-        f"{paragraphs}</article></body></html>"
-    ).encode()
-    pages.add_route("/long", lambda _r: Reply(200, {"Content-Type": "text/html"}, body))
+    """#16: Continue reading goes on to the last part (main stopped after four), and each part
+    says which it is; a paragraph longer than a message is split, never clipped."""
+    pages.add_file("/long", "long_story.html", headers={"Content-Type": "text/html"})
     article = ArticleInput(
-        entry_key="long", url=pages.url("/long"), title="Long read", summary="A long one.",
-        image_url=None, published_at=NOW, language="en", categories=("national",),
+        entry_key="long", url=pages.url("/long"), title="The harbour inquiry",
+        summary="A long one.", image_url=None, published_at=NOW, language="en",
+        categories=("national",),
     )  # fmt: skip
     (row,) = story_bot.services.articles.upsert("alpha", [article], NOW).new
     user = reader(story_bot, fake)
     page = headlines(user)
     before = len(fake.chat_messages(READER))
     user.press_data(page.message_id, f"1|a|f|{row.id}")
-    first = wait_new_message(fake, before)
-    assert first.text.endswith("…") and len(first.text) <= 4096
-    assert "Continue reading (2/4)" in " ".join(user.labels(first))
-    second_count = len(fake.chat_messages(READER))
-    user.press_for_toast("Continue reading", first)
-    second = wait_new_message(fake, second_count)
-    assert "Paragraph" in second.text and second.text != first.text
-    refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == first.message_id)
+    parts = [wait_new_message(fake, before)]
+    while any("Continue reading" in label for label in user.labels(parts[-1])):
+        count = len(fake.chat_messages(READER))
+        user.press_for_toast("Continue reading", parts[-1])
+        parts.append(wait_new_message(fake, count))
+        assert len(parts) < 40, "Continue reading never ends"
+    total = len(parts)
+    assert total > 4
+    for number, part in enumerate(parts, start=1):
+        assert part.text.endswith(f"Part {number}/{total}")
+        assert len(part.text.encode("utf-16-le")) // 2 <= 4096
+    text = "\n".join(p.text for p in parts)
+    assert parts[0].text.startswith("The harbour inquiry, session by session")
+    for n in range(1, 41):
+        assert f"Paragraph {n}. In session {n}," in text
+    assert "(note 23.60)." in text, "the paragraph longer than a message is there in full"
+    assert text.count("(note 23.") == 60 and "…" not in text
+    assert "The inquiry closed its last session at dusk." in parts[-1].text
+    refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == parts[0].message_id)
     assert "Continue" not in " ".join(user.labels(refreshed)), "the used button is gone"
 
 
