@@ -148,7 +148,9 @@ _TIME = re.compile(r"\b\d{1,2}[:.h]\d{2}\b")
 _DATE = re.compile(
     r"\b\d{1,4}[./-]\d{1,2}[./-]\d{2,4}\b|\b(?:19|20)\d{2}\b|\b\d{1,2}\.\s?\d{1,2}\.(?!\d)"
 )
-_CREDIT = re.compile(r"^\(?\s*(?:©|\(c\)|(?:photo|foto|image|bild|credit|crédit|photograph)\b)", re.I)
+_CREDIT = re.compile(
+    r"^\(?\s*(?:©|\(c\)|(?:photo|foto|image|bild|credit|crédit|photograph)\b)", re.I
+)
 
 
 def drop_lines(
