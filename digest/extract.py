@@ -2,17 +2,25 @@
 
 The "Full story" button shows an article in the chat, without menus, ads, cookie banners
 or "related stories" lists. Pure (HTML in, data out, no shared mutable state) so the
-caller can run it in a worker thread: it is CPU-bound, 20-30 ms per page at the median.
+caller can run it in a worker thread: it is CPU-bound, 30-50 ms per page at the median.
 
-1. ``decode_html``: a byte-order mark, else the header charset, else ``<meta charset>``,
-   else UTF-8 with replacement characters. Not HTML (by type, magic bytes, JSON): refuse.
-2. Parse once with trafilatura's loader (so unreadable HTML is ``parse_failed``), then
+1. ``decode_html``: a byte-order mark, else the header charset, else ``<meta charset>``
+   (unless that names a legacy codec while the whole body is valid UTF-8 with non-ASCII
+   characters: a stale template meta, so UTF-8), else UTF-8 with replacement characters.
+   Not HTML (by type, magic bytes, JSON): refuse.
+2. Parse once with trafilatura's loader (so unreadable HTML is ``parse_failed``), take
+   the page's furniture out of a copy (:func:`digest.furniture.strip_tree`), then
    ``trafilatura.bare_extraction`` with ``TRAFILATURA_OPTIONS``: favor_precision without
-   comments scores F1 0.964 on the Zyte benchmark, the library defaults 0.953
-   (``python -m bench.extract``). ``deduplicate`` stays off: its process-wide cache
+   comments is trafilatura's best variant on the Zyte benchmark (F1 0.964, defaults 0.953;
+   ``python -m bench.extract``). ``deduplicate`` stays off: its process-wide cache
    would cut text from a page extracted twice.
 3. One paragraph per line of its plain text (headings and list items get their own).
-4. A short text with a paywall marker (JSON-LD ``isAccessibleForFree: false``, a paywall
+4. The page's declared body (:mod:`digest.article_body`: JSON-LD ``articleBody``, microdata
+   ``itemprop="articleBody"``) replaces the text when it is clearly longer and overlaps it;
+   otherwise later parts of a body that ads split in two are appended.
+5. Furniture lines go (:func:`digest.furniture.drop_lines`): the headline again, player
+   durations, bare datelines, photo credits, link-teaser blocks.
+6. A short text with a paywall marker (JSON-LD ``isAccessibleForFree: false``, a paywall
    class, "subscribe to continue" wording) is ``paywalled``; a long one is returned,
    since the page did ship the article. Then ``empty`` or ``too_short`` (``min_words``).
 """
