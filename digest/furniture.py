@@ -43,12 +43,24 @@ _FURNITURE_WORDS = frozenset(
         "breadcrumb", "breadcrumbs", "tags", "taglist",
     }
 )  # fmt: skip
+# A quick first look: no class or id mentions any furniture word (most elements).
+_ANY_FURNITURE = re.compile(
+    "|".join(
+        sorted(
+            {w.replace("-", "") for w in _FURNITURE_WORDS}
+            | {w.split("-")[0] for w in _FURNITURE_WORDS}
+        )
+    )
+)
 # CMS classes that label the story's own topic, not a box ("tag-x", "category-x").
 _TAXONOMY = frozenset({"tag", "category", "channel", "topic", "section", "post", "format", "type"})
+_BLOCK_TAGS = frozenset({"p", "li", "div", "section", "h2", "h3", "h4", "h5", "h6", "ul", "ol"})
 # Elements removed outright: they never carry the story's running text.
 _FURNITURE_TAGS = ("aside", "figcaption", "nav", "noscript", "template", "dialog")
-_BLOCK_TAGS = frozenset({"p", "li", "div", "section", "h2", "h3", "h4", "h5", "h6", "ul", "ol"})
 _TOKEN = re.compile(r"[^\W_]+")
+#: A block of at most this many words, this share of them link text, is a teaser.
+_TEASER_WORDS = 40
+_LINKED_SHARE = 0.8
 #: A furniture box (bio, key facts, teaser) has at most this many words.
 _BOX_WORDS = 150
 _SPLIT = re.compile(r"[\s_-]+")
@@ -76,13 +88,26 @@ def strip_tree(tree: HtmlElement, rules: frozenset[str] = RULES) -> HtmlElement:
 def link_blocks(tree: HtmlElement) -> frozenset[str]:
     """Texts (as :func:`line_key`) of short blocks that are nearly all links.
 
-    Related-story teasers and "read more" lists inside the article container; they are
-    matched against the extracted lines rather than cut from the tree, because removing
-    them before extraction can move trafilatura's choice of the main container.
+    Related-story teasers and "read more" lists inside the article container. They are
+    matched against the extracted lines rather than cut from the tree, because removing them
+    before extraction can move trafilatura's choice of the main container. One pass from the
+    leaves up counts each element's words and linked words, so a page costs linear time.
     """
+    words: dict[HtmlElement, int] = {}
+    linked: dict[HtmlElement, int] = {}
     keys = set()
-    for el in tree.iter(*_BLOCK_TAGS):
-        if _link_teaser(el):
+    for el in reversed(list(tree.iter())):
+        if not isinstance(el.tag, str):
+            words[el] = linked[el] = 0
+            continue
+        total = len(el.text.split()) if el.text else 0
+        inner = 0
+        for child in el:
+            total += words.get(child, 0) + (len(child.tail.split()) if child.tail else 0)
+            inner += linked.get(child, 0)
+        words[el] = total
+        linked[el] = total if el.tag == "a" else inner
+        if el.tag in _BLOCK_TAGS and 0 < total <= _TEASER_WORDS and inner >= _LINKED_SHARE * total:
             keys.add(line_key(el.text_content()))
     return frozenset(keys)
 
@@ -107,7 +132,7 @@ def _drop(el: HtmlElement) -> None:
 def _furniture_class(el: HtmlElement) -> bool:
     """Whether the element's class or id names a furniture container."""
     names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-    if not names.strip():
+    if not _ANY_FURNITURE.search(names.replace("-", "").replace("_", "")):
         return False
     for name in names.split():
         if name in _FURNITURE_WORDS:
@@ -125,19 +150,6 @@ def _furniture_class(el: HtmlElement) -> bool:
 
 def _words(text: str) -> int:
     return len(_TOKEN.findall(text))
-
-
-def _link_teaser(el: HtmlElement) -> bool:
-    """A short block whose text is nearly all links: a related-story teaser or a link list."""
-    text = el.text_content()
-    words = _words(text)
-    if words == 0 or words > 40:
-        return False
-    links = el.findall(".//a")
-    if not links:
-        return False
-    linked = sum(_words(a.text_content()) for a in links)
-    return linked >= 0.8 * words
 
 
 # A player's duration ("02:57 Min.", "1:02:03", "(3:12)") at the start of a line.
