@@ -8,6 +8,11 @@ more taps on the same button of the same message get a short toast instead of an
 reader hammering Related under Telegram's flood limit would otherwise queue a hundred messages).
 A reply the rate limiter cannot send in time (RetryAfter) is dropped: the press was answered
 already and the limiter logs the burst once.
+
+A full story longer than one message comes in numbered parts; "Continue reading" (argument
+``123.4``: article and part) sends the next one, to the last. With a long-form publisher (the
+Telegraph page, when the operator enabled it) the first part also carries "Read as one page";
+if that page cannot be made the button is left out and the parts are all the reader needs.
 """
 
 from __future__ import annotations
