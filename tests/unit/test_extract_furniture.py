@@ -122,3 +122,40 @@ def test_furniture_lines(line: str, dropped: bool) -> None:
         [line, "A paragraph of the story itself."], ["Wind farm approved off the east coast"]
     )
     assert (line not in kept) is dropped
+
+
+def _sentences(label: str, count: int) -> str:
+    return "".join(
+        f"<p>{label} paragraph {n} tells how the harbour board met again on the question "
+        f"of the new ferry pier and what the engineers said about tides and costs.</p>"
+        for n in range(count)
+    )
+
+
+def test_a_body_split_by_an_ad_slot_is_joined() -> None:
+    html = (
+        "<html><head><title>Pier</title></head><body><main>"
+        f'<div class="story-body">{_sentences("First", 5)}</div>'
+        '<div class="ad-slot"><span>Advertisement</span></div>'
+        f'<div class="story-body">{_sentences("Second", 4)}</div>'
+        "</main><footer>Footer</footer></body></html>"
+    )
+    text = extract_article(html).text
+    assert "First paragraph 4" in text and "Second paragraph 3" in text
+
+
+def test_microdata_article_body_when_extraction_finds_only_a_notice() -> None:
+    html = (
+        "<html><head><title>Pier</title></head><body>"
+        '<p class="notice">This copy is for your personal use only.</p>'
+        '<div itemprop="articleBody"><figure><figcaption>Photo: the pier</figcaption></figure>'
+        f"{_sentences('Declared', 6)}</div></body></html>"
+    )
+    declared_only = better_body(
+        ["This copy is for your personal use only."],
+        [[f"Declared paragraph {n} of the story, long enough to count." for n in range(9)]],
+        min_words=40,
+    )
+    assert declared_only is not None and len(declared_only) == 9
+    text = extract_article(html).text
+    assert "Declared paragraph 5" in text and "Photo: the pier" not in text
