@@ -2,9 +2,10 @@
 
 Some publishers ship only the first paragraphs as HTML and the whole story in the page's
 JSON-LD (``NewsArticle.articleBody``, for search engines), or mark the story's container
-with the microdata attribute ``itemprop="articleBody"``. When the extractor's text is a
-fraction of that declared body, the declared body is the story; :func:`better_body`
-decides, so a page's own structured data is used only when it clearly says more.
+with the microdata attribute ``itemprop="articleBody"``, or (JavaScript apps) keep it in an
+embedded JSON state script. When the extractor's text is a fraction of that declared body,
+the declared body is the story; :func:`better_body` decides, so a page's own structured
+data is used only when it clearly says more and overlaps what was extracted.
 
 Pure: lxml tree in, paragraphs out.
 """
@@ -18,7 +19,14 @@ from collections.abc import Iterator, Sequence
 
 from lxml.html import HtmlElement, fragment_fromstring
 
-__all__ = ["better_body", "json_ld_bodies", "microdata_bodies", "split_paragraphs"]
+__all__ = [
+    "better_body",
+    "continued_body",
+    "json_ld_bodies",
+    "json_state_bodies",
+    "microdata_bodies",
+    "split_paragraphs",
+]
 
 #: schema.org types whose ``articleBody`` is the story (subtypes of Article a news page uses).
 ARTICLE_TYPES = frozenset(
@@ -74,6 +82,34 @@ def json_ld_bodies(tree: HtmlElement) -> list[tuple[str, ...]]:
             body = obj.get("articleBody")
             if isinstance(body, str) and body.strip() and _is_article(obj):
                 bodies.append(split_paragraphs(_plain(body)))
+    return [body for body in bodies if body]
+
+
+#: Keys under which an app's embedded JSON state keeps a story's text.
+STATE_KEYS = frozenset({"articleBody", "body", "bodyText", "content", "text"})
+#: A state string shorter than this (characters) is a label or teaser, never a whole story.
+STATE_MIN_CHARS = 500
+
+
+def json_state_bodies(tree: HtmlElement) -> list[tuple[str, ...]]:
+    """Long text strings in the page's embedded JSON state (``<script type="application/json">``,
+    as Next.js and similar apps ship), under keys like ``body`` or ``articleBody``.
+
+    Only plain JSON in a JSON script is read, never JavaScript; a string found here is only a
+    candidate, used when :func:`better_body` finds it overlaps the extracted text.
+    """
+    bodies = []
+    for script in tree.iterfind(".//script"):
+        if (script.get("type") or "").lower() != "application/json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        for obj in _objects(data):
+            for key, value in obj.items():
+                if key in STATE_KEYS and isinstance(value, str) and len(value) >= STATE_MIN_CHARS:
+                    bodies.append(split_paragraphs(_plain(value)))
     return [body for body in bodies if body]
 
 

@@ -16,7 +16,8 @@ caller can run it in a worker thread: it is CPU-bound, 30-50 ms per page at the 
    would cut text from a page extracted twice.
 3. One paragraph per line of its plain text (headings and list items get their own).
 4. The page's declared body (:mod:`digest.article_body`: JSON-LD ``articleBody``, microdata
-   ``itemprop="articleBody"``) replaces the text when it is clearly longer and overlaps it;
+   ``itemprop="articleBody"``, a long text in the embedded JSON state of a JavaScript app)
+   replaces the text when it is clearly longer and overlaps it;
    otherwise later parts of a body that ads split in two are appended.
 5. Furniture lines go (:func:`digest.furniture.drop_lines`): the headline again, player
    durations, bare datelines, photo credits, link-teaser blocks.
@@ -342,7 +343,11 @@ def extract_article(
     doc = result if isinstance(result, Document) else None
     title = _clean(doc.title) if doc is not None else None
     paragraphs = _paragraphs(doc.text if doc is not None else None, title)
-    declared = [*article_body.json_ld_bodies(tree), *article_body.microdata_bodies(tree)]
+    declared = [
+        *article_body.json_ld_bodies(tree),
+        *article_body.microdata_bodies(tree),
+        *article_body.json_state_bodies(tree),
+    ]
     if (body := article_body.better_body(paragraphs, declared, min_words)) is not None:
         paragraphs = _paragraphs("\n".join(body), title)
     elif "continued" in FURNITURE_RULES:

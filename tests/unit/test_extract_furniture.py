@@ -159,3 +159,10 @@ def test_microdata_article_body_when_extraction_finds_only_a_notice() -> None:
     assert declared_only is not None and len(declared_only) == 9
     text = extract_article(html).text
     assert "Declared paragraph 5" in text and "Photo: the pier" not in text
+
+
+def test_embedded_json_state_completes_a_partial_html_body() -> None:
+    article = extract("json_state_body.html")
+    assert len(article.paragraphs) == 6
+    assert article.paragraphs[-1].startswith("Councillors who voted against said")
+    assert "Loading" not in article.text and "<p>" not in article.text
