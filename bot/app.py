@@ -23,6 +23,7 @@ from bot.jobs import (
 )
 from bot.routes import routes
 from bot.settings import Settings
+from bot.telegraph import TelegraphPublisher
 from bot.update_processor import PerUserUpdateProcessor
 from bot.webhook import AnsweringQueue
 from digest.catalog import Catalog, load_catalog
@@ -217,9 +218,15 @@ def build_bot(
         settings.admin_ids, users=services.users, max_rate=settings.broadcast_max_rate,
         wake_sender=wake_sender, clock=clock,
     )  # fmt: skip
-    stories = Stories(
-        services.users, services.articles, services.catalog, full_stories, related, clock
+    telegraph = (
+        TelegraphPublisher(settings.telegraph_token.get_secret_value(), settings.telegraph_api_url)
+        if settings.telegraph_token is not None
+        else None
     )
+    stories = Stories(
+        services.users, services.articles, services.catalog, full_stories, related, clock,
+        long_form=telegraph.page_url if telegraph is not None else None,
+    )  # fmt: skip
     membership = Membership(services.users, clock)
     search = SearchHandlers(
         services.users, services.articles, ArticleSearch(services.engine),

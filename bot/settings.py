@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     webhook_listen: str = Field(default="0.0.0.0:8443", alias="WEBHOOK_LISTEN")
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    # A Telegraph account's token: long stories also get a one-page version on telegra.ph.
+    telegraph_token: SecretStr | None = Field(default=None, alias="TELEGRAPH_TOKEN")
+    telegraph_api_url: str = Field(default="https://api.telegra.ph", alias="TELEGRAPH_API_URL")
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -51,6 +54,12 @@ class Settings(BaseSettings):
         if not isinstance(shown, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", shown):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("telegraph_token", mode="before")
+    @classmethod
+    def _empty_telegraph_token_is_off(cls, value: object) -> object:
+        """``TELEGRAPH_TOKEN=`` (as in .env.example) means no Telegraph pages."""
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
 
     @field_validator("newsbot_catalog", mode="before")
     @classmethod

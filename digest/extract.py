@@ -2,17 +2,26 @@
 
 The "Full story" button shows an article in the chat, without menus, ads, cookie banners
 or "related stories" lists. Pure (HTML in, data out, no shared mutable state) so the
-caller can run it in a worker thread: it is CPU-bound, 20-30 ms per page at the median.
+caller can run it in a worker thread: it is CPU-bound, 30-50 ms per page at the median.
 
-1. ``decode_html``: a byte-order mark, else the header charset, else ``<meta charset>``,
-   else UTF-8 with replacement characters. Not HTML (by type, magic bytes, JSON): refuse.
-2. Parse once with trafilatura's loader (so unreadable HTML is ``parse_failed``), then
+1. ``decode_html``: a byte-order mark, else the header charset, else ``<meta charset>``
+   (unless that names a legacy codec while the whole body is valid UTF-8 with non-ASCII
+   characters: a stale template meta, so UTF-8), else UTF-8 with replacement characters.
+   Not HTML (by type, magic bytes, JSON): refuse.
+2. Parse once with trafilatura's loader (so unreadable HTML is ``parse_failed``), take
+   the page's furniture out of a copy (:func:`digest.furniture.strip_tree`), then
    ``trafilatura.bare_extraction`` with ``TRAFILATURA_OPTIONS``: favor_precision without
-   comments scores F1 0.964 on the Zyte benchmark, the library defaults 0.953
-   (``python -m bench.extract``). ``deduplicate`` stays off: its process-wide cache
+   comments is trafilatura's best variant on the Zyte benchmark (F1 0.964, defaults 0.953;
+   ``python -m bench.extract``). ``deduplicate`` stays off: its process-wide cache
    would cut text from a page extracted twice.
 3. One paragraph per line of its plain text (headings and list items get their own).
-4. A short text with a paywall marker (JSON-LD ``isAccessibleForFree: false``, a paywall
+4. The page's declared body (:mod:`digest.article_body`: JSON-LD ``articleBody``, microdata
+   ``itemprop="articleBody"``, a long text in the embedded JSON state of a JavaScript app)
+   replaces the text when it is clearly longer and overlaps it;
+   otherwise later parts of a body that ads split in two are appended.
+5. Furniture lines go (:func:`digest.furniture.drop_lines`): the headline again, player
+   durations, bare datelines, photo credits, link-teaser blocks.
+6. A short text with a paywall marker (JSON-LD ``isAccessibleForFree: false``, a paywall
    class, "subscribe to continue" wording) is ``paywalled``; a long one is returned,
    since the page did ship the article. Then ``empty`` or ``too_short`` (``min_words``).
 """
@@ -31,6 +40,7 @@ from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
+from digest import article_body, furniture
 from digest.errors import DigestError
 
 #: Options for ``trafilatura.bare_extraction``; chosen with ``python -m bench.extract``.
@@ -48,6 +58,9 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
         "outputformat": "%Y-%m-%dT%H:%M:%S%z",
     },
 }
+
+#: Furniture rules in force (all of :data:`digest.furniture.RULES`; the bench may drop some).
+FURNITURE_RULES = furniture.RULES
 
 #: A text this short (in words) that also carries a paywall marker is a teaser.
 PAYWALL_TEASER_WORDS = 200
@@ -166,7 +179,25 @@ def decode_html(body: bytes, content_type: str | None) -> str:
         codec = _codec(meta.group(1).decode("ascii", "replace"))
         if codec is not None and codec.startswith("utf-16"):
             codec = "utf-8"  # an ASCII-readable meta cannot be UTF-16: the spec says UTF-8
+        elif codec not in (None, "utf-8") and (as_utf8 := _valid_utf8(body)) is not None:
+            return as_utf8  # a stale meta: the bytes themselves are UTF-8
     return body.decode(codec or "utf-8", errors="replace")
+
+
+def _valid_utf8(body: bytes) -> str | None:
+    """The body as UTF-8 when all of it decodes and it has multibyte characters, else None.
+
+    Legacy single-byte text (Latin-1, windows-1252) or GB2312 almost never forms valid UTF-8
+    sequences throughout a page, so a whole-body strict decode that succeeds with non-ASCII
+    characters means the page was re-encoded (a CMS template kept an old ``<meta charset>``).
+    An all-ASCII body reads the same either way, so the meta is kept for it.
+    """
+    if body.isascii():
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _to_text(html: str | bytes, content_type: str | None) -> str:
@@ -230,6 +261,12 @@ def _meta(tree: HtmlElement, keys: set[str]) -> list[str]:
         if (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower() in keys
         or (meta.get("http-equiv") or "").lower() in keys
     ]
+
+
+def _titles(tree: HtmlElement) -> list[str]:
+    """The page's own headlines (``og:title``, ``<h1>``): a body line equal to one is furniture."""
+    headings = [h.text_content() for h in tree.iterfind(".//h1")]
+    return [*_meta(tree, {"og:title", "twitter:title"}), *headings]
 
 
 def _has_paywall_marker(tree: HtmlElement) -> bool:
@@ -299,25 +336,38 @@ def extract_article(
     """
     tree = _parse(_to_text(html, content_type))
     try:
-        result = trafilatura.bare_extraction(tree, url=url, **TRAFILATURA_OPTIONS)
+        cleaned = furniture.strip_tree(tree, FURNITURE_RULES)
+        result = trafilatura.bare_extraction(cleaned, url=url, **TRAFILATURA_OPTIONS)
     except Exception as e:  # trafilatura and its date/lxml helpers may raise anything
         raise ExtractionError("parse_failed", f"{type(e).__name__}: {e}") from e
     doc = result if isinstance(result, Document) else None
     title = _clean(doc.title) if doc is not None else None
     paragraphs = _paragraphs(doc.text if doc is not None else None, title)
+    declared = [
+        *article_body.json_ld_bodies(tree),
+        *article_body.microdata_bodies(tree),
+        *article_body.json_state_bodies(tree),
+    ]
+    if (body := article_body.better_body(paragraphs, declared, min_words)) is not None:
+        paragraphs = _paragraphs("\n".join(body), title)
+    elif "continued" in FURNITURE_RULES:
+        paragraphs += article_body.continued_body(tree, paragraphs)
+    links = furniture.link_blocks(tree) if "links" in FURNITURE_RULES else frozenset()
+    titles = [title or "", *_titles(tree)]
+    paragraphs = furniture.drop_lines(paragraphs, titles, links, FURNITURE_RULES)
     words = count_words("\n".join(paragraphs))
     if words < PAYWALL_TEASER_WORDS and _has_paywall_marker(tree):
         raise ExtractionError("paywalled", f"{words} words and a paywall marker")
-    if doc is None or not paragraphs:
+    if not paragraphs:
         raise ExtractionError("empty", "no main text found")
     if words < min_words:
         raise ExtractionError("too_short", f"{words} words, need {min_words}")
-    image = _clean(doc.image)
+    image = _clean(doc.image) if doc is not None else None
     return ExtractedArticle(
         title=title,
-        author=_clean(doc.author),
-        published=_published(tree, doc.date),
+        author=_clean(doc.author) if doc is not None else None,
+        published=_published(tree, doc.date if doc is not None else None),
         paragraphs=paragraphs,
-        language=_language(doc.language, tree),
+        language=_language(doc.language if doc is not None else None, tree),
         image_url=urljoin(url, image) if url and image else image,
     )

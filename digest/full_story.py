@@ -13,7 +13,7 @@
 5. Extract with trafilatura in a worker thread (it is CPU-bound: about 1.5 s per MB of dense
    markup) and never more than ``max_extractions`` at once, so neither the event loop nor the
    thread pool that database calls share is taken over by page parsing.
-6. Tidy the paragraphs for a chat (whitespace, blanks, at most :data:`MAX_CHARS`) and store
+6. Tidy the paragraphs for a chat (whitespace, blanks, a :data:`MAX_CHARS` bound) and store
    the result, success or failure, for everyone.
 
 Failures never reach the reader as a trace: fetch and extraction errors become a failed
@@ -67,8 +67,9 @@ PAGE_LIMITS = FetchLimits(
 )
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
-#: The chat shows a few messages at most; text past this is never read, so never kept.
-MAX_CHARS = 20_000
+#: A reader can read any story to its end, in parts; this only bounds a pathological page
+#: (a whole book on one URL): 200,000 characters is about 30,000 words, 60 parts.
+MAX_CHARS = 200_000
 
 _FETCH_REASONS = {
     "timeout": "timeout",

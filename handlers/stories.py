@@ -8,6 +8,11 @@ more taps on the same button of the same message get a short toast instead of an
 reader hammering Related under Telegram's flood limit would otherwise queue a hundred messages).
 A reply the rate limiter cannot send in time (RetryAfter) is dropped: the press was answered
 already and the limiter logs the burst once.
+
+A full story longer than one message comes in numbered parts; "Continue reading" (argument
+``123.4``: article and part) sends the next one, to the last. With a long-form publisher (the
+Telegraph page, when the operator enabled it) the first part also carries "Read as one page";
+if that page cannot be made the button is left out and the parts are all the reader needs.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +31,7 @@ from telegram.ext import ContextTypes
 
 from digest.catalog import Catalog
 from digest.clock import Clock, utcnow
-from digest.full_story import FullStoryService
+from digest.full_story import FullStory, FullStoryService
 from digest.rank import RankedStory
 from digest.related import RelatedFinder, RelatedStory
 from digest.selection import selection_for
@@ -49,6 +54,9 @@ log = logging.getLogger(__name__)
 CONTINUE = "c"
 CALLBACK_PATTERN = pattern(STORY_STEP)
 RELATED_LIMIT = 8
+#: Given a readable story and its source's name, the URL of the story as one long-form page
+#: (Telegraph, when the operator enabled it), or None when that page could not be made.
+LongForm = Callable[[FullStory, str], Awaitable[str | None]]
 
 
 class Stories:
@@ -62,8 +70,11 @@ class Stories:
         full_stories: FullStoryService,
         related: RelatedFinder,
         clock: Clock = utcnow,
+        *,
+        long_form: LongForm | None = None,
     ) -> None:
         self.users = users
+        self.long_form = long_form
         self.articles = articles
         self.catalog = catalog
         self.full_stories = full_stories
@@ -181,11 +192,27 @@ class Stories:
                 rows.insert(
                     0, [button("⬇️ " + label, STORY_STEP, CONTINUE, f"{article.id}.{page + 1}")]
                 )
+            if page == 0 and len(pages) > 1 and (one_page := await self._one_page(story, source)):
+                rows.insert(1, [InlineKeyboardButton("📄 " + _("Read as one page"), url=one_page)])
             keyboard = markup(rows)
         await context.bot.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard,
             disable_web_page_preview=True,
         )  # fmt: skip
+
+    async def _one_page(self, story: FullStory, source: str) -> str | None:
+        """The long-form page's URL, or None: off, failed, or a link Telegram would refuse.
+
+        Any failure leaves the reader with the parts in the chat, which always work.
+        """
+        if self.long_form is None:
+            return None
+        try:
+            url = await self.long_form(story, source)
+        except Exception:
+            log.exception("long-form page of article %d failed", story.article_id)
+            return None
+        return url if url and telegram_accepts_url(url) else None
 
     async def _send_related(
         self,

@@ -1,10 +1,11 @@
 """The full story as chat messages: laid out like a news site's story page, cut to fit.
 
 Title in bold, "Source · weekday, date, time" in the reader's timezone, then the article's
-paragraphs. A story longer than one message is cut at a paragraph boundary with "…"; the reader
-gets the rest with "Continue reading", a few messages at most, never a flood. Every piece of text
-comes from the page, so everything is escaped, and each message is measured the way Telegram
-measures it.
+paragraphs. A story longer than one message is cut into parts at paragraph boundaries (a
+paragraph longer than a part is cut at word boundaries, never clipped); every part says
+"Part 2/7", and "Continue reading" sends the next one, one per press, to the last, so any story
+can be finished in the chat without a flood. Every piece of text comes from the page, so
+everything is escaped, and each message is measured the way Telegram measures it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from views.i18n import Gettext, datetime_text
 from views.render import esc
 from views.story import clip
 
+#: Visible characters of story text per message (Telegram allows 4096; the rest is room for
+#: the header and the part label).
 PAGE_BUDGET = 3600
-MAX_PAGES = 4
+#: A paragraph longer than this is cut into pieces at word boundaries.
+PIECE_CHARS = PAGE_BUDGET - 300
 
 
 def reason_text(reason: str | None, _: Gettext) -> str:
@@ -49,10 +53,8 @@ def byline(source: str, published: datetime | None, timezone: str, ui_language: 
     return f"{source} · {datetime_text(published, timezone, ui_language)}"
 
 
-def story_pages(
-    story: FullStory, source: str, timezone: str, ui_language: str, _: Gettext
-) -> list[str]:
-    """The messages of a readable full story (at most MAX_PAGES; the last may say "…")."""
+def story_head(story: FullStory, source: str, timezone: str, ui_language: str, _: Gettext) -> str:
+    """The first part's header: bold title, italic byline, and "By author" when known."""
     meta = byline(source, story.published, timezone, ui_language)
     title = isolate(clip(story.title, 300), ui_language)
     head = rtl_start(f"<b>{esc(title)}</b>\n<i>{esc(meta)}</i>", ui_language)
@@ -60,20 +62,57 @@ def story_pages(
         head += "\n" + esc(
             _("By {author}").format(author=isolate(clip(story.author, 120), ui_language))
         )
-    pages: list[str] = []
-    current = head
+    return head
+
+
+def part_label(part: int, parts: int, _: Gettext) -> str:
+    """ "Part 2/7": closes every message of a story in more than one part."""
+    return "<i>" + esc(_("Part {part}/{parts}").format(part=part, parts=parts)) + "</i>"
+
+
+def story_pages(
+    story: FullStory, source: str, timezone: str, ui_language: str, _: Gettext
+) -> list[str]:
+    """Every message of a readable full story, in order; nothing of the text is left out."""
+    head = story_head(story, source, timezone, ui_language, _)
+    bodies: list[list[str]] = [[]]
+    used = visible_length(head)
     for paragraph in story.paragraphs:
-        block = esc(clip(paragraph, PAGE_BUDGET - 200))
-        candidate = f"{current}\n\n{block}"
-        if visible_length(candidate) > PAGE_BUDGET and current != head:
-            pages.append(current + "\n\n…")
-            if len(pages) == MAX_PAGES:
-                return pages
-            current = block
-        else:
-            current = candidate
-    pages.append(current)
-    return pages[:MAX_PAGES]
+        for piece in _pieces(paragraph):
+            block = esc(piece)
+            size = visible_length(block) + 2
+            if used + size > PAGE_BUDGET and bodies[-1]:
+                bodies.append([])
+                used = 0
+            bodies[-1].append(block)
+            used += size
+    parts = len(bodies)
+    pages = []
+    for number, blocks in enumerate(bodies, start=1):
+        text = "\n\n".join([head, *blocks] if number == 1 else blocks)
+        if parts > 1:
+            text += "\n\n" + part_label(number, parts, _)
+        pages.append(text)
+    return pages
+
+
+def _pieces(paragraph: str) -> list[str]:
+    """A paragraph as pieces of at most PIECE_CHARS, cut at spaces (or anywhere if none).
+
+    Telegram counts UTF-16 units: text with characters outside the BMP (emoji) gets half
+    the length per piece, so a piece never overflows a message.
+    """
+    text = " ".join(paragraph.split())
+    limit = PIECE_CHARS if all(ord(ch) < 0x10000 for ch in text) else PIECE_CHARS // 2
+    pieces = []
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        cut = cut if cut > 0 else limit
+        pieces.append(text[:cut])
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
 
 
 def fallback_text(

@@ -30,9 +30,12 @@ def settings_for(
     catalog: Path | None = None,
     fetch_feeds: bool = False,
     allow_private: bool = False,
+    telegraph_url: str | None = None,
 ) -> Settings:
     """Feeds are not fetched unless a test asks: the bundled catalog points at the internet."""
+    telegraph = {"TELEGRAPH_TOKEN": "telegraph-test-token", "TELEGRAPH_API_URL": telegraph_url}
     return Settings(
+        **(telegraph if telegraph_url else {}),
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_BASE_URL=fake.base_url,
         DATABASE_URL=db_url,
@@ -70,8 +73,9 @@ class RunningBot:
         clock: ManualClock | None = None,
         run_jobs: bool = False,
         allow_private: bool = False,
+        telegraph_url: str | None = None,
     ) -> None:
-        settings = settings_for(fake, db_url, catalog, fetch_feeds, allow_private)
+        settings = settings_for(fake, db_url, catalog, fetch_feeds, allow_private, telegraph_url)
         self.services: Services = build_services(settings)
         self.clock = clock or ManualClock()
         self._run_jobs = run_jobs

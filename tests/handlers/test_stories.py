@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsbot_testing.fakes.botapi import Call, FakeBotAPI, Message
+from newsbot_testing.fakes.telegraph import FakeTelegraph
 from newsbot_testing.feedserver import FeedServer, Reply
 from storage.articles import ArticleInput
 from tests.handlers.harness import ManualClock, RunningBot
@@ -205,36 +206,41 @@ def test_fast_presses_each_get_an_answer(
     assert len(pages.requests_for("/tidal")) == 1
 
 
-def test_long_story_continues_in_a_few_messages(
+def test_long_story_reads_to_the_end_in_numbered_parts(
     story_bot: RunningBot, fake: FakeBotAPI, pages: FeedServer
 ) -> None:
-    paragraphs = "".join(
-        f"<p>Paragraph {i}: the council heard evidence about the harbour works, the tides, "
-        f"the turbines, the fishermen's concerns and the cost to the town. {'x' * 200}</p>"
-        for i in range(60)
-    )
-    body = (
-        "<html><head><title>Long read</title></head><body><article><h1>Long read</h1>"
-        f"{paragraphs}</article></body></html>"
-    ).encode()
-    pages.add_route("/long", lambda _r: Reply(200, {"Content-Type": "text/html"}, body))
+    """#16: Continue reading goes on to the last part (main stopped after four), and each part
+    says which it is; a paragraph longer than a message is split, never clipped."""
+    pages.add_file("/long", "long_story.html", headers={"Content-Type": "text/html"})
     article = ArticleInput(
-        entry_key="long", url=pages.url("/long"), title="Long read", summary="A long one.",
-        image_url=None, published_at=NOW, language="en", categories=("national",),
+        entry_key="long", url=pages.url("/long"), title="The harbour inquiry",
+        summary="A long one.", image_url=None, published_at=NOW, language="en",
+        categories=("national",),
     )  # fmt: skip
     (row,) = story_bot.services.articles.upsert("alpha", [article], NOW).new
     user = reader(story_bot, fake)
     page = headlines(user)
     before = len(fake.chat_messages(READER))
     user.press_data(page.message_id, f"1|a|f|{row.id}")
-    first = wait_new_message(fake, before)
-    assert first.text.endswith("…") and len(first.text) <= 4096
-    assert "Continue reading (2/4)" in " ".join(user.labels(first))
-    second_count = len(fake.chat_messages(READER))
-    user.press_for_toast("Continue reading", first)
-    second = wait_new_message(fake, second_count)
-    assert "Paragraph" in second.text and second.text != first.text
-    refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == first.message_id)
+    parts = [wait_new_message(fake, before)]
+    while any("Continue reading" in label for label in user.labels(parts[-1])):
+        count = len(fake.chat_messages(READER))
+        user.press_for_toast("Continue reading", parts[-1])
+        parts.append(wait_new_message(fake, count))
+        assert len(parts) < 40, "Continue reading never ends"
+    total = len(parts)
+    assert total > 4
+    for number, part in enumerate(parts, start=1):
+        assert part.text.endswith(f"Part {number}/{total}")
+        assert len(part.text.encode("utf-16-le")) // 2 <= 4096
+    text = "\n".join(p.text for p in parts)
+    assert parts[0].text.startswith("The harbour inquiry, session by session")
+    for n in range(1, 41):
+        assert f"Paragraph {n}. In session {n}," in text
+    assert "(note 23.60)." in text, "the paragraph longer than a message is there in full"
+    assert text.count("(note 23.") == 60 and "…" not in text
+    assert "The inquiry closed its last session at dusk." in parts[-1].text
+    refreshed = next(m for m in fake.chat_messages(READER) if m.message_id == parts[0].message_id)
     assert "Continue" not in " ".join(user.labels(refreshed)), "the used button is gone"
 
 
@@ -444,3 +450,82 @@ def test_a_command_reply_dropped_under_flood_is_no_error(
         fake.wait_for(lambda: not fake.unanswered_callbacks(), timeout=20, message="answered")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert [c.status for c in reader_sends(fake, mark)] == [429], "nothing inside the window"
+
+
+def _long_story(bot: RunningBot, pages: FeedServer) -> int:
+    pages.add_file("/long", "long_story.html", headers={"Content-Type": "text/html"})
+    article = ArticleInput(
+        entry_key="long", url=pages.url("/long"), title="The harbour inquiry",
+        summary="A long one.", image_url=None, published_at=NOW, language="en",
+        categories=("national",),
+    )  # fmt: skip
+    (row,) = bot.services.articles.upsert("alpha", [article], NOW).new
+    return row.id
+
+
+def _url_buttons(message: Message) -> dict[str, str]:
+    return {b["text"]: b["url"] for row in message.buttons for b in row if "url" in b}
+
+
+def test_long_story_offers_one_telegraph_page(
+    fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock, pages: FeedServer
+) -> None:
+    """#16: with TELEGRAPH_TOKEN, a story in parts also gets one page, created once."""
+    with (
+        FakeTelegraph() as telegraph,
+        news_bot_on(
+            fake, db_url, tmp_path, clock=clock, allow_private=True,
+            telegraph_url=telegraph.base_url,
+        ) as bot,
+    ):  # fmt: skip
+        article_id = _long_story(bot, pages)
+        user = reader(bot, fake)
+        page = headlines(user)
+        first = []
+        for _press in range(2):
+            before = len(fake.chat_messages(READER))
+            user.press_data(page.message_id, f"1|a|f|{article_id}")
+            first.append(wait_new_message(fake, before))
+        fake.wait_for(lambda: not fake.unanswered_callbacks())
+    assert fake.errors == [], fake.describe()
+    assert _url_buttons(first[0])["📄 Read as one page"] == "https://telegra.ph/story-1"
+    assert _url_buttons(first[1])["📄 Read as one page"] == "https://telegra.ph/story-1"
+    assert any("Continue reading" in label for label in user.labels(first[0]))
+    (created,) = telegraph.pages
+    assert created["access_token"] == "telegraph-test-token"
+    assert created["title"] == "The harbour inquiry, session by session"
+    paragraphs = [node["children"][0] for node in created["content"][1:]]
+    assert len(paragraphs) == 40 and paragraphs[-1].endswith("closed its last session at dusk.")
+    assert all(isinstance(text, str) for text in paragraphs), "text nodes, never markup"
+
+
+@pytest.mark.parametrize(("error", "status"), [("CONTENT_TOO_BIG", 200), (None, 500)])
+def test_telegraph_failure_leaves_the_parts_in_the_chat(
+    fake: FakeBotAPI,
+    db_url: str,
+    tmp_path: Path,
+    clock: ManualClock,
+    pages: FeedServer,
+    error: str | None,
+    status: int,
+) -> None:
+    with (
+        FakeTelegraph() as telegraph,
+        news_bot_on(
+            fake, db_url, tmp_path, clock=clock, allow_private=True,
+            telegraph_url=telegraph.base_url,
+        ) as bot,
+    ):  # fmt: skip
+        telegraph.fail_with(error, status)
+        article_id = _long_story(bot, pages)
+        user = reader(bot, fake)
+        page = headlines(user)
+        before = len(fake.chat_messages(READER))
+        user.press_data(page.message_id, f"1|a|f|{article_id}")
+        first = wait_new_message(fake, before)
+        fake.wait_for(lambda: not fake.unanswered_callbacks())
+    assert fake.errors == [], fake.describe()
+    assert "📄 Read as one page" not in _url_buttons(first)
+    assert "Part 1/" in first.text
+    assert any("Continue reading" in label for label in user.labels(first))
+    assert telegraph.pages == []

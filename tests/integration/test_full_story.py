@@ -178,7 +178,7 @@ async def test_noisy_page_keeps_only_the_article(
     assert not [noise for noise in COURIER_NOISE if noise in text_of(story)]
 
 
-async def test_long_article_is_capped_for_the_chat(
+async def test_long_article_is_kept_whole_for_the_chat(
     engine: Engine, server: FeedServer, service: FullStoryService
 ) -> None:
     words = " ".join(f"word{n}" for n in range(100))
@@ -188,7 +188,8 @@ async def test_long_article_is_capped_for_the_chat(
     story = await service.get(add_article(engine, server, "/long"))
     assert story is not None and story.ok
     assert sum(map(len, story.paragraphs)) <= MAX_CHARS
-    assert story.paragraphs[0].startswith("Paragraph 0 says") and len(story.paragraphs) < 60
+    assert story.paragraphs[0].startswith("Paragraph 0 says") and len(story.paragraphs) == 60
+    assert story.paragraphs[-1].startswith("Paragraph 59 says"), "#16: read to the end"
 
 
 # --- pages that do not: the reader gets the feed's title and link, and a reason -------------

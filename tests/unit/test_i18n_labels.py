@@ -48,6 +48,7 @@ BUTTONS: dict[str, str] = {
     "Share": "📤 ",
     "More related news": "🔗 ",
     "Continue reading ({page}/{pages})": "⬇️ ",
+    "Read as one page": "📄 ",
     "Previous": "◀ ",
     "Next": "▶ ",
     "1 day": "",
