@@ -100,7 +100,9 @@ class ArticleSearch:
         candidate, where a list of every article with a muted common word would cost as much
         as searching for it. On SQLite the list (``IN``): FTS5 builds it fast, and probing it
         per candidate costs a parse of the expression each time."""
-        terms = [term for word in words for term in parse_query(word, 1)][: MAX_TERMS * 4]
+        # a muted phrase is one term (its words adjacent), never any one of its words
+        quoted = ('"' + word.replace('"', " ") + '"' for word in words)
+        terms = [term for phrase in quoted for term in parse_query(phrase, 1)][: MAX_TERMS * 4]
         if not terms:
             return None
         a = _ARTICLES.c

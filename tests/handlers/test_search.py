@@ -11,6 +11,7 @@ import pytest
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from newsbot_testing.feedserver import FeedServer
 from storage.articles import ArticleInput, ArticleStore
+from storage.mutes import MuteStore
 from tests.handlers.harness import RunningBot
 from tests.handlers.news_catalog import news_bot_on, set_up_reader
 from tests.handlers.user import TelegramUser
@@ -120,6 +121,26 @@ def test_search_in_chinese_for_a_reader_not_set_up(
     seed(search_bot.services.articles)
     user = TelegramUser(fake, STRANGER, "Li")
     assert "中国经济增长超过预期" in user.send("/search 经济").text
+
+
+def test_muted_sources_and_words_stay_out_of_search_and_inline_results(
+    search_bot: RunningBot, fake: FakeBotAPI
+) -> None:
+    """The reader's mutes, as the Mute buttons and /settings store them, reach /search."""
+    set_up_reader(search_bot.services.users, READER, ("beta",))  # then Beta comes first
+    seed(search_bot.services.articles)
+    mutes = MuteStore(search_bot.services.engine)
+    assert mutes.mute_source(READER, "beta")
+    assert mutes.mute_word(READER, "Night 3", "night 3")
+    user = TelegramUser(fake, READER, "Ada")
+    found = user.send("/search election")
+    assert "Election night 0" in found.text
+    assert "Beta election special" not in found.text and "Election night 3" not in found.text
+    query_id = fake.user_sends_inline_query(READER, "election")["inline_query"]["id"]
+    fake.wait_for(lambda: fake.inline_answer(query_id) is not None)
+    titles = [r["title"] for r in (fake.inline_answer(query_id) or {})["results"]]
+    assert "Election night 0" in titles
+    assert "Beta election special" not in titles and "Election night 3" not in titles
 
 
 def test_inline_query_answers_within_telegrams_rules(
