@@ -36,6 +36,13 @@ class Selection:
         return not self.source_ids
 
 
+def selection_key(reader: Reader) -> object:
+    """What :func:`selection_for` reads of a reader, as a hashable key: readers with equal keys
+    get the same selection, so the tick computes it once per key. Every reader field that
+    ``selection_for`` comes to use (muted sources, words ...) must be added here too."""
+    return reader.countries
+
+
 def selection_for(reader: Reader, catalog: Catalog) -> Selection:
     """The reader's chosen sources that the catalog still offers, and their languages."""
     sources: set[str] = set()

@@ -13,7 +13,7 @@ worker thread). Steps, and why each is cheap per reader:
 3. Rank once per distinct (selection, category) per tick, in memory: every article of the
    headline window is read once per tick (``ArticleStore.window``) and ranked lazily per
    selection (``CandidateIndex``), only as deep as readers' digests need.
-4. What a reader has received in a category (``DeliveryStore.received_many``, one query per
+4. What a reader has received in a category (``DeliveryStore.received_digests``, one query per
    batch) is left out; readers with the same ranking, history and digest size get the same
    digest, composed once, and with the same language and timezone the same message, rendered
    once (``DigestRenderer``) and stored once (``digest_payloads``), which their outbox rows
@@ -26,20 +26,19 @@ worker thread). Steps, and why each is cheap per reader:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
-from digest.reader_selection import CandidateIndex, RankedStream
+from digest.reader_selection import CandidateIndex, RankedStream, selection_key
 from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
 from storage.articles import ArticleStore
-from storage.deliveries import DeliveryStore, DigestItem, DigestMessage
+from storage.deliveries import DeliveryStore, DigestHistory, DigestMessage
 from storage.users import Reader, UserStore
 from views.digest import DigestRenderer, as_payload, empty_digest_text
 
@@ -74,12 +73,13 @@ class _Tick:
         self.now = now
         self.renderer = DigestRenderer(catalog, now)
         self.catalog = catalog
-        self.selections: dict[tuple[object, ...], Selection] = {}
+        self.selections: dict[object, Selection] = {}
         self.streams: dict[tuple[Selection, str], RankedStream] = {}
         self.digests: dict[tuple[object, ...], Digest] = {}
-        self.messages: dict[tuple[object, ...], int] = {}
-        self.payloads: dict[tuple[object, ...], dict[str, Any]] = {}
+        # message key -> its digest_payloads id, written by an earlier (committed) batch
+        self.digest_ids: dict[tuple[object, ...], int] = {}
         self.decisions: dict[_DecisionKey, DueDecision] = {}
+        self.history = DigestHistory()
 
     def stream(self, selection: Selection, category: str) -> RankedStream:
         key = (selection, category)
@@ -142,15 +142,12 @@ class DigestScheduler:
         state = _Tick(self.articles, self.catalog, now)
         with self.users.lock(reader.id) as held:
             current = held.readers[0] if held.readers else reader
-            messages: list[DigestMessage] = []
-            items: list[DigestItem] = []
-            received = self.deliveries.received_many(
-                [current.id], now - HEADLINE_WINDOW * 2, held.connection
+            received = self.deliveries.received_digests(
+                [current.id], now - HEADLINE_WINDOW * 2, held.connection, state.history
             )
-            self._compose_for(
-                current, slot_key, state, received[current.id], messages, items, TickReport()
-            )
-            return self.deliveries.enqueue_digests(messages, items, now, held.connection)
+            out = _Outbox()
+            self._compose_for(current, slot_key, state, received[current.id], out, TickReport())
+            return self._write(out, state, held.connection)
 
     def _batch(
         self,
@@ -160,8 +157,6 @@ class DigestScheduler:
         report: TickReport,
     ) -> None:
         now = state.now
-        messages: list[DigestMessage] = []
-        items: list[DigestItem] = []
         next_due: dict[int, datetime | None] = {}
         sending: list[tuple[Reader, str]] = []
         for reader in readers:
@@ -175,17 +170,28 @@ class DigestScheduler:
             if decision.send is not None:
                 sending.append((reader, decision.send.key))
         if sending:
-            received = self.deliveries.received_many(
-                [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection
+            received = self.deliveries.received_digests(
+                [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection, state.history
             )
-            state.messages = {}  # message indexes are per batch (the list written with it)
+            out = _Outbox()
             for reader, slot_key in sending:
-                self._compose_for(
-                    reader, slot_key, state, received[reader.id], messages, items, report
-                )
-            report.enqueued += self.deliveries.enqueue_digests(messages, items, now, connection)
-            report.messages += len(messages)
+                self._compose_for(reader, slot_key, state, received[reader.id], out, report)
+            report.messages += len(out.messages)
+            report.enqueued += self._write(out, state, connection)
         self.users.set_next_due_many(next_due, connection)
+
+    def _write(self, out: _Outbox, state: _Tick, connection: Connection) -> int:
+        """The batch's new shared messages, then its outbox rows pointing at them (or at the
+        messages earlier batches of the tick wrote). Returns how many rows were new."""
+        if out.messages:
+            keys = list(out.messages)
+            ids = self.deliveries.add_digest_messages(
+                [out.messages[k] for k in keys], state.now, connection
+            )
+            state.digest_ids.update(zip(keys, ids, strict=True))
+        ids_of = state.digest_ids
+        rows = [(u, c, s, ids_of[k]) for u, c, s, k in out.rows]
+        return self.deliveries.enqueue_digest_rows(rows, state.now, connection)
 
     def _decide(self, reader: Reader, state: _Tick) -> DueDecision:
         """``decide`` for the reader; readers with equal inputs share one (a pure function)."""
@@ -207,42 +213,50 @@ class DigestScheduler:
         reader: Reader,
         slot_key: str,
         state: _Tick,
-        received: dict[str, set[int]],
-        messages: list[DigestMessage],
-        items: list[DigestItem],
+        received: Mapping[str, frozenset[int]],
+        out: _Outbox,
         report: TickReport,
     ) -> None:
         """Append one outbox row per category of ``reader`` (empty digests per their choice)."""
-        selection = state.selections.get(reader.countries)
+        key = selection_key(reader)
+        selection = state.selections.get(key)
         if selection is None:
-            selection = state.selections[reader.countries] = selection_for(reader, self.catalog)
+            selection = state.selections[key] = selection_for(reader, self.catalog)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
         zone = reader.timezone or "UTC"
         for category in reader.categories:
-            already = frozenset(received.get(category, ()))
-            key = (selection, category, already, size)
-            digest = state.digests.get(key)
+            already = received.get(category, _NONE)
+            digest_key = (selection, category, already, size)
+            digest = state.digests.get(digest_key)
             if digest is None:
                 stories = (
                     ()
                     if selection.empty
                     else state.stream(selection, category).fresh(already, size)
                 )
-                digest = state.digests[key] = Digest(category=category, stories=stories)
+                digest = state.digests[digest_key] = Digest(category=category, stories=stories)
             if not digest.stories and reader.empty_digest != "say":
                 report.empty += 1
                 continue
             message_key = (id(digest), reader.ui_language, zone)
-            index = state.messages.get(message_key)
-            if index is None:
-                payload = state.payloads.get(message_key)
-                if payload is None:
-                    payload = state.payloads[message_key] = (
-                        state.renderer.payload(digest, reader.ui_language, zone)
-                        if digest.stories
-                        else as_payload(empty_digest_text(category, reader.ui_language), None)
-                    )
-                index = state.messages[message_key] = len(messages)
-                messages.append(DigestMessage(category, digest.story_keys, payload))
-            items.append(DigestItem(reader.id, reader.chat_id, f"{category}@{slot_key}", index))
+            if message_key not in state.digest_ids and message_key not in out.messages:
+                payload = (
+                    state.renderer.payload(digest, reader.ui_language, zone)
+                    if digest.stories
+                    else as_payload(empty_digest_text(category, reader.ui_language), None)
+                )
+                out.messages[message_key] = DigestMessage(category, digest.story_keys, payload)
+            out.rows.append((reader.id, reader.chat_id, f"{category}@{slot_key}", message_key))
             report.categories[category] = report.categories.get(category, 0) + 1
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+@dataclass
+class _Outbox:
+    """What one batch writes: its new shared messages (by message key) and one row per
+    digest (user id, chat id, slot key, message key)."""
+
+    messages: dict[tuple[object, ...], DigestMessage] = field(default_factory=dict)
+    rows: list[tuple[int, int, str, tuple[object, ...]]] = field(default_factory=list)
