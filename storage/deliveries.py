@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from storage.broadcasts import KIND
 from storage.errors import wraps_errors
+from storage.id_lists import ids_value, in_ids
 from storage.tables import DeliveredArticle, Delivery, DigestPayload
 
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
@@ -283,28 +284,26 @@ class DeliveryStore:
         since = _utc(since)
         by_user: dict[int, list[int]] = {u: [] for u in user_ids}
         ids = list(by_user)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            query = select(_T.user_id, _T.digest_id).where(
-                _T.user_id.in_(chunk), _T.kind == "digest", _T.created_at >= since,
-                _T.digest_id.is_not(None),
-            )  # fmt: skip
-            for user_id, digest_id in connection.execute(query).all():
-                by_user[user_id].append(digest_id)
+        wanted = {"ids": ids_value(connection, ids)}
+        query = select(_T.user_id, _T.digest_id).where(
+            in_ids(connection, _T.user_id), _T.kind == "digest", _T.created_at >= since,
+            _T.digest_id.is_not(None),
+        )  # fmt: skip
+        for user_id, digest_id in connection.execute(query, wanted).all():
+            by_user[user_id].append(digest_id)
         history.load(connection, {d for got in by_user.values() for d in got})
         out = {u: history.combined(got) for u, got in by_user.items()}
-        for start in range(0, len(ids), _CHUNK):  # the explicit records (``enqueue``), rare
-            legacy = select(_DA.c.user_id, _DA.c.category, _DA.c.article_id).where(
-                _DA.c.user_id.in_(ids[start : start + _CHUNK])
-            )
-            extra: dict[int, dict[str, set[int]]] = {}
-            for user_id, category, key in connection.execute(legacy).all():
-                extra.setdefault(user_id, {}).setdefault(category, set()).add(key)
-            for user_id, more in extra.items():
-                merged = dict(out[user_id])
-                for category, keys in more.items():
-                    merged[category] = merged.get(category, frozenset()) | keys
-                out[user_id] = merged
+        legacy = select(_DA.c.user_id, _DA.c.category, _DA.c.article_id).where(
+            in_ids(connection, _DA.c.user_id)
+        )  # the explicit records (``enqueue``), rare
+        extra: dict[int, dict[str, set[int]]] = {}
+        for user_id, category, key in connection.execute(legacy, wanted).all():
+            extra.setdefault(user_id, {}).setdefault(category, set()).add(key)
+        for user_id, more in extra.items():
+            merged = dict(out[user_id])
+            for category, keys in more.items():
+                merged[category] = merged.get(category, frozenset()) | keys
+            out[user_id] = merged
         return out
 
     def received_many(

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import session_scope
 from storage.errors import wraps_errors
+from storage.id_lists import ids_value, in_ids
 from storage.tables import (
     User,
     UserCategory,
@@ -507,14 +508,13 @@ def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
     """``Reader``s for user rows (``_READER_COLUMNS``), preferences read with one Core query
     per table.
 
-    Cheap per reader on purpose (a tick loads 100,000): each id list is one expanding
-    parameter (``in_(ids)`` coerces every id), rows come with ``fetchall``, and equal
+    Cheap per reader on purpose (a tick loads 100,000): each id list is one parameter
+    (``storage.id_lists``), rows come with ``fetchall``, and equal
     preference tuples are one shared object (most readers repeat a few hundred choices), which
     keeps a batch compact and makes equal selections cheap to look up."""
     if not users:
         return []
-    ids = {"ids": [u.id for u in users]}
-    wanted: Any = bindparam("ids", expanding=True)
+    ids = {"ids": ids_value(conn, [u.id for u in users])}
     shared: dict[Any, Any] = {}
 
     def one(value: Any) -> Any:
@@ -522,19 +522,22 @@ def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
 
     langs_by: dict[tuple[int, str], list[str]] = defaultdict(list)
     for uid, country, language in conn.execute(
-        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language).where(_UL.c.user_id.in_(wanted))
+        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language)
+        .where(in_ids(conn, _UL.c.user_id))
         .order_by(_UL.c.user_id, _UL.c.is_primary.desc(), _UL.c.language), ids
     ).all():  # fmt: skip
         langs_by[(uid, country)].append(language)
     sources_by: dict[tuple[int, str], list[str]] = defaultdict(list)
     for uid, country, source_id in conn.execute(
-        core_select(_US.c.user_id, _US.c.country, _US.c.source_id).where(_US.c.user_id.in_(wanted))
+        core_select(_US.c.user_id, _US.c.country, _US.c.source_id)
+        .where(in_ids(conn, _US.c.user_id))
         .order_by(_US.c.user_id, _US.c.is_primary.desc(), _US.c.source_id), ids
     ).all():  # fmt: skip
         sources_by[(uid, country)].append(source_id)
     countries_by: dict[int, list[CountryChoice]] = defaultdict(list)
     for uid, country, is_primary in conn.execute(
-        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary).where(_UC.c.user_id.in_(wanted))
+        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary)
+        .where(in_ids(conn, _UC.c.user_id))
         .order_by(_UC.c.user_id, _UC.c.is_primary.desc(), _UC.c.position, _UC.c.country), ids
     ).all():  # fmt: skip
         key = (uid, country)
@@ -545,14 +548,14 @@ def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
     categories_by: dict[int, list[str]] = defaultdict(list)
     for uid, category in conn.execute(
         core_select(_UCAT.c.user_id, _UCAT.c.category)
-        .where(_UCAT.c.user_id.in_(wanted))
+        .where(in_ids(conn, _UCAT.c.user_id))
         .order_by(_UCAT.c.category), ids
     ).all():  # fmt: skip
         categories_by[uid].append(category)
     minutes_by: dict[int, list[int]] = defaultdict(list)
     for uid, minute in conn.execute(
         core_select(_UT.c.user_id, _UT.c.minute)
-        .where(_UT.c.user_id.in_(wanted))
+        .where(in_ids(conn, _UT.c.user_id))
         .order_by(_UT.c.minute), ids
     ).all():  # fmt: skip
         minutes_by[uid].append(minute)

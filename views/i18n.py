@@ -146,8 +146,11 @@ def number_text(value: float, ui_language: str) -> str:
     return format_decimal(value, locale=_locale(ui_language))
 
 
+@lru_cache(maxsize=8192)
 def ago_text(age: timedelta, ui_language: str) -> str:
-    """ "3 hours ago" / "vor 3 Stunden" / "3小时前" (CLDR relative time)."""
+    """ "3 hours ago" / "vor 3 Stunden" / "3小时前" (CLDR relative time). Memoized: a digest
+    tick asks it for thousands of stories, many of the same age (Babel's CLDR look-ups cost
+    about 0.1 ms a call)."""
     return format_timedelta(
         -age, granularity="minute", add_direction=True, locale=_locale(ui_language)
     )
