@@ -319,7 +319,7 @@ class ArticleStore:
                 .join(_ARTICLES, t.id == c.article_id)
                 .where(*recent)
                 .order_by(c.category)
-            ):
+            ).all():
                 categories.setdefault(article_id, []).append(category)
             clusters: dict[int, list[str]] = {}
             in_window = core_select(t.cluster_id).where(*recent, t.cluster_id.is_not(None))
@@ -328,7 +328,7 @@ class ArticleStore:
                 .where(t.cluster_id.in_(in_window))
                 .distinct()
                 .order_by(t.cluster_id, t.source_id)
-            ):
+            ).all():
                 clusters.setdefault(cluster_id, []).append(source_id)
         articles = [
             ArticleRow(

@@ -249,19 +249,20 @@ class UserStore:
     def set_next_due_many(
         self, next_due: Mapping[int, datetime | None], connection: Connection | None = None
     ) -> None:
-        """Store the next due time of many readers in one statement (after a tick), in
-        ``connection``'s transaction when given (a claimed batch), else in a new one."""
+        """Store the next due time of many readers, in ``connection``'s transaction when given
+        (a claimed batch), else in a new one.
+
+        Readers of one timezone and schedule share their next due time, so a batch has few
+        distinct values: one ``UPDATE ... WHERE id IN (ids)`` per value (the ids one
+        parameter), rather than one row of an executemany per reader. Many distinct values
+        fall back to the executemany."""
         if not next_due:
             return
-        statement = (
-            _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
-        )
-        rows = [{"uid": uid, "due": due} for uid, due in next_due.items()]
         if connection is not None:
-            connection.execute(statement, rows)
+            _set_next_due(connection, next_due)
             return
         with self._engine.begin() as conn:
-            conn.execute(statement, rows)
+            _set_next_due(conn, next_due)
 
     def set_quiet_hours(self, user_id: int, start: int | None, end: int | None) -> None:
         self._update_user(user_id, {"quiet_start": start, "quiet_end": end})
@@ -369,6 +370,21 @@ class UserStore:
         if reader is None:  # pragma: no cover - we just wrote it
             raise LookupError(user_id)
         return reader
+
+
+def _set_next_due(conn: Connection, next_due: Mapping[int, datetime | None]) -> None:
+    groups: dict[datetime | None, list[int]] = defaultdict(list)
+    for uid, due in next_due.items():
+        groups[due].append(uid)
+    if len(groups) * 8 > len(next_due):  # mostly distinct times: one executemany
+        statement = (
+            _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
+        )
+        conn.execute(statement, [{"uid": uid, "due": due} for uid, due in next_due.items()])
+        return
+    statement = _U.update().where(in_ids(conn, _U.c.id)).values(next_due_at=bindparam("due"))
+    for due, ids in groups.items():
+        conn.execute(statement, {"due": due, "ids": ids_value(conn, ids)})
 
 
 def _drop_countries(session: Session, user_id: int, countries: list[str]) -> None:

@@ -104,8 +104,10 @@ def joined(items: Iterable[str], ui_language: str) -> str:
     return _LIST_SEPARATORS.get(ui_language_for(ui_language), ", ").join(items)
 
 
+@lru_cache(maxsize=64)
 def text_direction(ui_language: str) -> str:
-    """ "rtl" for Arabic, "ltr" for the others (CLDR)."""
+    """ "rtl" for Arabic, "ltr" for the others (CLDR). Memoized: every story line asks, and
+    Babel works it out from the locale's character order each time."""
     return str(_locale(ui_language).text_direction)
 
 
