@@ -26,18 +26,20 @@ worker thread). Steps, and why each is cheap per reader:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
+from digest.rank import RankedStory
 from digest.reader_selection import CandidateIndex, RankedStream, selection_key
 from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
-from storage.articles import ArticleStore
+from storage.articles import ArticleRow, ArticleStore
 from storage.deliveries import DeliveryStore, DigestHistory, DigestMessage
 from storage.users import Reader, UserStore
 from views.digest import DigestRenderer, as_payload, empty_digest_text
@@ -80,13 +82,34 @@ class _Tick:
         self.digest_ids: dict[tuple[object, ...], int] = {}
         self.decisions: dict[_DecisionKey, DueDecision] = {}
         self.history = DigestHistory()
+        # full rows (with their texts) of the stories shown, read before rendering them
+        self.shown: dict[int, ArticleRow] = {}
+
+    def render(self, digest: Digest, ui_language: str, zone: str) -> dict[str, Any]:
+        """The message of a non-empty digest, its stories with their texts (``read_texts``
+        has read them)."""
+        shown = self.shown
+        stories = tuple(
+            RankedStory(shown[s.article.id], s.also_covered_by, s.score) for s in digest.stories
+        )
+        return self.renderer.payload(Digest(digest.category, stories), ui_language, zone)
+
+    def read_texts(self, digests: Iterable[Digest]) -> None:
+        """Read, in one query, the texts of these digests' stories not read yet (ranking ran
+        on rows without them)."""
+        shown = self.shown
+        missing = {s.article.id: s.article for d in digests for s in d.stories}
+        for article_id in [a for a in missing if a in shown]:
+            del missing[article_id]
+        for article_id, text in self._articles.texts_of(list(missing)).items():
+            shown[article_id] = _with_text(missing[article_id], text)
 
     def stream(self, selection: Selection, category: str) -> RankedStream:
         key = (selection, category)
         found = self.streams.get(key)
         if found is None:
             if self._index is None:
-                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW)
+                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW, texts=False)
                 self._index = CandidateIndex(articles, clusters, self.now)
             wanted = None if category == ALL_CATEGORIES else category
             found = self.streams[key] = self._index.ranked(selection, wanted)
@@ -185,9 +208,16 @@ class DigestScheduler:
         messages earlier batches of the tick wrote). Returns how many rows were new."""
         if out.messages:
             keys = list(out.messages)
-            ids = self.deliveries.add_digest_messages(
-                [out.messages[k] for k in keys], state.now, connection
-            )
+            state.read_texts(digest for digest, _, _ in out.messages.values())
+            messages = [
+                DigestMessage(
+                    digest.category, digest.story_keys,
+                    state.render(digest, language, zone) if digest.stories
+                    else as_payload(empty_digest_text(digest.category, language), None),
+                )
+                for digest, language, zone in out.messages.values()
+            ]  # fmt: skip
+            ids = self.deliveries.add_digest_messages(messages, state.now, connection)
             state.digest_ids.update(zip(keys, ids, strict=True))
         ids_of = state.digest_ids
         rows = [(u, c, s, ids_of[k]) for u, c, s, k in out.rows]
@@ -240,12 +270,7 @@ class DigestScheduler:
                 continue
             message_key = (id(digest), reader.ui_language, zone)
             if message_key not in state.digest_ids and message_key not in out.messages:
-                payload = (
-                    state.renderer.payload(digest, reader.ui_language, zone)
-                    if digest.stories
-                    else as_payload(empty_digest_text(category, reader.ui_language), None)
-                )
-                out.messages[message_key] = DigestMessage(category, digest.story_keys, payload)
+                out.messages[message_key] = (digest, reader.ui_language, zone)
             out.rows.append((reader.id, reader.chat_id, f"{category}@{slot_key}", message_key))
             report.categories[category] = report.categories.get(category, 0) + 1
 
@@ -253,10 +278,16 @@ class DigestScheduler:
 _NONE: frozenset[int] = frozenset()
 
 
+def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> ArticleRow:
+    url, title, summary, image_url = text
+    return replace(row, url=url, title=title, summary=summary, image_url=image_url)
+
+
 @dataclass
 class _Outbox:
-    """What one batch writes: its new shared messages (by message key) and one row per
-    digest (user id, chat id, slot key, message key)."""
+    """What one batch writes: its new shared messages (by message key: the digest, its
+    language and timezone, rendered once the batch's texts are read) and one row per digest
+    (user id, chat id, slot key, message key)."""
 
-    messages: dict[tuple[object, ...], DigestMessage] = field(default_factory=dict)
+    messages: dict[tuple[object, ...], tuple[Digest, str, str]] = field(default_factory=dict)
     rows: list[tuple[int, int, str, tuple[object, ...]]] = field(default_factory=list)
