@@ -37,6 +37,13 @@ class Selection:
         return not self.source_ids
 
 
+def selection_key(reader: Reader) -> object:
+    """What :func:`selection_for` reads of a reader, as a hashable key: readers with equal keys
+    get the same selection, so the tick computes it once per key. Every reader field that
+    ``selection_for`` comes to use (muted sources, words ...) must be added here too."""
+    return reader.countries
+
+
 def selection_for(reader: Reader, catalog: Catalog) -> Selection:
     """The reader's chosen sources that the catalog still offers, and their languages."""
     sources: set[str] = set()
@@ -109,9 +116,18 @@ class CandidateIndex:
             entry = (bound, order, article)
             for category in (None, *article.categories):
                 lists.setdefault((article.source_id, article.language, category), []).append(entry)
+        members = self.members
         for entries in lists.values():
             entries.sort(key=lambda e: (-e[0], e[1]))
         self.lists = lists
+        # Stories of one article from one source (most of them) need no scoring per selection:
+        # their ranking entry is shared (``alone``). Decided once here, not at every pop.
+        self.single = frozenset(
+            a.id
+            for a in articles
+            if (a.cluster_id is None or len(members[a.cluster_id]) <= 1)
+            and len(cluster_sources.get(a.cluster_id or 0, ())) <= 1
+        )
         self.keys = frozenset(a.cluster_id if a.cluster_id is not None else a.id for a in articles)
 
     def has_word(self, article: ArticleRow, words: tuple[str, ...]) -> bool:
@@ -184,7 +200,8 @@ class RankedStream:
         return tuple(out)
 
     def _advance(self) -> bool:
-        heap, pending = self._heap, self._pending
+        heap, pending, seen, index = self._heap, self._pending, self._seen, self._index
+        single = index.single
         while True:
             head = -heap[0][0] if heap else float("-inf")
             if pending and (-pending[0][0] > head or not heap):
@@ -201,15 +218,13 @@ class RankedStream:
                 heapq.heappop(heap)
             cid = article.cluster_id
             key = cid if cid is not None else -article.id
-            if key in self._seen:
+            if key in seen:
                 continue
-            self._seen.add(key)
-            members = self._index.members.get(cid, ()) if cid is not None else ()
-            alone = len(members) <= 1 and len(self._index.cluster_sources.get(cid or 0, ())) <= 1
-            if alone:  # one article, one source: the article is the story (most of them)
-                heapq.heappush(pending, self._index.alone(article, bonus > 0))
+            seen.add(key)
+            if article.id in single:  # one article, one source: the article is the story
+                heapq.heappush(pending, index.alone(article, bonus > 0))
                 continue
-            story = self._score(members)
+            story = self._score(index.members[cid]) if cid is not None else None
             if story is not None:
                 at = story.article
                 heapq.heappush(pending, (-story.score, -at.published_at.timestamp(), at.id, story))

@@ -13,7 +13,7 @@ worker thread). Steps, and why each is cheap per reader:
 3. Rank once per distinct (selection, category) per tick, in memory: every article of the
    headline window is read once per tick (``ArticleStore.window``) and ranked lazily per
    selection (``CandidateIndex``), only as deep as readers' digests need.
-4. What a reader has received in a category (``DeliveryStore.received_many``, one query per
+4. What a reader has received in a category (``DeliveryStore.received_digests``, one query per
    batch) is left out; readers with the same ranking, history and digest size get the same
    digest, composed once, and with the same language and timezone the same message, rendered
    once (``DigestRenderer``) and stored once (``digest_payloads``), which their outbox rows
@@ -26,8 +26,8 @@ worker thread). Steps, and why each is cheap per reader:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,11 +36,12 @@ from sqlalchemy.engine import Connection
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
 from digest.mutes import without_sources
-from digest.reader_selection import CandidateIndex, RankedStream
+from digest.rank import RankedStory
+from digest.reader_selection import CandidateIndex, RankedStream, selection_key
 from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
-from storage.articles import ArticleStore
-from storage.deliveries import DeliveryStore, DigestItem, DigestMessage
+from storage.articles import ArticleRow, ArticleStore
+from storage.deliveries import DeliveryStore, DigestHistory, DigestMessage
 from storage.mutes import NO_MUTES, MuteSet, MuteStore
 from storage.users import Reader, UserStore
 from views.digest import DigestRenderer, as_payload, empty_digest_text
@@ -76,19 +77,41 @@ class _Tick:
         self.now = now
         self.renderer = DigestRenderer(catalog, now)
         self.catalog = catalog
-        self.selections: dict[tuple[object, ...], Selection] = {}
+        self.selections: dict[object, Selection] = {}
         self.streams: dict[tuple[Selection, str], RankedStream] = {}
         self.digests: dict[tuple[object, ...], Digest] = {}
-        self.messages: dict[tuple[object, ...], int] = {}
-        self.payloads: dict[tuple[object, ...], dict[str, Any]] = {}
+        # message key -> its digest_payloads id, written by an earlier (committed) batch
+        self.digest_ids: dict[tuple[object, ...], int] = {}
         self.decisions: dict[_DecisionKey, DueDecision] = {}
+        self.history = DigestHistory()
+        # full rows (with their texts) of the stories shown, read before rendering them
+        self.shown: dict[int, ArticleRow] = {}
+
+    def render(self, digest: Digest, ui_language: str, zone: str) -> dict[str, Any]:
+        """The message of a non-empty digest, its stories with their texts (``read_texts``
+        has read them)."""
+        shown = self.shown
+        stories = tuple(
+            RankedStory(shown[s.article.id], s.also_covered_by, s.score) for s in digest.stories
+        )
+        return self.renderer.payload(Digest(digest.category, stories), ui_language, zone)
+
+    def read_texts(self, digests: Iterable[Digest]) -> None:
+        """Read, in one query, the texts of these digests' stories not read yet (ranking ran
+        on rows without them)."""
+        shown = self.shown
+        missing = {s.article.id: s.article for d in digests for s in d.stories}
+        for article_id in [a for a in missing if a in shown]:
+            del missing[article_id]
+        for article_id, text in self._articles.texts_of(list(missing)).items():
+            shown[article_id] = _with_text(missing[article_id], text)
 
     def stream(self, selection: Selection, category: str) -> RankedStream:
         key = (selection, category)
         found = self.streams.get(key)
         if found is None:
             if self._index is None:
-                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW)
+                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW, texts=False)
                 self._index = CandidateIndex(articles, clusters, self.now)
             wanted = None if category == ALL_CATEGORIES else category
             found = self.streams[key] = self._index.ranked(selection, wanted)
@@ -146,17 +169,15 @@ class DigestScheduler:
         state = _Tick(self.articles, self.catalog, now)
         with self.users.lock(reader.id) as held:
             current = held.readers[0] if held.readers else reader
-            messages: list[DigestMessage] = []
-            items: list[DigestItem] = []
-            received = self.deliveries.received_many(
-                [current.id], now - HEADLINE_WINDOW * 2, held.connection
+            received = self.deliveries.received_digests(
+                [current.id], now - HEADLINE_WINDOW * 2, held.connection, state.history
             )
             muted = self._mutes_of([current.id], held.connection).get(current.id, NO_MUTES)
+            out = _Outbox()
             self._compose_for(
-                current, slot_key, state, received[current.id], messages, items, TickReport(),
-                muted,
-            )  # fmt: skip
-            return self.deliveries.enqueue_digests(messages, items, now, held.connection)
+                current, slot_key, state, received[current.id], out, TickReport(), muted
+            )
+            return self._write(out, state, held.connection)
 
     def _batch(
         self,
@@ -166,8 +187,6 @@ class DigestScheduler:
         report: TickReport,
     ) -> None:
         now = state.now
-        messages: list[DigestMessage] = []
-        items: list[DigestItem] = []
         next_due: dict[int, datetime | None] = {}
         sending: list[tuple[Reader, str]] = []
         for reader in readers:
@@ -181,23 +200,43 @@ class DigestScheduler:
             if decision.send is not None:
                 sending.append((reader, decision.send.key))
         if sending:
-            received = self.deliveries.received_many(
-                [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection
+            received = self.deliveries.received_digests(
+                [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection, state.history
             )
-            state.messages = {}  # message indexes are per batch (the list written with it)
+            out = _Outbox()
             mutes = self._mutes_of([r.id for r, _ in sending], connection)
             for reader, slot_key in sending:
                 self._compose_for(
-                    reader, slot_key, state, received[reader.id], messages, items, report,
+                    reader, slot_key, state, received[reader.id], out, report,
                     mutes.get(reader.id, NO_MUTES),
                 )  # fmt: skip
-            report.enqueued += self.deliveries.enqueue_digests(messages, items, now, connection)
-            report.messages += len(messages)
+            report.messages += len(out.messages)
+            report.enqueued += self._write(out, state, connection)
         self.users.set_next_due_many(next_due, connection)
 
     def _mutes_of(self, user_ids: list[int], connection: Connection) -> dict[int, MuteSet]:
         """The mutes of the readers who muted anything (two queries a batch; none muted: {})."""
         return {} if self.mutes is None else self.mutes.many(user_ids, connection)
+
+    def _write(self, out: _Outbox, state: _Tick, connection: Connection) -> int:
+        """The batch's new shared messages, then its outbox rows pointing at them (or at the
+        messages earlier batches of the tick wrote). Returns how many rows were new."""
+        if out.messages:
+            keys = list(out.messages)
+            state.read_texts(digest for digest, _, _ in out.messages.values())
+            messages = [
+                DigestMessage(
+                    digest.category, digest.story_keys,
+                    state.render(digest, language, zone) if digest.stories
+                    else as_payload(empty_digest_text(digest.category, language), None),
+                )
+                for digest, language, zone in out.messages.values()
+            ]  # fmt: skip
+            ids = self.deliveries.add_digest_messages(messages, state.now, connection)
+            state.digest_ids.update(zip(keys, ids, strict=True))
+        ids_of = state.digest_ids
+        rows = [(u, c, s, ids_of[k]) for u, c, s, k in out.rows]
+        return self.deliveries.enqueue_digest_rows(rows, state.now, connection)
 
     def _decide(self, reader: Reader, state: _Tick) -> DueDecision:
         """``decide`` for the reader; readers with equal inputs share one (a pure function)."""
@@ -219,9 +258,8 @@ class DigestScheduler:
         reader: Reader,
         slot_key: str,
         state: _Tick,
-        received: dict[str, set[int]],
-        messages: list[DigestMessage],
-        items: list[DigestItem],
+        received: Mapping[str, frozenset[int]],
+        out: _Outbox,
         report: TickReport,
         muted: MuteSet = NO_MUTES,
     ) -> None:
@@ -230,40 +268,50 @@ class DigestScheduler:
         Mutes are part of what makes digests equal: muted sources leave the selection (its own
         ranking, shared by readers who muted the same), muted words join the digest's key. A
         reader who muted nothing has the plain key, shared with everyone like them."""
-        selection = state.selections.get(reader.countries)
+        key = selection_key(reader)
+        selection = state.selections.get(key)
         if selection is None:
-            selection = state.selections[reader.countries] = selection_for(reader, self.catalog)
+            selection = state.selections[key] = selection_for(reader, self.catalog)
         if muted.sources:
             selection = without_sources(selection, muted.sources)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
         zone = reader.timezone or "UTC"
         for category in reader.categories:
-            already = frozenset(received.get(category, ()))
-            key: tuple[object, ...] = (selection, category, already, size)
+            already = received.get(category, _NONE)
+            digest_key: tuple[object, ...] = (selection, category, already, size)
             if muted.words:
-                key += (muted.words,)
-            digest = state.digests.get(key)
+                digest_key += (muted.words,)
+            digest = state.digests.get(digest_key)
             if digest is None:
                 stories = (
                     ()
                     if selection.empty
                     else state.stream(selection, category).fresh(already, size, muted.words)
                 )
-                digest = state.digests[key] = Digest(category=category, stories=stories)
+                digest = state.digests[digest_key] = Digest(category=category, stories=stories)
             if not digest.stories and reader.empty_digest != "say":
                 report.empty += 1
                 continue
             message_key = (id(digest), reader.ui_language, zone)
-            index = state.messages.get(message_key)
-            if index is None:
-                payload = state.payloads.get(message_key)
-                if payload is None:
-                    payload = state.payloads[message_key] = (
-                        state.renderer.payload(digest, reader.ui_language, zone)
-                        if digest.stories
-                        else as_payload(empty_digest_text(category, reader.ui_language), None)
-                    )
-                index = state.messages[message_key] = len(messages)
-                messages.append(DigestMessage(category, digest.story_keys, payload))
-            items.append(DigestItem(reader.id, reader.chat_id, f"{category}@{slot_key}", index))
+            if message_key not in state.digest_ids and message_key not in out.messages:
+                out.messages[message_key] = (digest, reader.ui_language, zone)
+            out.rows.append((reader.id, reader.chat_id, f"{category}@{slot_key}", message_key))
             report.categories[category] = report.categories.get(category, 0) + 1
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> ArticleRow:
+    url, title, summary, image_url = text
+    return replace(row, url=url, title=title, summary=summary, image_url=image_url)
+
+
+@dataclass
+class _Outbox:
+    """What one batch writes: its new shared messages (by message key: the digest, its
+    language and timezone, rendered once the batch's texts are read) and one row per digest
+    (user id, chat id, slot key, message key)."""
+
+    messages: dict[tuple[object, ...], tuple[Digest, str, str]] = field(default_factory=dict)
+    rows: list[tuple[int, int, str, tuple[object, ...]]] = field(default_factory=list)

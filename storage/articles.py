@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from weakref import WeakValueDictionary
 
-from sqlalchemy import Table, bindparam, delete, func, insert, update
+from sqlalchemy import Table, bindparam, delete, func, insert, literal, null, update
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 from storage import search_index
 from storage.db import session_scope
 from storage.errors import wraps_errors
+from storage.id_lists import ids_value, in_ids
 from storage.tables import Article, ArticleCategory
 
 _CHUNK = 500
@@ -316,16 +317,24 @@ class ArticleStore:
             rows = session.exec(query.limit(limit)).all()
             return list(_rows(self._shared, session, rows).values())
 
-    def window(self, since: datetime) -> tuple[list[ArticleRow], dict[int, tuple[str, ...]]]:
+    def window(
+        self, since: datetime, *, texts: bool = True
+    ) -> tuple[list[ArticleRow], dict[int, tuple[str, ...]]]:
         """Every article published since ``since`` (newest first) and each of their clusters'
         sources, in three Core queries: what the digest tick ranks for all its readers at once,
-        instead of one query per distinct selection."""
+        instead of one query per distinct selection.
+
+        ``texts=False`` leaves url, title and summary empty (and no image): the tick ranks on
+        the rest and reads the texts of the few stories its digests show (:meth:`texts_of`),
+        rather than holding every article's text (most of a tick's memory)."""
         t, c = _ARTICLES.c, _CATEGORIES.c
         recent = (t.published_at >= since,)
+        blank = (literal(""), literal(""), literal(""), null())
+        text_columns = (t.url, t.title, t.summary, t.image_url) if texts else blank
         with self._engine.connect() as conn:
             rows = conn.execute(
-                core_select(t.id, t.source_id, t.url, t.title, t.summary, t.image_url, t.language,
-                       t.published_at, t.first_seen_at, t.cluster_id)
+                core_select(t.id, t.source_id, *text_columns, t.language, t.published_at,
+                            t.first_seen_at, t.cluster_id)
                 .where(*recent)
                 .order_by(t.published_at.desc(), t.id.desc())
             ).all()  # fmt: skip
@@ -335,7 +344,7 @@ class ArticleStore:
                 .join(_ARTICLES, t.id == c.article_id)
                 .where(*recent)
                 .order_by(c.category)
-            ):
+            ).all():
                 categories.setdefault(article_id, []).append(category)
             clusters: dict[int, list[str]] = {}
             in_window = core_select(t.cluster_id).where(*recent, t.cluster_id.is_not(None))
@@ -344,7 +353,7 @@ class ArticleStore:
                 .where(t.cluster_id.in_(in_window))
                 .distinct()
                 .order_by(t.cluster_id, t.source_id)
-            ):
+            ).all():
                 clusters.setdefault(cluster_id, []).append(source_id)
         articles = [
             ArticleRow(
@@ -355,6 +364,18 @@ class ArticleStore:
             for r in rows
         ]  # fmt: skip
         return articles, {k: tuple(v) for k, v in clusters.items()}
+
+    def texts_of(self, ids: Collection[int]) -> dict[int, tuple[str, str, str, str | None]]:
+        """(url, title, summary, image_url) of these articles, in one Core query."""
+        if not ids:
+            return {}
+        t = _ARTICLES.c
+        with self._engine.connect() as conn:
+            query = core_select(t.id, t.url, t.title, t.summary, t.image_url).where(
+                in_ids(conn, t.id)
+            )
+            rows = conn.execute(query, {"ids": ids_value(conn, list(ids))}).all()
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     def cluster_sources(self, cluster_ids: Collection[int]) -> dict[int, tuple[str, ...]]:
         """The distinct sources of each cluster, for "also covered by …" and ranking."""

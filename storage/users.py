@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from storage.db import session_scope
 from storage.errors import wraps_errors
+from storage.id_lists import ids_value, in_ids
 from storage.tables import (
     User,
     UserCategory,
@@ -42,6 +43,15 @@ _UL: Table = UserLanguage.__table__  # type: ignore[attr-defined]
 _US: Table = UserSource.__table__  # type: ignore[attr-defined]
 _UCAT: Table = UserCategory.__table__  # type: ignore[attr-defined]
 _UT: Table = UserDeliveryTime.__table__  # type: ignore[attr-defined]
+# What a ``Reader`` holds of the user row (not its bookkeeping times).
+_READER_COLUMNS = tuple(
+    _U.c[name]
+    for name in (
+        "id", "chat_id", "first_name", "ui_language", "timezone", "flow_step", "flow_mode",
+        "menu_message_id", "setup_complete", "active", "paused", "paused_until", "next_due_at",
+        "quiet_start", "quiet_end", "stories_per_digest", "empty_digest",
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +159,7 @@ class UserStore:
         """
         with self._engine.begin() as conn:
             query = (
-                _U.select()
+                core_select(*_READER_COLUMNS)
                 .where(
                     _U.c.next_due_at <= now,
                     _U.c.active.is_(True),
@@ -168,7 +178,7 @@ class UserStore:
         """One reader, held like a claimed batch (waiting for a compose worker that holds
         them): /digest composes through it so it never races a tick for the same reader."""
         with self._engine.begin() as conn:
-            query = _U.select().where(_U.c.id == user_id)
+            query = core_select(*_READER_COLUMNS).where(_U.c.id == user_id)
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update()
             users = conn.execute(query).all()
@@ -239,19 +249,20 @@ class UserStore:
     def set_next_due_many(
         self, next_due: Mapping[int, datetime | None], connection: Connection | None = None
     ) -> None:
-        """Store the next due time of many readers in one statement (after a tick), in
-        ``connection``'s transaction when given (a claimed batch), else in a new one."""
+        """Store the next due time of many readers, in ``connection``'s transaction when given
+        (a claimed batch), else in a new one.
+
+        Readers of one timezone and schedule share their next due time, so a batch has few
+        distinct values: one ``UPDATE ... WHERE id IN (ids)`` per value (the ids one
+        parameter), rather than one row of an executemany per reader. Many distinct values
+        fall back to the executemany."""
         if not next_due:
             return
-        statement = (
-            _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
-        )
-        rows = [{"uid": uid, "due": due} for uid, due in next_due.items()]
         if connection is not None:
-            connection.execute(statement, rows)
+            _set_next_due(connection, next_due)
             return
         with self._engine.begin() as conn:
-            conn.execute(statement, rows)
+            _set_next_due(conn, next_due)
 
     def set_quiet_hours(self, user_id: int, start: int | None, end: int | None) -> None:
         self._update_user(user_id, {"quiet_start": start, "quiet_end": end})
@@ -359,6 +370,21 @@ class UserStore:
         if reader is None:  # pragma: no cover - we just wrote it
             raise LookupError(user_id)
         return reader
+
+
+def _set_next_due(conn: Connection, next_due: Mapping[int, datetime | None]) -> None:
+    groups: dict[datetime | None, list[int]] = defaultdict(list)
+    for uid, due in next_due.items():
+        groups[due].append(uid)
+    if len(groups) * 8 > len(next_due):  # mostly distinct times: one executemany
+        statement = (
+            _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
+        )
+        conn.execute(statement, [{"uid": uid, "due": due} for uid, due in next_due.items()])
+        return
+    statement = _U.update().where(in_ids(conn, _U.c.id)).values(next_due_at=bindparam("due"))
+    for due, ids in groups.items():
+        conn.execute(statement, {"due": due, "ids": ids_value(conn, ids)})
 
 
 def _drop_countries(session: Session, user_id: int, countries: list[str]) -> None:
@@ -495,44 +521,59 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
-    """``Reader``s for user rows, preferences read with one Core query per table."""
+    """``Reader``s for user rows (``_READER_COLUMNS``), preferences read with one Core query
+    per table.
+
+    Cheap per reader on purpose (a tick loads 100,000): each id list is one parameter
+    (``storage.id_lists``), rows come with ``fetchall``, and equal
+    preference tuples are one shared object (most readers repeat a few hundred choices), which
+    keeps a batch compact and makes equal selections cheap to look up."""
     if not users:
         return []
-    ids = [u.id for u in users]
+    ids = {"ids": ids_value(conn, [u.id for u in users])}
+    shared: dict[Any, Any] = {}
+
+    def one(value: Any) -> Any:
+        return shared.setdefault(value, value)
+
     langs_by: dict[tuple[int, str], list[str]] = defaultdict(list)
     for uid, country, language in conn.execute(
-        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language).where(_UL.c.user_id.in_(ids))
-        .order_by(_UL.c.user_id, _UL.c.is_primary.desc(), _UL.c.language)
-    ):  # fmt: skip
+        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language)
+        .where(in_ids(conn, _UL.c.user_id))
+        .order_by(_UL.c.user_id, _UL.c.is_primary.desc(), _UL.c.language), ids
+    ).all():  # fmt: skip
         langs_by[(uid, country)].append(language)
     sources_by: dict[tuple[int, str], list[str]] = defaultdict(list)
     for uid, country, source_id in conn.execute(
-        core_select(_US.c.user_id, _US.c.country, _US.c.source_id).where(_US.c.user_id.in_(ids))
-        .order_by(_US.c.user_id, _US.c.is_primary.desc(), _US.c.source_id)
-    ):  # fmt: skip
+        core_select(_US.c.user_id, _US.c.country, _US.c.source_id)
+        .where(in_ids(conn, _US.c.user_id))
+        .order_by(_US.c.user_id, _US.c.is_primary.desc(), _US.c.source_id), ids
+    ).all():  # fmt: skip
         sources_by[(uid, country)].append(source_id)
     countries_by: dict[int, list[CountryChoice]] = defaultdict(list)
     for uid, country, is_primary in conn.execute(
-        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary).where(_UC.c.user_id.in_(ids))
-        .order_by(_UC.c.user_id, _UC.c.is_primary.desc(), _UC.c.position, _UC.c.country)
-    ):  # fmt: skip
+        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary)
+        .where(in_ids(conn, _UC.c.user_id))
+        .order_by(_UC.c.user_id, _UC.c.is_primary.desc(), _UC.c.position, _UC.c.country), ids
+    ).all():  # fmt: skip
         key = (uid, country)
-        countries_by[uid].append(
-            CountryChoice(country, bool(is_primary), tuple(langs_by[key]), tuple(sources_by[key]))
+        choice = CountryChoice(
+            country, bool(is_primary), one(tuple(langs_by[key])), one(tuple(sources_by[key]))
         )
+        countries_by[uid].append(one(choice))
     categories_by: dict[int, list[str]] = defaultdict(list)
     for uid, category in conn.execute(
         core_select(_UCAT.c.user_id, _UCAT.c.category)
-        .where(_UCAT.c.user_id.in_(ids))
-        .order_by(_UCAT.c.category)
-    ):
+        .where(in_ids(conn, _UCAT.c.user_id))
+        .order_by(_UCAT.c.category), ids
+    ).all():  # fmt: skip
         categories_by[uid].append(category)
     minutes_by: dict[int, list[int]] = defaultdict(list)
     for uid, minute in conn.execute(
         core_select(_UT.c.user_id, _UT.c.minute)
-        .where(_UT.c.user_id.in_(ids))
-        .order_by(_UT.c.minute)
-    ):
+        .where(in_ids(conn, _UT.c.user_id))
+        .order_by(_UT.c.minute), ids
+    ).all():  # fmt: skip
         minutes_by[uid].append(minute)
     return [
         Reader(
@@ -542,8 +583,9 @@ def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
             active=u.active, paused=u.paused, paused_until=_aware(u.paused_until),
             next_due_at=_aware(u.next_due_at), quiet_start=u.quiet_start,
             quiet_end=u.quiet_end, stories_per_digest=u.stories_per_digest,
-            empty_digest=u.empty_digest, countries=tuple(countries_by[u.id]),
-            categories=tuple(categories_by[u.id]), delivery_minutes=tuple(minutes_by[u.id]),
+            empty_digest=u.empty_digest, countries=one(tuple(countries_by[u.id])),
+            categories=one(tuple(categories_by[u.id])),
+            delivery_minutes=one(tuple(minutes_by[u.id])),
         )
         for u in users
     ]  # fmt: skip

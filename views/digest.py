@@ -119,6 +119,7 @@ class DigestRenderer:
         self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int]] = {}
         self._tails: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self._full_label: dict[str, str] = {}
+        self._rows: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
 
     def payload(self, digest: Digest, ui_language: str, timezone: str) -> dict[str, Any]:
         """Bot API parameters for a non-empty digest."""
@@ -171,8 +172,12 @@ class DigestRenderer:
     def _row(self, number: int, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
         """What ``story_buttons`` gives, as the dicts ``to_dict`` would make, built without
         Telegram objects (the keyboard was most of a digest's cost): the Related and link
-        buttons once per story and language, the numbered one per position."""
+        buttons once per story and language, the whole row once per position. Payloads share
+        row objects: they are encoded to JSON as they are, never changed."""
         article = story.article
+        done = self._rows.get((article.id, ui_language, number))
+        if done is not None:
+            return done
         key = (article.id, ui_language)
         tail = self._tails.get(key)
         if tail is None:
@@ -188,4 +193,5 @@ class DigestRenderer:
             "text": f"{number} · 📖 " + self._full_label[ui_language],
             "callback_data": encode(STORY_STEP, FULL_STORY, str(article.id)),
         }
-        return [first, *tail]
+        row = self._rows[(article.id, ui_language, number)] = [first, *tail]
+        return row

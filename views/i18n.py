@@ -104,8 +104,10 @@ def joined(items: Iterable[str], ui_language: str) -> str:
     return _LIST_SEPARATORS.get(ui_language_for(ui_language), ", ").join(items)
 
 
+@lru_cache(maxsize=64)
 def text_direction(ui_language: str) -> str:
-    """ "rtl" for Arabic, "ltr" for the others (CLDR)."""
+    """ "rtl" for Arabic, "ltr" for the others (CLDR). Memoized: every story line asks, and
+    Babel works it out from the locale's character order each time."""
     return str(_locale(ui_language).text_direction)
 
 
@@ -146,8 +148,11 @@ def number_text(value: float, ui_language: str) -> str:
     return format_decimal(value, locale=_locale(ui_language))
 
 
+@lru_cache(maxsize=8192)
 def ago_text(age: timedelta, ui_language: str) -> str:
-    """ "3 hours ago" / "vor 3 Stunden" / "3小时前" (CLDR relative time)."""
+    """ "3 hours ago" / "vor 3 Stunden" / "3小时前" (CLDR relative time). Memoized: a digest
+    tick asks it for thousands of stories, many of the same age (Babel's CLDR look-ups cost
+    about 0.1 ms a call)."""
     return format_timedelta(
         -age, granularity="minute", add_direction=True, locale=_locale(ui_language)
     )

@@ -8,11 +8,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine
-from storage.deliveries import DeliveryStore, OutboxItem
+from storage.deliveries import DeliveryStore, DigestHistory, DigestItem, DigestMessage, OutboxItem
+from storage.id_lists import ids_value, in_ids
 from storage.leases import LeaseStore
+from storage.tables import User
 from storage.users import UserStore
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -249,3 +252,47 @@ def test_a_dead_holders_lease_is_taken_over_once(engine: Engine) -> None:
     assert leases.take_over("scheduler", "host:1:aa", "host:2:bb", T0, ttl)
     assert not leases.take_over("scheduler", "host:1:aa", "host:3:cc", T0, ttl)
     assert leases.holder("scheduler", T0) == "host:2:bb"
+
+
+def test_received_digests_agree_with_received_many_and_are_shared(
+    store: DeliveryStore, engine: Engine
+) -> None:
+    """The tick's history read (digest ids, keys read once per tick) says what the per-row
+    read says, and readers who got the same digests share one mapping."""
+    messages = [
+        DigestMessage("national", (11, 12), {"text": "a"}),
+        DigestMessage("sports", (21,), {"text": "b"}),
+        DigestMessage("national", (13,), {"text": "c"}),
+    ]
+    rows = [
+        DigestItem(1, 1, "national@s1", 0), DigestItem(1, 1, "sports@s1", 1),
+        DigestItem(2, 2, "national@s1", 0), DigestItem(2, 2, "sports@s1", 1),
+        DigestItem(3, 3, "national@s1", 2), DigestItem(4, 4, "national@s1", 0),
+    ]  # fmt: skip
+    assert store.enqueue_digests(messages, rows, T0) == 6
+    store.enqueue([], T0, [(4, "national", 99)])  # an explicit record counts too
+    store.enqueue_digests(messages, [DigestItem(3, 3, "national@old", 0)], T0 - timedelta(days=9))
+    since = T0 - timedelta(days=6)
+    history = DigestHistory()
+    with engine.connect() as conn:
+        got = store.received_digests([1, 2, 3, 4, 5], since, conn, history)
+    expected = store.received_many([1, 2, 3, 4, 5], since)
+    assert {u: {c: set(k) for c, k in m.items()} for u, m in got.items()} == expected
+    assert expected[1] == {"national": {11, 12}, "sports": {21}}
+    assert expected[3] == {"national": {13}} and expected[5] == {}
+    assert expected[4] == {"national": {11, 12, 99}}
+    assert got[1] is got[2]  # same digests, one mapping
+
+
+@pytest.mark.parametrize("count", [0, 1, 3000])
+def test_in_ids_selects_exactly_the_listed_ids(engine: Engine, count: int) -> None:
+    """One parameter for the whole list, on SQLite and PostgreSQL alike."""
+    users = UserStore(engine)
+    for user_id in (7, 8, 9):
+        users.ensure(user_id, user_id, None, "en")
+    wanted = [8, *range(100_000, 100_000 + count - 1)][:count]
+    table = User.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        query = select(table.c.id).where(in_ids(conn, table.c.id)).order_by(table.c.id)
+        found = conn.execute(query, {"ids": ids_value(conn, wanted)}).scalars().all()
+    assert found == ([8] if count else [])

@@ -149,3 +149,25 @@ def test_big_telegram_ids_fit(engine: Engine) -> None:
     big = 7_999_999_999
     users.ensure(big, big, None, "en")
     assert users.get(big) is not None
+
+
+def test_next_due_times_are_stored_grouped_or_one_by_one(engine: Engine) -> None:
+    """Shared due times go one UPDATE per value, distinct ones by executemany: same result,
+    in the caller's transaction, and readers not named keep theirs."""
+    from datetime import UTC, datetime, timedelta
+
+    users = UserStore(engine)
+    for user_id in range(1, 31):
+        users.ensure(user_id, user_id, None, "en")
+    t0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    users.set_next_due(30, t0)
+    shared = {u: (t0 + timedelta(hours=u % 2) if u % 3 else None) for u in range(1, 25)}
+    with engine.begin() as conn:
+        users.set_next_due_many(shared, conn)
+    distinct = {u: t0 + timedelta(minutes=u) for u in range(25, 28)}
+    users.set_next_due_many(distinct)
+    for user_id in range(1, 31):
+        got = users.get(user_id)
+        assert got is not None
+        expected = shared.get(user_id, distinct.get(user_id, t0 if user_id == 30 else None))
+        assert got.next_due_at == expected, user_id
