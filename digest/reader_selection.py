@@ -8,7 +8,7 @@ the candidates from the store and hands them to :func:`rank_for`.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,9 +93,13 @@ class CandidateIndex:
         articles: Sequence[ArticleRow],
         cluster_sources: Mapping[int, tuple[str, ...]],
         now: datetime,
+        read_texts: Callable[[list[int]], Mapping[int, tuple[str, str]]] | None = None,
     ) -> None:
         self.now = now
         self.cluster_sources = cluster_sources
+        # articles ranked without their texts (the tick's window): muted words need the title
+        # and summary of the few stories they are looked for in, read here on demand
+        self._read_texts = read_texts
         self._texts: dict[int, str] = {}  # text keys of articles a muted word was looked for in
         self.members: dict[int, list[ArticleRow]] = {}
         self.recency: dict[int, float] = {}
@@ -134,7 +138,10 @@ class CandidateIndex:
         """Whether the article contains one of ``words`` (its text read once per tick)."""
         text = self._texts.get(article.id)
         if text is None:
-            text = self._texts[article.id] = text_key(article.title, article.summary)
+            title, summary = article.title, article.summary
+            if self._read_texts is not None and not title:
+                title, summary = self._read_texts([article.id]).get(article.id, ("", ""))
+            text = self._texts[article.id] = text_key(title, summary)
         return any(contains(text, word) for word in words)
 
     def alone(self, article: ArticleRow, primary: bool) -> tuple[float, float, int, RankedStory]:

@@ -106,13 +106,17 @@ class _Tick:
         for article_id, text in self._articles.texts_of(list(missing)).items():
             shown[article_id] = _with_text(missing[article_id], text)
 
+    def _titles(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """Title and summary of these articles (muted words are looked for in them)."""
+        return {i: (t[1], t[2]) for i, t in self._articles.texts_of(ids).items()}
+
     def stream(self, selection: Selection, category: str) -> RankedStream:
         key = (selection, category)
         found = self.streams.get(key)
         if found is None:
             if self._index is None:
                 articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW, texts=False)
-                self._index = CandidateIndex(articles, clusters, self.now)
+                self._index = CandidateIndex(articles, clusters, self.now, self._titles)
             wanted = None if category == ALL_CATEGORIES else category
             found = self.streams[key] = self._index.ranked(selection, wanted)
         return found
