@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest.catalog import Catalog, load_catalog
 from storage.db import make_engine, migrate
+from storage.tables import metadata
 
 
 def _worker_database(url: str) -> str:
@@ -70,16 +71,24 @@ def _schema(connection: Connection) -> tuple[str, frozenset[str]]:
 
 def migrated_postgres(url: str) -> None:
     """The schema at head with no rows: emptied (sequences restarted) when it is still the one
-    this session migrated, else dropped and migrated again (a test may have downgraded it)."""
+    this session migrated and holds only the models' tables, else dropped and migrated again
+    (a test may have downgraded it)."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
             schema = _schema(connection)
-            if schema == _MIGRATED.get(url):
-                quote = connection.dialect.identifier_preparer.quote
-                names = ", ".join(quote(t) for t in sorted(schema[1] - {"alembic_version"}))
-                # names: this session's own tables, read from the catalog, not input
-                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            models = {t.name for t in metadata.sorted_tables} | {"alembic_version"}
+            if schema == _MIGRATED.get(url) and schema[1] == models:
+                # DELETE, not TRUNCATE: on a few rows it is several times faster. Children
+                # first (the models' dependency order, reversed); then every sequence from 1.
+                for table in reversed(metadata.sorted_tables):
+                    connection.execute(table.delete())
+                connection.execute(
+                    text(
+                        "SELECT setval(format('%I', sequencename)::regclass, 1, false) "
+                        "FROM pg_sequences WHERE schemaname = 'public'"
+                    )
+                )
                 return
         reset_postgres(url)
         migrate(engine)
