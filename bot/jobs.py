@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +26,9 @@ INGEST_JOB = "ingest"
 DIGEST_JOB = "digest-tick"
 SEND_JOB = "outbox"
 DIGEST_TICK_SECONDS = 60
-SEND_POLL_SECONDS = 5
+# Test-only override (NEWSBOT_TEST_SEND_POLL_SECONDS), like NEWSBOT_TEST_LEASE_SECONDS: the poll
+# picks up retries and a dead pusher's rows, and e2e tests of crashes wait on it. Not a setting.
+SEND_POLL_SECONDS = float(os.environ.get("NEWSBOT_TEST_SEND_POLL_SECONDS") or 5)
 RELATED_JOB = "related-refresh"
 BROADCAST_JOB = "broadcast-progress"
 BROADCAST_PROGRESS_SECONDS = 3
@@ -188,6 +191,7 @@ def schedule_pushes(application: Application, pusher: Pusher) -> None:
         job_kwargs=kwargs,
     )  # fmt: skip
     queue.run_repeating(
-        send_tick, interval=SEND_POLL_SECONDS, first=3, name=SEND_JOB, data=pusher,
+        send_tick, interval=SEND_POLL_SECONDS, first=min(3, SEND_POLL_SECONDS), name=SEND_JOB,
+        data=pusher,
         job_kwargs=kwargs,
     )  # fmt: skip

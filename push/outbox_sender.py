@@ -44,6 +44,7 @@ import contextlib
 import functools
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -109,6 +110,10 @@ class _Released(Exception):
     """The lease was lost before the row was sent: back to the outbox, as it was."""
 
 
+# Test-only override (NEWSBOT_TEST_RETRY_BASE), like NEWSBOT_TEST_LEASE_SECONDS: e2e tests of
+# crashes and 5xx storms would otherwise spend most of their time waiting out retry back-offs.
+# Not a setting: operators have no reason to change it.
+RETRY_BASE = float(os.environ.get("NEWSBOT_TEST_RETRY_BASE") or 2.0)
 LANE_RECHECK = 2.0  # seconds: a lane that found nothing due looks again while the other works
 
 
@@ -135,7 +140,7 @@ class OutboxSender:
         group_interval: float = 3.0,
         concurrency: int | None = None,
         max_attempts: int = 5,
-        retry_base: float = 2.0,
+        retry_base: float = RETRY_BASE,
         retry_cap: float = 600.0,
         max_flood_waits: int = 5,
         max_flood_pause: float = 60.0,

@@ -31,7 +31,12 @@ from storage.tables import Delivery
 from tests.e2e.outcomes import digest_sends, statuses
 
 READERS = 500
-FAULTS = {"NEWSBOT_TEST_LEASE_SECONDS": "6", "SEND_MAX_RATE": "30"}
+# Test-only knobs: 5xx retries after 0.5, 1, 2... s (not 2, 4, 8...) and the outbox polled every
+# second (not 5), so the recovery after the kill is not mostly waiting; the limits are Telegram's.
+FAULTS = {
+    "NEWSBOT_TEST_LEASE_SECONDS": "6", "NEWSBOT_TEST_RETRY_BASE": "0.5",
+    "NEWSBOT_TEST_SEND_POLL_SECONDS": "1", "SEND_MAX_RATE": "30",
+}  # fmt: skip
 
 
 def pusher_pid(db_url: str) -> int:

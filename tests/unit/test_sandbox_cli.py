@@ -74,7 +74,9 @@ def test_live_if_token_runs_the_live_bot_when_a_token_is_set(tmp_path: Path) -> 
         TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_BASE_URL=fake.base_url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'live.db'}", FEED_FETCH_ENABLED="false",
     ) as process:  # fmt: skip
-        fake.wait_for_call("getUpdates", timeout=60)  # polling the "live" Bot API it was given
+        # polling the "live" Bot API it was given: a long poll is waiting there (a getUpdates call
+        # is only recorded when it returns, after its 10 s timeout)
+        fake.wait_for(lambda: fake.long_polls_waiting > 0, timeout=60)
         assert fake.calls_to("getMe")
         fake.stop()  # its long poll returns at once, so the bot stops without waiting for it
         process.send_signal(signal.SIGTERM)

@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from storage.db import migrate
+from storage.db import make_engine, migrate
 from storage.search_index import include_name
 from storage.tables import metadata
 from storage.users import UserStore
@@ -133,13 +133,15 @@ def test_returning_user_is_active_again(engine: Engine) -> None:
     assert users.ensure(1, 1, "Ada", "en").active
 
 
-def test_migrations_are_idempotent_and_match_the_models(engine: Engine) -> None:
-    migrate(engine)
+def test_migrations_are_idempotent_and_match_the_models(blank_db_url: str) -> None:
+    engine = make_engine(blank_db_url)
+    migrate(engine)  # from nothing
     migrate(engine)
     with engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
         context = MigrationContext.configure(connection, opts={"include_name": include_name})
         drift = compare_metadata(context, metadata)
+    engine.dispose()
     assert len(versions) == 1
     assert drift == [], "storage/tables.py changed without a migration"
 
