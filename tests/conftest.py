@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from digest.catalog import Catalog, load_catalog
 from storage.db import make_engine, migrate
+from storage.search_index import TABLE as SEARCH_TABLE
 from storage.tables import metadata
 
 
@@ -77,7 +78,9 @@ def migrated_postgres(url: str) -> None:
     try:
         with engine.begin() as connection:
             schema = _schema(connection)
-            models = {t.name for t in metadata.sorted_tables} | {"alembic_version"}
+            # the search index is no model (``storage.search_index``): its rows go with their
+            # articles' (a cascading foreign key)
+            models = {t.name for t in metadata.sorted_tables} | {"alembic_version", SEARCH_TABLE}
             if schema == _MIGRATED.get(url) and schema[1] == models:
                 # DELETE, not TRUNCATE: on a few rows it is several times faster. Children
                 # first (the models' dependency order, reversed); then every sequence from 1.
