@@ -143,6 +143,26 @@ def test_muted_sources_and_words_stay_out_of_search_and_inline_results(
     assert "Beta election special" not in titles and "Election night 3" not in titles
 
 
+def test_search_in_german_and_hindi_through_the_bot(
+    search_bot: RunningBot, fake: FakeBotAPI
+) -> None:
+    """Case and accents fold in German; Hindi words keep their vowel signs."""
+    search_bot.services.articles.upsert(
+        "gamma",
+        [item("de1", "Streik in MÜNCHEN: Straße gesperrt", 1, language="de"),
+         item("de2", "Wetter in Hamburg", 2, language="de"),
+         item("hi1", "दिल्ली में चुनाव आज", 1, language="hi"),
+         item("hi2", "मुंबई में बारिश", 2, language="hi")],
+        datetime.now(UTC),
+    )  # fmt: skip
+    user = TelegramUser(fake, STRANGER, "Li")
+    german = user.send("/search munchen strasse").text
+    assert "Streik in MÜNCHEN" in german and "Hamburg" not in german
+    hindi = user.send("/search चुनाव").text
+    assert "दिल्ली में चुनाव आज" in hindi and "बारिश" not in hindi
+    assert "Nothing found" in user.send("/search चुन").text  # a whole word, not a prefix
+
+
 def test_inline_query_answers_within_telegrams_rules(
     search_bot: RunningBot, fake: FakeBotAPI
 ) -> None:
