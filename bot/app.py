@@ -125,9 +125,17 @@ def build_ingestor(services: Services, fetcher: Fetcher, clock: Clock = utcnow) 
 
 
 def build_bot(
-    services: Services, clock: Clock = utcnow, *, run_jobs: bool = True, receive_only: bool = False
+    services: Services,
+    clock: Clock = utcnow,
+    *,
+    run_jobs: bool = True,
+    receive_only: bool = False,
+    reply_pacing: InteractiveRateLimiter | None = None,
 ) -> BotParts:
     """The PTB application, pointed at ``TELEGRAM_API_BASE_URL``, with every route and job.
+
+    ``reply_pacing`` replaces Telegram's pace for replies (1 message a second per chat): tests
+    that are not about pacing talk to a fake that has no such limit and need not wait for it.
 
     ``receive_only`` (``newsbot run --receive-only``) answers updates and nothing else: no job
     (fetch, tick, outbox, pruning) and no send started by a handler (/digest and a confirmed
@@ -193,7 +201,7 @@ def build_bot(
         ApplicationBuilder()
         .token(token)
         .base_url(settings.telegram_api_base_url)
-        .rate_limiter(InteractiveRateLimiter())
+        .rate_limiter(reply_pacing or InteractiveRateLimiter())
         .update_queue(updates)
         .concurrent_updates(processor)
         .post_init(post_init)

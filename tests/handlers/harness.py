@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.app import ALLOWED_UPDATES, BotParts, Services, build_bot, build_services
+from bot.interactive_limiter import InteractiveRateLimiter
 from bot.settings import Settings
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from push.outbox_sender import SendReport
@@ -46,6 +47,13 @@ def settings_for(
     )  # type: ignore[call-arg]
 
 
+def fast_replies() -> InteractiveRateLimiter:
+    """The reply limiter with Telegram's pace cut 50-fold (its logic, lanes and gates kept)."""
+    return InteractiveRateLimiter(
+        overall_rate=1500.0, private_interval=0.02, group_interval=0.06, max_wait=10.0
+    )
+
+
 class ManualClock:
     """A clock the test moves by hand; starts at the real now."""
 
@@ -74,8 +82,12 @@ class RunningBot:
         run_jobs: bool = False,
         allow_private: bool = False,
         telegraph_url: str | None = None,
+        real_pacing: bool = False,
     ) -> None:
+        """``real_pacing``: replies paced as Telegram wants them (1/s per chat); by default a
+        fast pace, since the fake enforces no limit unless a test turns it on."""
         settings = settings_for(fake, db_url, catalog, fetch_feeds, allow_private, telegraph_url)
+        self._real_pacing = real_pacing
         self.services: Services = build_services(settings)
         self.clock = clock or ManualClock()
         self._run_jobs = run_jobs
@@ -138,7 +150,10 @@ class RunningBot:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        self.parts = build_bot(self.services, self.clock, run_jobs=self._run_jobs)
+        pacing = None if self._real_pacing else fast_replies()
+        self.parts = build_bot(
+            self.services, self.clock, run_jobs=self._run_jobs, reply_pacing=pacing
+        )
         application = self.parts.application
         await application.initialize()
         if application.post_init is not None:

@@ -299,8 +299,9 @@ def test_links_telegram_refuses_lose_only_their_buttons(
 def bot_at_telegram_limits(
     fake: FakeBotAPI, db_url: str, tmp_path: Path, clock: ManualClock
 ) -> RunningBot:
-    """The story bot; the test sets Telegram's limits on the fake once the reader has a page."""
-    return news_bot_on(fake, db_url, tmp_path, clock=clock, allow_private=True)
+    """The story bot at Telegram's pace; the test sets Telegram's limits on the fake once the
+    reader has a page."""
+    return news_bot_on(fake, db_url, tmp_path, clock=clock, allow_private=True, real_pacing=True)
 
 
 def related_buttons(page: Message) -> list[str]:
