@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(VENV)/bin/newsbot sandbox --live-if-token
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n 3 --dist worksteal
+	$(VENV)/bin/pytest -q -n 4 --dist worksteal
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
