@@ -150,9 +150,6 @@ class OutboxSender:
     ) -> None:
         self._bot, self._deliveries, self._users = bot, deliveries, users
         self._worker = worker_id
-        # a claim not confirmed for this long is another worker's that died mid-send; the
-        # pusher sets it to its lease TTL, since it confirms its own claims at every renewal
-        self.claims_expire_after = timedelta(minutes=2)
         self._gate = FloodGate()
         self._pacer = Pacer(max_rate, self._gate)
         self._paid = Pacer(paid_rate or max_rate, self._gate)
@@ -426,7 +423,7 @@ class OutboxSender:
         try:
             return await asyncio.to_thread(
                 functools.partial(self._deliveries.claim, broadcasts=broadcasts),
-                self._worker, self._clock(), limit, self.claims_expire_after,
+                self._worker, self._clock(), limit,
             )  # fmt: skip
         except Exception as e:
             log.error("outbox claim failed: %s", self._reason(e))

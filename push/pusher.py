@@ -11,8 +11,9 @@ takes over when the first one stops. How the lease keeps pushes single:
    expired), the lease is lost: the sender stops claiming and starting sends at once, gives back
    what it had not started, and lets sends already in flight finish.
 3. A process that becomes the pusher puts back only rows whose claim has expired; a holder on
-   this host whose process is gone is taken over at once, and its rows with it. Rows a silent
-   holder claimed after its last renewal come back as soon as their claim is a lease old.
+   this host whose process is gone is taken over at once, and its rows with it, also when its
+   lease had already expired (rows it claimed after its last renewal are not yet a lease old).
+   A holder on another host that went silent gets its newest claims back after two minutes.
 4. On shutdown the lease is given up only once every sent row is recorded.
 
 Outbox claims are atomic as well, so only a message in flight at a crash can repeat.
@@ -85,9 +86,6 @@ class Pusher:
         self._stopping = False
         self._what = "digests and outbox" if scheduler is not None else "outbox"
         sender.on_flood = self._remember_flood
-        # Claims are confirmed at every renewal, so one a lease old belongs to a holder that
-        # went silent: rows it claimed after its last renewal come back then, not 2 min later.
-        sender.claims_expire_after = LEASE_TTL
 
     @property
     def holding(self) -> bool:
@@ -99,8 +97,13 @@ class Pusher:
         if self._stopping:
             return False
         now = self.clock()
+        previous = None
+        if not self._holding:  # a standby: who held it last, should the lease have expired
+            previous = await asyncio.to_thread(self.leases.last_holder, LEASE)
         held = await asyncio.to_thread(self.leases.acquire, LEASE, self.worker_id, now, LEASE_TTL)
         dead = None
+        if held and previous not in (None, self.worker_id) and holder_is_dead(previous):
+            dead = previous  # it expired before we looked: its rows come back all the same
         if not held:
             holder = await asyncio.to_thread(self.leases.holder, LEASE, now)
             if holder and holder_is_dead(holder):

@@ -108,6 +108,12 @@ class LeaseStore:
             ).first()
             return None if row is None else str(row.holder)
 
+    def last_holder(self, name: str) -> str | None:
+        """Who holds or last held the lease, expired or not (None if never taken or released)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(_C.holder).where(_C.name == name)).first()
+            return None if row is None else str(row.holder)
+
 
 def _utc(value: datetime) -> datetime:
     """SQLite stores no zone: everything is written in UTC so comparisons hold."""

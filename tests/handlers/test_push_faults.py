@@ -8,6 +8,9 @@ work over, and asserts that no reader gets a digest twice and that every row end
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sys
 import threading
 import time
 from collections import Counter
@@ -276,27 +279,47 @@ async def test_a_process_taking_over_honours_the_flood_wait_its_predecessor_was_
     assert leases.until("flood-gate", utcnow()) is None, "the wait is over"
 
 
-async def test_rows_a_silent_holder_claimed_after_its_last_renewal_are_sent_by_its_successor(
+async def test_rows_a_dead_holder_claimed_after_its_last_renewal_are_sent_by_its_successor(
     fake: FakeBotAPI, tg: Bot, engine: Engine, catalog: Catalog, short_lease: timedelta
 ) -> None:
-    """The holder on another host renews (claims confirmed), claims a few more rows, then goes
-    silent. Its lease expires, so the successor takes it plainly (no dead pid to see) and puts
-    back only the claims older than the lease; the newer ones must come back as soon as they
-    too are a lease old, not after the generic two-minute stale claim."""
+    """The holder renews (claims confirmed), claims a few more rows, then its process dies.
+    Its lease expires before the standby looks, so the standby takes it plainly; the holder's
+    pid is gone on this host, so all of its rows come back at once, not only the claims older
+    than the lease (the newer ones would wait for the two-minute stale claim)."""
     deliveries, leases = DeliveryStore(engine), LeaseStore(engine)
     readers(fake, UserStore(engine), range(1, 6))
     deliveries.enqueue([digest(u) for u in range(1, 6)], utcnow())
-    gone = "otherhost:4242:deadbeef"
-    assert leases.acquire(LEASE, gone, utcnow(), short_lease)
-    # the renewal came first; half a second later it claimed the rows, then went silent
-    assert len(deliveries.claim(gone, utcnow() + timedelta(seconds=0.5), 5)) == 5
+    exited = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    assert await exited.wait() == 0  # its pid is now free: a holder whose process is gone
+    gone = f"{socket.gethostname()[:32]}:{exited.pid}:deadbeef"
+    assert leases.acquire(LEASE, gone, utcnow() - short_lease * 2, short_lease)  # expired
+    # the renewal came first; half a second later it claimed the rows, then died
+    claimed_at = utcnow() + timedelta(seconds=0.5)
+    assert len(deliveries.claim(gone, claimed_at, 5)) == 5
     successor = make_pusher(tg, engine, catalog, "successor")
 
-    deadline = time.monotonic() + 10
-    while deliveries.counts().get("sent", 0) < 5 and time.monotonic() < deadline:
-        await successor.drain()
-        await asyncio.sleep(0.1)  # its send tick, every few seconds in the bot
+    report = await successor.drain()
 
-    assert successor.holding
+    assert successor.holding and report is not None and report.sent == 5
     assert deliveries.counts().get("sent", 0) == 5, deliveries.counts()
     assert max(per_chat(fake).values()) == 1 and len(per_chat(fake)) == 5
+
+
+async def test_a_live_holders_claims_are_left_alone_by_a_standby_that_finds_its_lease_expired(
+    fake: FakeBotAPI, tg: Bot, engine: Engine, catalog: Catalog, short_lease: timedelta
+) -> None:
+    """A holder whose renewal is late (a starved process) is alive: the standby that takes the
+    expired lease must not resend the rows it claimed after its last renewal."""
+    deliveries, leases = DeliveryStore(engine), LeaseStore(engine)
+    readers(fake, UserStore(engine), range(1, 4))
+    deliveries.enqueue([digest(u) for u in range(1, 4)], utcnow())
+    alive = f"{socket.gethostname()[:32]}:{os.getpid()}:late0001"  # this very process
+    assert leases.acquire(LEASE, alive, utcnow() - short_lease * 2, short_lease)  # expired
+    assert len(deliveries.claim(alive, utcnow(), 3)) == 3
+    standby = make_pusher(tg, engine, catalog, "standby")
+
+    await standby.drain()
+
+    assert standby.holding
+    assert fake.calls_to("sendMessage") == [], "rows a live holder may be sending were resent"
+    assert deliveries.counts().get("sending", 0) == 3
