@@ -14,12 +14,12 @@ from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from digest.phrases import MAX_PHRASE_CHARS, MAX_PHRASE_TOKENS, phrase_key, tokens
-from handlers.messaging import answer_expired, edit_in_place
+from handlers.messaging import answer_expired, edit_in_place, reader_and_language
 from storage.follows import FollowStore
 from storage.users import UserStore
 from views.alerts import FOLLOW_STEP, REMOVE, follow_usage, following_view
 from views.bidi import isolate
-from views.i18n import gettext_for, ui_language_for
+from views.i18n import gettext_for
 from views.keyboards import decode, pattern
 from views.render import esc
 
@@ -40,8 +40,7 @@ class Follows:
         user = update.effective_user
         if message is None or user is None:
             return
-        reader = await asyncio.to_thread(self.users.get, user.id)
-        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        reader, language = await reader_and_language(self.users, user)
         _ = gettext_for(language)
         if reader is None or not reader.setup_complete:
             await message.reply_text(_("Set up your news first: send /start."))
@@ -84,8 +83,7 @@ class Follows:
         user = update.effective_user
         if message is None or user is None:
             return
-        reader = await asyncio.to_thread(self.users.get, user.id)
-        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        reader, language = await reader_and_language(self.users, user)
         follows = await asyncio.to_thread(self.follows.for_user, user.id) if reader else []
         text, keyboard = following_view(follows, language, MAX_FOLLOWS)
         await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
@@ -97,8 +95,7 @@ class Follows:
         query = update.callback_query
         if query is None:
             return
-        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
-        language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
+        reader, language = await reader_and_language(self.users, query.from_user)
         _ = gettext_for(language)
         press = decode(query.data)
         if reader is None or press is None or press.action != REMOVE or not press.arg.isdigit():

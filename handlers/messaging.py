@@ -1,19 +1,29 @@
-"""Editing a message in place, the way every menu and pager in the bot does it, and the answers
+"""Who is asking and in which language; editing a message in place, the way every menu and
+pager in the bot does it; and the answers
 a press gets when the bot will not act on it: a stale or forged button, a repeat, or Telegram's
 flood limit."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardMarkup
+from telegram import CallbackQuery, InlineKeyboardMarkup, User
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
+from storage.users import Reader, UserStore
 from views.i18n import Gettext, gettext_for, ui_language_for
 
 log = logging.getLogger(__name__)
+
+
+async def reader_and_language(users: UserStore, user: User) -> tuple[Reader | None, str]:
+    """Who is asking: their reader row (None before /start) and the language to answer in (the
+    one they chose, else their Telegram language), read off the event loop."""
+    reader = await asyncio.to_thread(users.get, user.id)
+    return reader, reader.ui_language if reader else ui_language_for(user.language_code)
 
 
 async def edit_in_place(

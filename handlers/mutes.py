@@ -16,14 +16,14 @@ from telegram.ext import ContextTypes
 from digest.catalog import Catalog
 from digest.mutes import distinctive_words
 from digest.phrases import MAX_PHRASE_CHARS, phrase_key
-from handlers.messaging import answer_expired, edit_in_place
+from handlers.messaging import answer_expired, edit_in_place, reader_and_language
 from storage.articles import ArticleStore
 from storage.mutes import MuteStore
 from storage.users import Reader, UserStore
 from views import mutes as v
 from views.bidi import isolate
 from views.flow import SETTINGS, Step, StepKind
-from views.i18n import Gettext, gettext_for, ui_language_for
+from views.i18n import Gettext, gettext_for
 from views.keyboards import Press, decode, pattern
 from views.render import esc
 from views.setup import step_view
@@ -48,8 +48,7 @@ class Mutes:
         query = update.callback_query
         if query is None:
             return
-        reader = await asyncio.to_thread(self.users.get, query.from_user.id)
-        language = reader.ui_language if reader else ui_language_for(query.from_user.language_code)
+        reader, language = await reader_and_language(self.users, query.from_user)
         _ = gettext_for(language)
         press = decode(query.data)
         if reader is None or press is None:

@@ -24,7 +24,7 @@ from telegram.ext import ContextTypes
 from digest.catalog import Catalog
 from digest.clock import Clock, utcnow
 from digest.selection import selection_for, top_stories
-from handlers.messaging import answer_expired, edit_in_place
+from handlers.messaging import answer_expired, edit_in_place, reader_and_language
 from storage.articles import ArticleRow, ArticleStore
 from storage.saved_searches import SavedSearchStore
 from storage.search import ArticleSearch, SearchPage, SearchScope
@@ -93,8 +93,7 @@ class SearchHandlers:
         user = update.effective_user
         if message is None or user is None:
             return
-        reader = await asyncio.to_thread(self.users.get, user.id)
-        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        reader, language = await reader_and_language(self.users, user)
         _ = gettext_for(language)
         words = " ".join(context.args or [])
         if not words:
@@ -161,8 +160,7 @@ class SearchHandlers:
         if inline is None:
             return
         user = inline.from_user
-        reader = await asyncio.to_thread(self.users.get, user.id)
-        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        reader, language = await reader_and_language(self.users, user)
         _ = gettext_for(language)
         offset = int(inline.offset) if inline.offset.isdigit() and len(inline.offset) < 4 else 0
         offset = min(offset, INLINE_MAX_OFFSET)

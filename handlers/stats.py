@@ -26,6 +26,7 @@ from telegram.ext import ContextTypes
 from digest.clock import Clock, utcnow
 from digest.redact import shown_url
 from handlers import basics
+from handlers.messaging import reader_and_language
 from storage.stats import FeedProblem, Stats, StatsStore
 from storage.users import UserStore
 from views.bidi import rtl_start
@@ -38,7 +39,6 @@ from views.i18n import (
     language_name,
     ngettext_for,
     number_text,
-    ui_language_for,
 )
 from views.labels import category_label
 from views.render import MAX_TEXT, esc
@@ -80,8 +80,7 @@ class StatsHandler:
             log.warning("/stats refused: user %d is not an admin", user.id)
             await basics.answer_unknown_command(update, context)
             return
-        reader = await asyncio.to_thread(self.users.get, user.id)
-        language = reader.ui_language if reader else ui_language_for(user.language_code)
+        reader, language = await reader_and_language(self.users, user)
         zone = reader.timezone if reader and reader.timezone else "UTC"
         await context.bot.send_chat_action(message.chat_id, ChatAction.TYPING)
         # A handful of aggregate queries, then CPU-bound drawing: both off the event loop.
