@@ -15,22 +15,9 @@ import pytest
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from newsbot_testing.feedserver import FeedServer, Reply
 from newsbot_testing.launcher import bot_env, newsbot, run_cli
+from tests.handlers.commands import READER_COMMANDS
 from tests.handlers.user import TelegramUser
 from tests.integration.news_fixtures import BUDGET_EN, HOCKEY_EN, rss, write_catalog
-
-COMMANDS = [
-    "start",
-    "headlines",
-    "search",
-    "digest",
-    "follow",
-    "following",
-    "settings",
-    "pause",
-    "resume",
-    "help",
-    "stop",
-]
 
 
 def test_run_without_token_names_the_variable(tmp_path: Path) -> None:
@@ -86,7 +73,7 @@ def test_new_user_sets_up_through_the_running_bot(
     assert "All set" in user.last().text
     settings = user.send("/settings")
     assert "Primary country: India" in settings.text and "Hindi (primary)" in settings.text
-    assert [c["command"] for c in fake.commands()] == COMMANDS
+    assert [c["command"] for c in fake.commands()] == READER_COMMANDS
     assert not fake.errors, fake.describe()
 
     process.send_signal(signal.SIGTERM)

@@ -16,25 +16,13 @@ import pytest
 
 from handlers.basics import bot_commands
 from newsbot_testing.fakes.botapi import FakeBotAPI
+from tests.handlers.commands import READER_COMMANDS
 from tests.handlers.harness import RunningBot
 from tests.handlers.news_catalog import news_bot_on
 from tests.handlers.test_languages_e2e import walk_setup
 from tests.handlers.user import TelegramUser
 from views.i18n import ENDONYMS, UI_LANGUAGES, gettext_for, translations
 
-READER_COMMANDS = [
-    "start",
-    "headlines",
-    "search",
-    "digest",
-    "follow",
-    "following",
-    "settings",
-    "pause",
-    "resume",
-    "help",
-    "stop",
-]
 ADMIN, ABSENT_ADMIN = 7001, 7002
 
 

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 from newsbot_testing.fakes.botapi import FakeBotAPI
+from tests.handlers.commands import READER_COMMANDS
 from tests.handlers.harness import RunningBot
 from tests.handlers.user import TelegramUser
 
 EXPIRED = "This menu has expired — send /settings"
 EXPIRED_DE = "Dieses Menü ist abgelaufen – sende /settings"  # Bob reads German
-
-COMMANDS = [
-    "start",
-    "headlines",
-    "search",
-    "digest",
-    "follow",
-    "following",
-    "settings",
-    "pause",
-    "resume",
-    "help",
-    "stop",
-]
 
 
 def walk_to_categories_for_germany(user: TelegramUser) -> None:
@@ -327,10 +314,10 @@ def test_stop_keep_then_start_resumes_deliveries(bot: RunningBot, ada: TelegramU
 
 def test_help_and_unknown_commands(fake: FakeBotAPI, ada: TelegramUser) -> None:
     help_text = ada.send("/help").text
-    for command in COMMANDS:
+    for command in READER_COMMANDS:
         assert f"/{command}" in help_text
     assert "Send /help" in ada.send("/frobnicate").text
-    assert [c["command"] for c in fake.commands()] == COMMANDS
+    assert [c["command"] for c in fake.commands()] == READER_COMMANDS
 
 
 def test_text_before_start_points_to_start(ada: TelegramUser) -> None:
