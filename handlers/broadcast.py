@@ -82,6 +82,9 @@ class Broadcasts:
         self.wake_sender = wake_sender
         self.clock = clock
         self._tasks: set[asyncio.Task[object]] = set()  # drains started here, kept referenced
+        # one edit of a broadcast's line at a time in this process: a Cancel press and the
+        # progress tick racing could otherwise land a stale progress line after the report
+        self._showing: dict[int, asyncio.Lock] = {}
 
     # --------------------------------------------------------------- commands
     async def start_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,7 +264,14 @@ class Broadcasts:
 
         The message is edited if (and only if) its text changes. The compare-and-set on the
         stored text decides which process makes an edit; a failed edit puts the old text back.
+        In one process the edits of a line go one at a time, each answered before the next text
+        is computed: two edits in flight at once may reach Telegram in either order.
         """
+        lock = self._showing.setdefault(broadcast_id, asyncio.Lock())
+        async with lock:
+            return await self._show_now(bot, broadcast_id)
+
+    async def _show_now(self, bot: Bot, broadcast_id: int) -> bool:
         row = await asyncio.to_thread(self.store.get, broadcast_id)
         if row is None or row.status == "draft" or row.reported_at is not None:
             return False

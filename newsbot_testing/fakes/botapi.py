@@ -186,6 +186,7 @@ class FakeBotAPI(WebhookSide, InlineSide):
         self._delayed_methods: frozenset[str] = frozenset()
         self._random_failure: tuple[float, frozenset[str], random.Random] | None = None
         self._random_status = 502
+        self._slow_requests: dict[str, list[float]] = {}  # hold_next_requests: method -> delays
         # Flood windows opened by a 429: chat id (None: the whole bot) → (opened, ends), on
         # ``self.clock``. Requests inside one are recorded in ``inside_retry_after``, except
         # those arriving within ``early_retry_grace`` of the 429: they were already on the wire.
@@ -383,6 +384,18 @@ class FakeBotAPI(WebhookSide, InlineSide):
         effect at once (the message is delivered), only its answer waits. 0 switches it off."""
         with self._cond:
             self._answer_delay, self._delayed_methods = seconds, frozenset(methods)
+
+    def hold_next_requests(self, method: str, seconds: float, count: int = 1) -> None:
+        """Let the next ``count`` calls to ``method`` take effect ``seconds`` late, as a
+        request on a slow connection does: a call sent after it can overtake it."""
+        with self._cond:
+            self._slow_requests.setdefault(method, []).extend([seconds] * count)
+
+    def request_delay(self, method: str) -> float:
+        """How long this call to ``method`` is held before it takes effect (one use each)."""
+        with self._cond:
+            delays = self._slow_requests.get(method)
+            return delays.pop(0) if delays else 0.0
 
     def fail_randomly(
         self,
@@ -1053,6 +1066,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         content_type = self.headers.get("Content-Type", "")
+        called = _PATH.fullmatch(urlsplit(self.path).path)
+        if called is not None and (held := self.server.fake.request_delay(called["method"])):
+            time.sleep(held)  # a slow request: it takes effect late
         status, payload = self.server.fake._handle(self.path, content_type, self._body())
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         method = _PATH.fullmatch(urlsplit(self.path).path)

@@ -32,7 +32,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_listening(port: int, timeout: float = 30.0) -> None:
+def wait_listening(port: int, timeout: float = 60.0) -> None:
     """Block until something accepts connections on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout
     while True:

@@ -345,6 +345,9 @@ def test_cancel_in_the_middle(
     clock.advance(seconds=6)  # one due every 1/30 s: readers 0..180 are due by now
     drain_due(bot, clock)
     assert set(received(fake)) == set(ids[:181])
+    # The Cancel press's own progress edit travels slowly: the report that the next progress
+    # tick writes must still be the last word, not overtaken by that stale line.
+    fake.hold_next_requests("editMessageText", 1.5)
     assert admin.press_for_toast("Cancel sending") == "Cancelled."
     row = drive(bot, broadcasts, clock, bid)
     assert row.status == "cancelled"
