@@ -25,11 +25,12 @@ from storage.alerts import AlertStore
 from storage.articles import ArticleRow
 from storage.deliveries import OutboxItem
 from storage.follows import FollowStore
+from storage.tables import ALERT_KIND
 from views.alerts import AlertRenderer
 
 log = logging.getLogger(__name__)
 
-KIND = "alert"
+KIND = ALERT_KIND
 
 
 @dataclass

@@ -187,6 +187,9 @@ class ArticleCategory(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=16, index=True)
 
 
+ALERT_KIND = "alert"  # ``Delivery.kind`` of keyword alerts (pausing cancels the held ones)
+
+
 class Delivery(SQLModel, table=True):
     """The outbox: one row per push (digest or broadcast) to one chat, written before sending.
 

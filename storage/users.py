@@ -27,6 +27,8 @@ from storage.db import session_scope
 from storage.errors import wraps_errors
 from storage.id_lists import ids_value, in_ids
 from storage.tables import (
+    ALERT_KIND,
+    Delivery,
     User,
     UserCategory,
     UserCountry,
@@ -240,8 +242,24 @@ class UserStore:
         self._update_user(user_id, {"setup_complete": complete})
 
     def set_paused(self, user_id: int, paused: bool, until: datetime | None = None) -> None:
-        """Pause deliveries (until ``until``, or until resumed when None), or resume them."""
-        self._update_user(user_id, {"paused": paused, "paused_until": until if paused else None})
+        """Pause deliveries (until ``until``, or until resumed when None), or resume them.
+
+        Pausing also cancels the reader's keyword alerts still waiting in the outbox (held
+        until their quiet hours end): an alert is news of the moment, and a paused reader asked
+        for silence. Digests already queued are due now and go out as usual."""
+        values = {"paused": paused, "paused_until": until if paused else None}
+        with session_scope(self._engine) as session:
+            session.execute(update(User).where(col(User.id) == user_id).values(**values))
+            if paused:
+                session.execute(
+                    update(Delivery)
+                    .where(
+                        col(Delivery.user_id) == user_id,
+                        col(Delivery.kind) == ALERT_KIND,
+                        col(Delivery.status) == "pending",
+                    )
+                    .values(status="cancelled", last_error="the reader paused deliveries")
+                )
 
     def set_next_due(self, user_id: int, next_due_at: datetime | None) -> None:
         self._update_user(user_id, {"next_due_at": next_due_at})

@@ -148,6 +148,22 @@ def test_quiet_hours_hold_an_alert_until_they_end(
     assert "New turbines for the harbour" in alert.text
 
 
+def test_an_alert_held_for_quiet_hours_is_dropped_when_the_reader_pauses(
+    alert_bot: RunningBot, fake: FakeBotAPI, server: FeedServer, clock: ManualClock
+) -> None:
+    user = reader(alert_bot, fake, timezone="America/Toronto")  # 10:00 there
+    alert_bot.services.users.set_quiet_hours(READER, 9 * 60, 11 * 60)
+    user.send("/follow turbines")
+    server.add_file("/alpha", rss([("a1", "New turbines for the harbour", "")], clock.now))
+    ingest(alert_bot)
+    assert "paused until" in user.press("1 day", user.send("/pause")).text
+    clock.advance(hours=2)  # quiet hours are over, the pause is not
+    alert_bot.call(alert_bot.pusher.drain)
+    assert alerts(fake) == []
+    rows = alert_bot.services.deliveries.for_user(READER)
+    assert [(r.kind, r.status) for r in rows] == [("alert", "cancelled")]
+
+
 def test_no_alert_from_a_muted_source_or_with_a_muted_word_or_while_paused(
     alert_bot: RunningBot, fake: FakeBotAPI, server: FeedServer, clock: ManualClock
 ) -> None:
