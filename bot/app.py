@@ -24,6 +24,7 @@ from bot.jobs import (
 from bot.routes import routes
 from bot.settings import Settings
 from bot.telegraph import TelegraphPublisher
+from bot.threads import widen_default_pool
 from bot.update_processor import PerUserUpdateProcessor
 from bot.webhook import AnsweringQueue
 from digest.catalog import Catalog, load_catalog
@@ -172,6 +173,7 @@ def build_bot(
     updates.on_timeout = processor.park
 
     async def post_init(application: Application) -> None:
+        widen_default_pool()
         await push_bot.initialize()
         await _register_commands(application, settings.admin_ids, services.users)
         if receive_only:

@@ -38,6 +38,7 @@ from telegram import Bot
 
 from bot.app import Services, build_ingestor
 from bot.jobs import BROADCAST_PROGRESS_SECONDS, DeliveredPruning
+from bot.threads import widen_default_pool
 from digest.clock import Clock, utcnow
 from digest.fetch import Fetcher
 from digest.ingest import DEFAULT_RETENTION, Claims
@@ -106,6 +107,7 @@ async def run_worker(
     """Run ``roles`` until SIGTERM or SIGINT (or ``stop``), then shut down cleanly."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    widen_default_pool(loop)
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)

@@ -20,9 +20,11 @@ that answers differently the second time (rebinding) is not stopped here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from digest.errors import BlockedURLError
@@ -80,9 +82,17 @@ def is_public_address(ip: IPAddress) -> bool:
     )
 
 
+#: The guard's name lookups run on threads of their own. The OS resolver blocks a thread for
+#: each lookup, for seconds when DNS is slow, and a timed-out lookup keeps its thread until the
+#: resolver gives up: on the event loop's default pool, which the bot's database work shares,
+#: a burst of article pages on a slow resolver left no thread to answer anyone.
+_LOOKUPS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsbot-dns")
+
+
 async def _getaddrinfo(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    infos = await loop.run_in_executor(_LOOKUPS, lookup)
     return [str(info[4][0]) for info in infos]
 
 

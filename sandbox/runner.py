@@ -25,6 +25,7 @@ import contextlib
 import secrets
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,7 +112,12 @@ class Sandbox:
     def run(self) -> int:
         token = f"{7_000_000_000 + secrets.randbelow(10**9)}:sandbox-{secrets.token_urlsafe(24)}"
         with contextlib.ExitStack() as stack:
-            fake = stack.enter_context(FakeBotAPI(token, bot_username="newsbot_sandbox_bot"))
+            # update ids rise across runs (tenths of a second), as Telegram's do: the database
+            # keeps the ids it handled, and a run starting again at the same id would be ignored
+            first_update = int(time.time() * 10)
+            fake = stack.enter_context(
+                FakeBotAPI(token, bot_username="newsbot_sandbox_bot", first_update_id=first_update)
+            )
             catalog = None
             if self.options.offline:
                 catalog = stack.enter_context(SampleNews(self.clock)).catalog

@@ -149,7 +149,15 @@ class FakeBotAPI(WebhookSide, InlineSide):
     The webhook side (setWebhook, delivery by POST) is in ``newsbot_testing.fakes.webhooks``,
     inline mode (inline queries, answerInlineQuery) in ``newsbot_testing.fakes.inline``."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, bot_username: str = "newsbot_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        bot_username: str = "newsbot_test_bot",
+        first_update_id: int = 700_000_001,
+    ) -> None:
+        """``first_update_id``: where update ids start. Telegram's keep rising across a bot's
+        restarts; a fake that starts again at the same id on a database that recorded it
+        (the sandbox's file) would see its updates dropped as already handled."""
         self.token = token
         self.bot_username = bot_username
         self.bot_id = int(token.split(":", 1)[0])
@@ -170,7 +178,7 @@ class FakeBotAPI(WebhookSide, InlineSide):
         self._blocked: set[int] = set()
         self._messages: dict[int, dict[int, Message]] = {}
         self._pending: list[dict[str, Any]] = []
-        self._update_seq = 700_000_000
+        self._update_seq = first_update_id - 1
         self._allowed_updates: list[str] | None = None
         self._callbacks: dict[str, _PendingCallback] = {}
         self._commands: dict[tuple[str, str], list[dict[str, str]]] = {}

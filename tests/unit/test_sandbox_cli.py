@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 import select
 import signal
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from newsbot_testing.fakes.botapi import FakeBotAPI
 from newsbot_testing.launcher import bot_env, run_cli
@@ -83,3 +87,33 @@ def test_live_if_token_runs_the_live_bot_when_a_token_is_set(tmp_path: Path) -> 
         out, _ = process.communicate(timeout=20)
     assert b"chat with the bot" not in out, "no sandbox when a token is set"
     assert (tmp_path / "live.db").exists() and not (tmp_path / "newsbot-sandbox.db").exists()
+
+
+def _api(base: str, path: str, body: dict[str, object] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.load(answer)
+
+
+def _bot_replies(base: str, user: int) -> int:
+    return sum(1 for m in _api(base, "/api/state")["chats"][str(user)] if m["from_bot"])
+
+
+def test_a_second_run_on_the_same_database_still_answers(tmp_path: Path) -> None:
+    """The sandbox keeps its database between runs, and the database remembers the update ids
+    it handled: each run must answer /start, not drop it as an update already seen."""
+    for run in range(2):
+        with sandbox(tmp_path, "--offline", "--port", "0") as process:
+            found = re.search(r"http://127\.0\.0\.1:\d+", first_line(process))
+            assert found, f"run {run}: no address"
+            base = found.group(0)
+            user = _api(base, "/api/state")["users"][1]["id"]
+            before = _bot_replies(base, user)
+            _api(base, "/api/send", {"user": user, "text": "/start"})
+            deadline = time.monotonic() + 60
+            while _bot_replies(base, user) == before:
+                assert time.monotonic() < deadline, f"run {run}: /start was not answered"
+                time.sleep(0.1)  # polling the page's state until the bot's reply shows
