@@ -19,8 +19,9 @@ How a new story finds its cluster (:class:`ClusterIndex` for ingest, :func:`find
 3. Each candidate scores :func:`similarity` (0..1): the best of the weighted Dice of the
    texts, of the titles, and of how much one title its lead repeats (:func:`lead_cover`).
    Shared names and numbers weigh double, unless :func:`common_names` finds them in many recent
-   stories ("Trump", "Iran" in a week of war news). The score is discounted linearly with the
-   time between the two beyond ``params.grace``, down to ``1 - params.time_decay`` at the
+   stories ("Trump", "Iran" in a week of war news). A word of a Title Case headline counts as
+   a name when the other story names it (:func:`confirmed`). The score is discounted linearly
+   with the time between the two beyond ``params.grace``, down to ``1 - params.time_decay`` at the
    window's edge: different sources cover one event within hours, while the next day's
    development (the toll update, the rematch, the strike's first day) reuses most of the first
    report's words.
@@ -41,16 +42,17 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from digest.textsig import is_number, names_and_keys, tokenize
+from digest.textsig import is_number, names_and_keys, title_case_words, tokenize
 
 __all__ = [
     "MIN_SHARED",
     "across_languages",
     "common_keys",
     "common_names",
+    "confirmed",
     "lead_cover",
     "ClusterIndex",
     "ClusterParams",
@@ -146,7 +148,9 @@ class Signature:
     unstemmed (:func:`digest.textsig.name_keys`) and the numbers of two digits or more, which
     two languages can share, ``heavy`` the names and numbers, the ``*_mass`` fields the sets'
     weighted sizes (a number weighs :data:`NUMBER_WEIGHT`, a name :data:`NAME_WEIGHT`, any other
-    token 1).
+    token 1). ``maybe``: the words of a Title Case title that may be names
+    (:func:`digest.textsig.title_case_words`); :func:`confirmed` makes one a name when the
+    other story names it.
     """
 
     language: str
@@ -159,6 +163,7 @@ class Signature:
     lead: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
     heavy: frozenset[str] = frozenset()
+    maybe: frozenset[str] = frozenset()
 
 
 _NONE: frozenset[str] = frozenset()
@@ -182,7 +187,7 @@ def common_names(sig: Signature, df: Mapping[str, int], stories: int) -> frozens
     :data:`COMMON_MIN`: "Trump", "Iran", "2026" in a week of such news. They then count as
     plain words, since sharing them says little about sharing an event."""
     limit = max(COMMON_MIN, COMMON_SHARE * stories)
-    return frozenset(t for t in sig.names | sig.numbers if df.get(t, 0) >= limit)
+    return frozenset(t for t in sig.names | sig.numbers | sig.maybe if df.get(t, 0) >= limit)
 
 
 def signature(title: str, summary: str, language: str) -> Signature:
@@ -199,6 +204,7 @@ def signature(title: str, summary: str, language: str) -> Signature:
     names = (found & text_set) - numbers
     keys = latin | {n for n in numbers if len(n) > 1}
     heavy = (names | numbers) if names and numbers else (names or numbers)
+    maybe = title_case_words(title, summary, language) & title_set
 
     def mass(tokens: frozenset[str]) -> float:
         numbered = len(tokens & numbers)
@@ -207,7 +213,7 @@ def signature(title: str, summary: str, language: str) -> Signature:
 
     return Signature(
         language, title_set, text_set, numbers, mass(title_set), mass(text_set), names, lead,
-        keys, heavy,
+        keys, heavy, maybe,
     )  # fmt: skip
 
 
@@ -224,6 +230,38 @@ def _dice(
     if len(shared) < MIN_SHARED:
         return 0.0
     return (_weight(a, shared, common) + _weight(b, shared, common)) / mass
+
+
+def confirmed(a: Signature, b: Signature) -> tuple[Signature, Signature]:
+    """``a`` and ``b`` with the words of a Title Case title (:attr:`Signature.maybe`) that the
+    other story names (capitalised mid-sentence) counted as names on both sides.
+
+    Why: "States Sue to Stop Trump From Reviving Steep Tariffs" over a summary that names no
+    one gives no names of its own, so the name the two reports share ("Trump") weighs no more
+    than "steep"; the other story's "block Trump's latest tariffs" settles that "Trump" is a
+    name, "Steep" and "Tariffs" are not. Costs nothing when neither title is in Title Case.
+    """
+    if not (a.maybe or b.maybe):
+        return a, b
+    a_new, b_new = a.maybe & b.names, b.maybe & a.names
+    if not (a_new or b_new):
+        return a, b
+    return _promote(a, a_new), _promote(b, b_new)
+
+
+def _promote(sig: Signature, names: frozenset[str]) -> Signature:
+    """``sig`` with ``names`` (tokens of its title) counted as names, masses adjusted."""
+    if not names:
+        return sig
+    extra = NAME_WEIGHT - 1
+    return replace(
+        sig,
+        names=sig.names | names,
+        heavy=sig.heavy | names,
+        title_mass=sig.title_mass + extra * len(names & sig.title),
+        text_mass=sig.text_mass + extra * len(names & sig.text),
+        maybe=sig.maybe - names,
+    )
 
 
 def lead_cover(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> float:
@@ -258,13 +296,15 @@ def similarity(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> fl
     "contain" every short one. Names and numbers weigh more than other words
     (:data:`NAME_WEIGHT`, :data:`NUMBER_WEIGHT`): two reports of one event share its names,
     two events on one subject share its vocabulary, unless the name is in ``common`` (see
-    :func:`common_names`). About 2 µs.
+    :func:`common_names`); the words of a Title Case headline count as names where the other
+    story names them (:func:`confirmed`). About 2 µs.
     """
     if a.language != b.language:
         return 0.0
     shared = a.text & b.text
     if len(shared) < MIN_SHARED:
         return 0.0
+    a, b = confirmed(a, b)
     text = _dice(a, b, shared, a.text_mass + b.text_mass, common)
     title = _dice(a, b, a.title & b.title, a.title_mass + b.title_mass, common)
     best = max(text, TITLE_ONLY * title)
@@ -353,7 +393,7 @@ def find_cluster(
     sigs = signatures or {}
     new_sig = sigs.get(new.id) or _sig(new)
     scored = [(story, sigs.get(story.id) or _sig(story), cid) for story, cid in candidates]
-    heavy = new_sig.names | new_sig.numbers
+    heavy = new_sig.names | new_sig.numbers | new_sig.maybe
     df: Counter[str] = Counter()
     key_df: Counter[str] = Counter()
     stories = everyone = 0
@@ -445,7 +485,10 @@ class ClusterIndex:
             stories[sid] for sid, n in shared.items() if n >= MIN_SHARED
         )
         indexed = story.id in stories  # matching a story already indexed: do not count it
-        df = {t: len(self._postings.get((story.language, t), ())) for t in sig.names | sig.numbers}
+        df = {
+            t: len(self._postings.get((story.language, t), ()))
+            for t in sig.names | sig.numbers | sig.maybe
+        }
         key_df = {k: len(self._postings.get(("*", k), ())) - indexed for k in sig.keys}
         if indexed:
             df = {t: n - (t in sig.text) for t, n in df.items()}

@@ -19,12 +19,13 @@ from digest.cluster import (
     across_languages,
     cluster_all,
     common_names,
+    confirmed,
     find_cluster,
     lead_cover,
     signature,
     similarity,
 )
-from digest.textsig import anchors, name_keys
+from digest.textsig import anchors, name_keys, title_case_words
 
 T0 = datetime(2026, 4, 25, 12, 0, tzinfo=UTC)
 
@@ -83,6 +84,71 @@ def test_caseless_scripts_give_their_latin_words_and_numbers_are_not_names() -> 
         "bundestag",
         "freitag",
     }
+
+
+# --- names of a Title Case headline, confirmed by the other story ---------------------------
+
+# A Title Case headline over a summary that names no one, and another outlet's report.
+SUE_A = (
+    "Governors Sue to Stop Mayor Okafor From Closing Harbor Bridge",
+    "The lawsuit asks a federal judge to block the closure planned for next week.",
+)
+SUE_B = (
+    "Three states take Okafor to court",
+    "Ohio, Utah and Iowa argue the mayor may not shut the Harbor Bridge that carries their "
+    "freight trucks.",
+)
+
+
+def test_title_case_words_are_the_headline_words_that_may_be_names() -> None:
+    assert title_case_words(*SUE_A, "en") >= {"okafor", "harbor", "bridg", "mayor", "sue"}
+    assert title_case_words(*SUE_B, "en") == frozenset()  # not Title Case
+    assert title_case_words("Bahn Streicht Verbindungen Nach Westerland", "", "de") == {
+        "bahn",
+        "streich",
+        "verbindung",
+        "westerla",
+    }
+    assert title_case_words("रेपो रेट घटा", "RBI ने कहा", "hi") == frozenset()  # no case
+    # A word the summary capitalises is a name already, not a maybe.
+    assert "london" not in title_case_words(
+        "Oil Prices Rise In London", "Traders in London sold.", "en"
+    )
+
+
+def test_a_title_case_word_is_a_name_when_the_other_story_names_it() -> None:
+    a, b = signature(*SUE_A, "en"), signature(*SUE_B, "en")
+    assert a.names == frozenset()  # the summary names no one
+    ca, cb = confirmed(a, b)
+    assert ca.names == {"okafor", "harbor", "bridg"}  # B capitalises them mid-sentence
+    assert "mayor" not in ca.names and "sue" not in ca.names  # B writes "mayor" in lower case
+    assert cb == b  # B's title is not Title Case: nothing of B changes
+    assert confirmed(a, signature("Traffic news", "the mayor spoke", "en")) == (
+        a,
+        signature("Traffic news", "the mayor spoke", "en"),
+    )
+
+
+def test_confirmed_title_case_names_link_two_reports_of_one_lawsuit() -> None:
+    """Failed before: 0.289, below the threshold, with "Okafor" weighing as much as "sue"."""
+    a, b = signature(*SUE_A, "en"), signature(*SUE_B, "en")
+    assert similarity(a, b) >= ClusterParams().threshold
+    new = story(2, "cnbc", SUE_B, at=T0 + timedelta(hours=1))
+    assert find_cluster(new, [(story(1, "nyt", SUE_A), 1)]) == 1
+
+
+def test_german_title_case_words_are_confirmed_by_the_other_story() -> None:
+    a = signature(
+        "Bahn Streicht Verbindungen Nach Westerland", "Wegen Bauarbeiten fallen Züge aus.", "de"
+    )
+    b = signature("Pendler müssen umsteigen", "Ab Montag fahren Busse nach Westerland.", "de")
+    ca, _ = confirmed(a, b)
+    assert "westerla" in ca.names and "westerla" not in a.names
+
+
+def test_a_common_title_case_name_counts_as_a_plain_word() -> None:
+    a = signature(*SUE_A, "en")
+    assert "okafor" in common_names(a, {"okafor": 30}, stories=400)  # a maybe, yet common
 
 
 # --- lead cover, common names, the similarity ----------------------------------------------
