@@ -43,7 +43,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from digest.textsig import is_number, names_and_keys, title_case_words, tokenize
 
@@ -116,6 +116,8 @@ class ClusterParams:
     at 0.30 falls to 0.75). ``grace``: no discount within it, since sources report one
     event within hours of each other (on the labelled set it adds recall, 0.76 to 0.79, at
     the same precision; its next-day developments come 20 hours and more later).
+    ``merge``: when a new story reaches the threshold with members of two or more clusters,
+    :meth:`ClusterIndex.place` makes them one (see there).
     """
 
     window: timedelta = timedelta(hours=36)
@@ -123,6 +125,7 @@ class ClusterParams:
     time_decay: float = 0.6
     grace: timedelta = timedelta(hours=6)
     across_languages: bool = True
+    merge: bool = True
 
     def __post_init__(self) -> None:
         if self.window <= timedelta(0):
@@ -167,6 +170,7 @@ class Signature:
 
 
 _NONE: frozenset[str] = frozenset()
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _weight(sig: Signature, tokens: frozenset[str], common: frozenset[str] = _NONE) -> float:
@@ -335,14 +339,15 @@ def _sig(story: StoryText) -> Signature:
     return signature(story.title, story.summary, story.language)
 
 
-def _best(
+def _scores(
     new: StoryText,
     new_sig: Signature,
     candidates: Iterable[tuple[StoryText, Signature, int]],
     params: ClusterParams,
     common: frozenset[str] = _NONE,
-) -> int | None:
-    """The cluster of the best-scoring eligible candidate at or above the threshold, or None.
+) -> dict[int, float]:
+    """Cluster id -> the best time-discounted score of its eligible candidates, for the
+    clusters reaching the threshold.
 
     The cheap tests come first (source, language, window, two shared tokens), as most of the
     candidates a caller passes fail them; this loop is the hot path of :func:`find_cluster`.
@@ -350,7 +355,7 @@ def _best(
     earliest, latest = new.published - params.window, new.published + params.window
     source, language, text, keys = new.source_id, new.language, new_sig.text, new_sig.keys
     threshold, across = params.threshold, params.across_languages
-    best: tuple[float, int] | None = None
+    out: dict[int, float] = {}
     for story, sig, cluster_id in candidates:
         if (
             story.source_id == source
@@ -369,11 +374,14 @@ def _best(
         if sim < threshold:  # the time discount only lowers it
             continue
         score = params.score(sim, new, story)
-        if score >= threshold and (
-            best is None or score > best[0] or (score == best[0] and cluster_id < best[1])
-        ):
-            best = (score, cluster_id)
-    return best[1] if best else None
+        if score >= threshold and score > out.get(cluster_id, 0.0):
+            out[cluster_id] = score
+    return out
+
+
+def _best(scores: Mapping[int, float]) -> int | None:
+    """The best-scoring cluster; ties go to the lower cluster id."""
+    return min(scores, key=lambda cid: (-scores[cid], cid), default=None)
 
 
 def find_cluster(
@@ -406,7 +414,7 @@ def find_cluster(
             stories += 1
             df.update(heavy & sig.text)
     common = common_names(new_sig, df, stories) | common_keys(new_sig, key_df, everyone)
-    return _best(new, new_sig, scored, params, common)
+    return _best(_scores(new, new_sig, scored, params, common))
 
 
 class ClusterIndex:
@@ -424,6 +432,7 @@ class ClusterIndex:
         self._stories: dict[int, tuple[StoryText, Signature, int]] = {}
         self._postings: dict[tuple[str, str], set[int]] = {}
         self._languages: Counter[str] = Counter()
+        self._members: dict[int, set[int]] = {}
         self._newest: datetime | None = None
 
     def __len__(self) -> int:
@@ -443,6 +452,7 @@ class ClusterIndex:
             self._remove(story.id)
         sig = sig or _sig(story)
         self._stories[story.id] = (story, sig, cluster_id)
+        self._members.setdefault(cluster_id, set()).add(story.id)
         self._languages[story.language] += 1
         for token in sig.text:
             self._postings.setdefault((story.language, token), set()).add(story.id)
@@ -465,7 +475,12 @@ class ClusterIndex:
         return len(old)
 
     def _remove(self, story_id: int) -> None:
-        story, sig, _ = self._stories.pop(story_id)
+        story, sig, cluster_id = self._stories.pop(story_id)
+        members = self._members.get(cluster_id)
+        if members is not None:
+            members.discard(story_id)
+            if not members:
+                del self._members[cluster_id]
         self._languages[story.language] -= 1
         keys = [(story.language, t) for t in sig.text] + [("*", k) for k in sig.keys]
         for key in keys:
@@ -477,7 +492,10 @@ class ClusterIndex:
 
     def match(self, story: StoryText, sig: Signature | None = None) -> int | None:
         """The cluster ``story`` should join, or None. Does not add it."""
-        sig = sig or _sig(story)
+        return _best(self._match(story, sig or _sig(story)))
+
+    def _match(self, story: StoryText, sig: Signature) -> dict[int, float]:
+        """:func:`_scores` of ``story`` against the indexed stories that may score."""
         postings = (self._postings.get((story.language, t), ()) for t in sig.text)
         shared = Counter(itertools.chain.from_iterable(postings))
         stories = self._stories
@@ -504,20 +522,61 @@ class ClusterIndex:
                 if n > ACROSS_NAMES and stories[sid][0].language != story.language
             )
             candidates = itertools.chain(candidates, foreign)
-        return _best(story, sig, candidates, self.params, common)
+        return _scores(story, sig, candidates, self.params, common)
 
     def _foreign(self, story: StoryText) -> bool:
         """Whether the index holds stories of another language than ``story``'s."""
         return any(n for lang, n in self._languages.items() if lang != story.language)
 
     def assign(self, story: StoryText, sig: Signature | None = None) -> int:
-        """Match ``story``, add it, and return its cluster id (its own id if it starts one)."""
+        """Match ``story``, add it, and return its cluster id (its own id if it starts one).
+        Clusters it merges (see :meth:`place`) are merged in the index too."""
+        return self.place(story, sig)[0]
+
+    def place(self, story: StoryText, sig: Signature | None = None) -> tuple[int, dict[int, int]]:
+        """Add ``story`` to its cluster; return that cluster's id and the indexed stories that
+        moved to it (story id -> new cluster id), for the caller to store.
+
+        When ``story`` reaches the threshold with members of several clusters and
+        ``params.merge`` is on, they are one story told by several sources that came apart
+        (each report echoed a different earlier one), so they become one cluster under the
+        id of the one that began first (a cluster's id is its first story's). Why it is safe:
+        it takes one story scoring above the threshold with each of them, the same evidence
+        that joins a story to a cluster, and single link already accepts a chain of such
+        links within one cluster. Measured: labelled set recall 0.792 -> 0.828 at precision
+        0.983 -> 0.984, judged corpus pairs unchanged (``python -m bench.cluster``). Stories
+        older than the index (two windows) keep their old id: Related and the digests look at
+        recent ones.
+        """
         sig = sig or _sig(story)
-        cluster_id = self.match(story, sig)
-        if cluster_id is None:
+        scores = self._match(story, sig)
+        moved: dict[int, int] = {}
+        if not scores:
             cluster_id = story.id
+        elif self.params.merge and len(scores) > 1:
+            cluster_id = min(scores, key=self._age)
+            for other in sorted(scores):
+                if other != cluster_id:
+                    moved.update(self._relabel(other, cluster_id))
+        else:
+            cluster_id = min(scores, key=lambda cid: (-scores[cid], cid))
         self.add(story, cluster_id, sig)
-        return cluster_id
+        return cluster_id, moved
+
+    def _age(self, cluster_id: int) -> tuple[datetime, int]:
+        """Sort key putting the cluster whose first story (its id) came first, first; a first
+        story no longer indexed is older than any that is."""
+        first = self._stories.get(cluster_id)
+        return (first[0].published if first else _LONG_AGO), cluster_id
+
+    def _relabel(self, old: int, new: int) -> dict[int, int]:
+        """Move the indexed members of cluster ``old`` to ``new``; returns them."""
+        members = self._members.pop(old, set())
+        for sid in members:
+            story, sig, _ = self._stories[sid]
+            self._stories[sid] = (story, sig, new)
+        self._members.setdefault(new, set()).update(members)
+        return dict.fromkeys(members, new)
 
 
 def cluster_all(
@@ -528,4 +587,8 @@ def cluster_all(
     A cluster's id is its first story's id. For benchmarks, tests and re-clustering.
     """
     index = ClusterIndex(params)
-    return {s.id: index.assign(s) for s in sorted(stories, key=lambda s: (s.published, s.id))}
+    out: dict[int, int] = {}
+    for story in sorted(stories, key=lambda s: (s.published, s.id)):
+        out[story.id], moved = index.place(story)
+        out.update(moved)
+    return out

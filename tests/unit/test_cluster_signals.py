@@ -235,12 +235,13 @@ def test_corpus_pairs_file_holds_references_and_notes_not_feed_text() -> None:
 
 @pytest.mark.skipif(not (CORPUS / "feeds" / "real").is_dir(), reason="no shared corpus here")
 def test_judged_corpus_pairs_precision_and_recall() -> None:
-    """Measured 0.895 / 0.586 (0.929 / 0.448 before the new signals); floors with a margin."""
+    """Measured 0.857 / 0.621 (0.895 / 0.586 before Title Case names, 0.929 / 0.448 before
+    names and leads); floors with a margin."""
     loaded = load_pairs()
     assert loaded is not None
     stories, pairs = loaded
     result = score_pairs(cluster_all(stories), pairs)
-    assert result.precision >= 0.85 and result.recall >= 0.55
+    assert result.precision >= 0.85 and result.recall >= 0.60
 
 
 def test_pair_scores_count_pairs_and_b_cubed_over_their_items() -> None:
@@ -299,3 +300,46 @@ def test_one_shared_name_or_common_names_do_not_link_two_languages() -> None:
     assert across_languages(mali_en, mali_de) == 0.0  # "Mali" alone: maybe two events
     en, fr = signature(*CARNEY_EN, "en"), signature(*CARNEY_FR, "fr")
     assert across_languages(en, fr, frozenset({"carney", "poilievre"})) == 0.0
+
+
+# --- a story that links two clusters merges them ---------------------------------------------
+
+BRIDGE = (
+    "Harbor Bridge closes for repairs after crack found",
+    "Engineers in Portsmouth found a crack in a main girder on Monday.",
+)
+FERRY = (
+    "Mayor Okafor orders ferries to replace closed crossing",
+    "Ferries will run every 20 minutes from Tuesday, Mayor Okafor said.",
+)
+BOTH = (
+    "Harbor Bridge shut over girder crack, Okafor orders ferries",
+    "Mayor Okafor said ferries will run every 20 minutes while engineers repair the crack in "
+    "a girder of the Harbor Bridge.",
+)
+
+
+def test_a_story_matching_two_clusters_merges_them_under_the_first() -> None:
+    """Failed before: the third report joined one of the two, the other stayed apart."""
+    bridge = story(5, "wire", BRIDGE)
+    ferry = story(3, "radio", FERRY, at=T0 + timedelta(hours=1))
+    both = story(9, "paper", BOTH, at=T0 + timedelta(hours=2))
+    index = ClusterIndex()
+    assert index.place(bridge) == (5, {})
+    assert index.place(ferry) == (3, {})  # nothing in common with the bridge report
+    assert index.place(both) == (5, {3: 5})  # the bridge cluster began first: the ferry moves
+    assert index.cluster_of(3) == index.cluster_of(5) == 5
+    assert cluster_all([bridge, ferry, both]) == {5: 5, 3: 5, 9: 5}
+    apart = cluster_all([bridge, ferry, both], ClusterParams(merge=False))
+    assert apart[3] != apart[5] and apart[9] in (3, 5)
+
+
+def test_a_merged_cluster_keeps_merging_and_forgets_members_like_any_other() -> None:
+    index = ClusterIndex()
+    for s in (story(5, "wire", BRIDGE), story(3, "radio", FERRY, at=T0 + timedelta(hours=1))):
+        index.assign(s)
+    index.assign(story(9, "paper", BOTH, at=T0 + timedelta(hours=2)))
+    late = story(11, "tv", FERRY, at=T0 + timedelta(hours=3))
+    assert index.match(late) == 5  # the moved ferry report now answers for the bridge cluster
+    assert index.prune(T0 + timedelta(hours=1, minutes=30)) == 2
+    assert index.cluster_of(9) == 5 and 5 not in index
