@@ -42,7 +42,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from digest.textsig import is_number, names_and_keys, title_case_words, tokenize
@@ -208,7 +208,7 @@ def signature(title: str, summary: str, language: str) -> Signature:
     names = (found & text_set) - numbers
     keys = latin | {n for n in numbers if len(n) > 1}
     heavy = (names | numbers) if names and numbers else (names or numbers)
-    maybe = title_case_words(title, summary, language) & title_set
+    maybe = title_case_words(title, summary, language, found) & title_set
 
     def mass(tokens: frozenset[str]) -> float:
         numbered = len(tokens & numbers)
@@ -257,15 +257,13 @@ def _promote(sig: Signature, names: frozenset[str]) -> Signature:
     """``sig`` with ``names`` (tokens of its title) counted as names, masses adjusted."""
     if not names:
         return sig
-    extra = NAME_WEIGHT - 1
-    return replace(
-        sig,
-        names=sig.names | names,
-        heavy=sig.heavy | names,
-        title_mass=sig.title_mass + extra * len(names & sig.title),
-        text_mass=sig.text_mass + extra * len(names & sig.text),
-        maybe=sig.maybe - names,
-    )
+    extra = NAME_WEIGHT - 1  # positional, not dataclasses.replace: this is the hot path
+    return Signature(
+        sig.language, sig.title, sig.text, sig.numbers,
+        sig.title_mass + extra * len(names & sig.title),
+        sig.text_mass + extra * len(names & sig.text),
+        sig.names | names, sig.lead, sig.keys, sig.heavy | names, sig.maybe - names,
+    )  # fmt: skip
 
 
 def lead_cover(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> float:
@@ -308,7 +306,8 @@ def similarity(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> fl
     shared = a.text & b.text
     if len(shared) < MIN_SHARED:
         return 0.0
-    a, b = confirmed(a, b)
+    if a.maybe or b.maybe:
+        a, b = confirmed(a, b)
     text = _dice(a, b, shared, a.text_mass + b.text_mass, common)
     title = _dice(a, b, a.title & b.title, a.title_mass + b.title_mass, common)
     best = max(text, TITLE_ONLY * title)
