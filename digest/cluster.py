@@ -32,7 +32,9 @@ How a new story finds its cluster (:class:`ClusterIndex` for ingest, :func:`find
    score over the cluster) leaves it out. Measured on the labelled set, average link gives
    less recall at the same precision (0.611 against 0.692 at precision 0.98); chaining, the
    usual risk of single link, is held back by the window, the time discount and the
-   threshold.
+   threshold. If it reaches the threshold with members of several clusters,
+   :meth:`ClusterIndex.place` merges them (``params.merge``): two reports that each echoed
+   a different earlier one had started two clusters of one story.
 5. :func:`cluster_all` and :meth:`ClusterIndex.assign` give a new cluster its first story's
    id, so ids are stable: the same stories get the same ids, in whatever order they come.
 """
