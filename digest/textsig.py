@@ -341,7 +341,7 @@ def title_case_words(
     and :func:`anchors` keeps only the words the summary capitalises too; a terse summary
     ("The lawsuit filed by two dozen attorneys general ...") then leaves the headline's names
     unknown. These are the words that may be names: :mod:`digest.cluster` counts one as a name
-    only when the other story names it (capitalised mid-sentence there), which settles it.
+    only when the other story's title names it (capitalised mid-sentence), which settles it.
     ``names``: :func:`anchors` of the story when the caller has them (saves finding them again).
     """
     lang = language.casefold().split("-")[0]

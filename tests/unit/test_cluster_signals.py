@@ -116,17 +116,17 @@ def test_title_case_words_are_the_headline_words_that_may_be_names() -> None:
     )
 
 
-def test_a_title_case_word_is_a_name_when_the_other_story_names_it() -> None:
+def test_a_title_case_word_is_a_name_when_the_other_headline_names_it() -> None:
     a, b = signature(*SUE_A, "en"), signature(*SUE_B, "en")
     assert a.names == frozenset()  # the summary names no one
     ca, cb = confirmed(a, b)
-    assert ca.names == {"okafor", "harbor", "bridg"}  # B capitalises them mid-sentence
-    assert "mayor" not in ca.names and "sue" not in ca.names  # B writes "mayor" in lower case
-    assert cb == b  # B's title is not Title Case: nothing of B changes
-    assert confirmed(a, signature("Traffic news", "the mayor spoke", "en")) == (
-        a,
-        signature("Traffic news", "the mayor spoke", "en"),
-    )
+    assert ca.names == {"okafor"}  # B's headline names Okafor mid-sentence
+    # "Harbor Bridge" is capitalised in B's summary only: background, not the headline's
+    # subject; "mayor" B writes in lower case.
+    assert not {"harbor", "bridg", "mayor", "sue"} & ca.names
+    assert cb == b  # B's title is not in Title Case: nothing of B changes
+    plain = signature("Traffic news", "the mayor spoke", "en")
+    assert confirmed(a, plain) == (a, plain)
 
 
 def test_confirmed_title_case_names_link_two_reports_of_one_lawsuit() -> None:
@@ -137,11 +137,11 @@ def test_confirmed_title_case_names_link_two_reports_of_one_lawsuit() -> None:
     assert find_cluster(new, [(story(1, "nyt", SUE_A), 1)]) == 1
 
 
-def test_german_title_case_words_are_confirmed_by_the_other_story() -> None:
+def test_german_title_case_words_are_confirmed_by_the_other_headline() -> None:
     a = signature(
         "Bahn Streicht Verbindungen Nach Westerland", "Wegen Bauarbeiten fallen Züge aus.", "de"
     )
-    b = signature("Pendler müssen umsteigen", "Ab Montag fahren Busse nach Westerland.", "de")
+    b = signature("Busse statt Züge nach Westerland", "Ab Montag fahren Busse.", "de")
     ca, _ = confirmed(a, b)
     assert "westerla" in ca.names and "westerla" not in a.names
 
@@ -235,13 +235,13 @@ def test_corpus_pairs_file_holds_references_and_notes_not_feed_text() -> None:
 
 @pytest.mark.skipif(not (CORPUS / "feeds" / "real").is_dir(), reason="no shared corpus here")
 def test_judged_corpus_pairs_precision_and_recall() -> None:
-    """Measured 0.857 / 0.621 (0.895 / 0.586 before Title Case names, 0.929 / 0.448 before
+    """Measured 0.900 / 0.621 (0.895 / 0.586 before Title Case names, 0.929 / 0.448 before
     names and leads); floors with a margin."""
     loaded = load_pairs()
     assert loaded is not None
     stories, pairs = loaded
     result = score_pairs(cluster_all(stories), pairs)
-    assert result.precision >= 0.85 and result.recall >= 0.60
+    assert result.precision >= 0.88 and result.recall >= 0.60
 
 
 def test_pair_scores_count_pairs_and_b_cubed_over_their_items() -> None:
