@@ -294,11 +294,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"   {swept.bcubed_precision:.3f} / {swept.bcubed_recall:.3f}{mark}"
         )
 
+    unmerged = score(cluster_all(stories, replace(params, merge=False)), labels, keep)
+    print(
+        f"  without merging the clusters one story links (merge=False) at "
+        f"{params.threshold:.2f}: {unmerged.precision:.3f} / {unmerged.recall:.3f} / "
+        f"{unmerged.f1:.3f}"
+    )
     plain = score(cluster_all(stories, replace(params, time_decay=0.0)), labels, keep)
     print(
         f"  without the time discount (time_decay=0) at {params.threshold:.2f}: "
         f"{plain.precision:.3f} / {plain.recall:.3f} / {plain.f1:.3f}"
     )
+    print("  sensitivity (pairwise P / R, one knob changed):")
+    for label, changed in _knobs(params):
+        knob = score(cluster_all(stories, changed), labels, keep)
+        print(f"    {label:24s} {knob.precision:.3f} / {knob.recall:.3f}")
     print("  average link instead of single link (pairwise P / R / F1):")
     for threshold in (0.15, 0.2, 0.25, 0.3):
         averaged = cluster_average_link(stories, replace(params, threshold=threshold))
@@ -333,6 +343,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"  {language}    {linear:10.0f}              {indexed:10.0f}    {signing:8.0f}")
 
 
+def _knobs(params: ClusterParams) -> list[tuple[str, ClusterParams]]:
+    """The default and one-knob variations of it, to show how much each knob matters."""
+    return [
+        ("default", params),
+        ("merge=False", replace(params, merge=False)),
+        ("time_decay=0.4", replace(params, time_decay=0.4)),
+        ("time_decay=0.8", replace(params, time_decay=0.8)),
+        ("grace=3h", replace(params, grace=timedelta(hours=3))),
+        ("grace=12h", replace(params, grace=timedelta(hours=12))),
+        ("window=24h", replace(params, window=timedelta(hours=24))),
+        ("window=48h", replace(params, window=timedelta(hours=48))),
+    ]
+
+
 def corpus_report(corpus: Path, params: ClusterParams, *, errors: bool = False) -> None:
     """Print the figures on the judged pairs of the shared corpus, or why they are skipped."""
     loaded = load_pairs(corpus)
@@ -358,6 +382,10 @@ def corpus_report(corpus: Path, params: ClusterParams, *, errors: bool = False) 
         swept = score_pairs(cluster_all(stories, replace(params, threshold=threshold)), pairs)
         mark = " <- default" if threshold == params.threshold else ""
         print(f"    {threshold:4.2f}  {swept.precision:.3f} / {swept.recall:.3f}{mark}")
+    print("  sensitivity (pairwise P / R, one knob changed):")
+    for label, changed in _knobs(params):
+        swept = score_pairs(cluster_all(stories, changed), pairs)
+        print(f"    {label:24s} {swept.precision:.3f} / {swept.recall:.3f}")
     if errors:
         by_id = {st.id: st for st in stories}
         for title, listed in (("missed", s.missed), ("wrongly merged", s.wrong)):

@@ -19,8 +19,9 @@ How a new story finds its cluster (:class:`ClusterIndex` for ingest, :func:`find
 3. Each candidate scores :func:`similarity` (0..1): the best of the weighted Dice of the
    texts, of the titles, and of how much one title its lead repeats (:func:`lead_cover`).
    Shared names and numbers weigh double, unless :func:`common_names` finds them in many recent
-   stories ("Trump", "Iran" in a week of war news). The score is discounted linearly with the
-   time between the two beyond ``params.grace``, down to ``1 - params.time_decay`` at the
+   stories ("Trump", "Iran" in a week of war news). A word of a Title Case headline counts as
+   a name when the other headline names it (:func:`confirmed`). The score is discounted linearly
+   with the time between the two beyond ``params.grace``, down to ``1 - params.time_decay`` at the
    window's edge: different sources cover one event within hours, while the next day's
    development (the toll update, the rematch, the strike's first day) reuses most of the first
    report's words.
@@ -31,7 +32,9 @@ How a new story finds its cluster (:class:`ClusterIndex` for ingest, :func:`find
    score over the cluster) leaves it out. Measured on the labelled set, average link gives
    less recall at the same precision (0.611 against 0.692 at precision 0.98); chaining, the
    usual risk of single link, is held back by the window, the time discount and the
-   threshold.
+   threshold. If it reaches the threshold with members of several clusters,
+   :meth:`ClusterIndex.place` merges them (``params.merge``): two reports that each echoed
+   a different earlier one had started two clusters of one story.
 5. :func:`cluster_all` and :meth:`ClusterIndex.assign` give a new cluster its first story's
    id, so ids are stable: the same stories get the same ids, in whatever order they come.
 """
@@ -42,15 +45,16 @@ import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from digest.textsig import is_number, names_and_keys, tokenize
+from digest.textsig import is_number, names_and_keys, title_case_words, tokenize
 
 __all__ = [
     "MIN_SHARED",
     "across_languages",
     "common_keys",
     "common_names",
+    "confirmed",
     "lead_cover",
     "ClusterIndex",
     "ClusterParams",
@@ -114,6 +118,8 @@ class ClusterParams:
     at 0.30 falls to 0.75). ``grace``: no discount within it, since sources report one
     event within hours of each other (on the labelled set it adds recall, 0.76 to 0.79, at
     the same precision; its next-day developments come 20 hours and more later).
+    ``merge``: when a new story reaches the threshold with members of two or more clusters,
+    :meth:`ClusterIndex.place` makes them one (see there).
     """
 
     window: timedelta = timedelta(hours=36)
@@ -121,6 +127,7 @@ class ClusterParams:
     time_decay: float = 0.6
     grace: timedelta = timedelta(hours=6)
     across_languages: bool = True
+    merge: bool = True
 
     def __post_init__(self) -> None:
         if self.window <= timedelta(0):
@@ -146,7 +153,9 @@ class Signature:
     unstemmed (:func:`digest.textsig.name_keys`) and the numbers of two digits or more, which
     two languages can share, ``heavy`` the names and numbers, the ``*_mass`` fields the sets'
     weighted sizes (a number weighs :data:`NUMBER_WEIGHT`, a name :data:`NAME_WEIGHT`, any other
-    token 1).
+    token 1). ``maybe``: the words of a Title Case title that may be names
+    (:func:`digest.textsig.title_case_words`); :func:`confirmed` makes one a name when the
+    other story's title names it.
     """
 
     language: str
@@ -159,9 +168,11 @@ class Signature:
     lead: frozenset[str] = frozenset()
     keys: frozenset[str] = frozenset()
     heavy: frozenset[str] = frozenset()
+    maybe: frozenset[str] = frozenset()
 
 
 _NONE: frozenset[str] = frozenset()
+_LONG_AGO = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _weight(sig: Signature, tokens: frozenset[str], common: frozenset[str] = _NONE) -> float:
@@ -182,7 +193,7 @@ def common_names(sig: Signature, df: Mapping[str, int], stories: int) -> frozens
     :data:`COMMON_MIN`: "Trump", "Iran", "2026" in a week of such news. They then count as
     plain words, since sharing them says little about sharing an event."""
     limit = max(COMMON_MIN, COMMON_SHARE * stories)
-    return frozenset(t for t in sig.names | sig.numbers if df.get(t, 0) >= limit)
+    return frozenset(t for t in sig.names | sig.numbers | sig.maybe if df.get(t, 0) >= limit)
 
 
 def signature(title: str, summary: str, language: str) -> Signature:
@@ -199,6 +210,7 @@ def signature(title: str, summary: str, language: str) -> Signature:
     names = (found & text_set) - numbers
     keys = latin | {n for n in numbers if len(n) > 1}
     heavy = (names | numbers) if names and numbers else (names or numbers)
+    maybe = title_case_words(title, summary, language, found) & title_set
 
     def mass(tokens: frozenset[str]) -> float:
         numbered = len(tokens & numbers)
@@ -207,7 +219,7 @@ def signature(title: str, summary: str, language: str) -> Signature:
 
     return Signature(
         language, title_set, text_set, numbers, mass(title_set), mass(text_set), names, lead,
-        keys, heavy,
+        keys, heavy, maybe,
     )  # fmt: skip
 
 
@@ -224,6 +236,40 @@ def _dice(
     if len(shared) < MIN_SHARED:
         return 0.0
     return (_weight(a, shared, common) + _weight(b, shared, common)) / mass
+
+
+def confirmed(a: Signature, b: Signature) -> tuple[Signature, Signature]:
+    """``a`` and ``b`` with the words of a Title Case title (:attr:`Signature.maybe`) that the
+    other story's title names (capitalised mid-sentence) counted as names on both sides.
+
+    Why: "States Sue to Stop Trump From Reviving Steep Tariffs" over a summary that names no
+    one gives no names of its own, so the name the two reports share ("Trump") weighs no more
+    than "steep"; the other headline's "... sue to block Trump's latest tariffs" settles that
+    "Trump" is a name, "Steep" and "Tariffs" are not. The other *title*, not its summary: two
+    headlines naming one person or place agree on whom the story is about, while a summary
+    names the background too ("Strait of Hormuz" in every report on oil that week); measured,
+    the summary as well adds a wrong link on the judged corpus pairs and no right one.
+    Costs nothing when neither title is in Title Case.
+    """
+    if not (a.maybe or b.maybe):
+        return a, b
+    a_new, b_new = a.maybe & b.names & b.title, b.maybe & a.names & a.title
+    if not (a_new or b_new):
+        return a, b
+    return _promote(a, a_new), _promote(b, b_new)
+
+
+def _promote(sig: Signature, names: frozenset[str]) -> Signature:
+    """``sig`` with ``names`` (tokens of its title) counted as names, masses adjusted."""
+    if not names:
+        return sig
+    extra = NAME_WEIGHT - 1  # positional, not dataclasses.replace: this is the hot path
+    return Signature(
+        sig.language, sig.title, sig.text, sig.numbers,
+        sig.title_mass + extra * len(names & sig.title),
+        sig.text_mass + extra * len(names & sig.text),
+        sig.names | names, sig.lead, sig.keys, sig.heavy | names, sig.maybe - names,
+    )  # fmt: skip
 
 
 def lead_cover(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> float:
@@ -258,13 +304,16 @@ def similarity(a: Signature, b: Signature, common: frozenset[str] = _NONE) -> fl
     "contain" every short one. Names and numbers weigh more than other words
     (:data:`NAME_WEIGHT`, :data:`NUMBER_WEIGHT`): two reports of one event share its names,
     two events on one subject share its vocabulary, unless the name is in ``common`` (see
-    :func:`common_names`). About 2 µs.
+    :func:`common_names`); the words of a Title Case headline count as names where the other
+    headline names them (:func:`confirmed`). About 2 µs.
     """
     if a.language != b.language:
         return 0.0
     shared = a.text & b.text
     if len(shared) < MIN_SHARED:
         return 0.0
+    if a.maybe or b.maybe:
+        a, b = confirmed(a, b)
     text = _dice(a, b, shared, a.text_mass + b.text_mass, common)
     title = _dice(a, b, a.title & b.title, a.title_mass + b.title_mass, common)
     best = max(text, TITLE_ONLY * title)
@@ -295,14 +344,15 @@ def _sig(story: StoryText) -> Signature:
     return signature(story.title, story.summary, story.language)
 
 
-def _best(
+def _scores(
     new: StoryText,
     new_sig: Signature,
     candidates: Iterable[tuple[StoryText, Signature, int]],
     params: ClusterParams,
     common: frozenset[str] = _NONE,
-) -> int | None:
-    """The cluster of the best-scoring eligible candidate at or above the threshold, or None.
+) -> dict[int, float]:
+    """Cluster id -> the best time-discounted score of its eligible candidates, for the
+    clusters reaching the threshold.
 
     The cheap tests come first (source, language, window, two shared tokens), as most of the
     candidates a caller passes fail them; this loop is the hot path of :func:`find_cluster`.
@@ -310,7 +360,7 @@ def _best(
     earliest, latest = new.published - params.window, new.published + params.window
     source, language, text, keys = new.source_id, new.language, new_sig.text, new_sig.keys
     threshold, across = params.threshold, params.across_languages
-    best: tuple[float, int] | None = None
+    out: dict[int, float] = {}
     for story, sig, cluster_id in candidates:
         if (
             story.source_id == source
@@ -329,11 +379,14 @@ def _best(
         if sim < threshold:  # the time discount only lowers it
             continue
         score = params.score(sim, new, story)
-        if score >= threshold and (
-            best is None or score > best[0] or (score == best[0] and cluster_id < best[1])
-        ):
-            best = (score, cluster_id)
-    return best[1] if best else None
+        if score >= threshold and score > out.get(cluster_id, 0.0):
+            out[cluster_id] = score
+    return out
+
+
+def _best(scores: Mapping[int, float]) -> int | None:
+    """The best-scoring cluster; ties go to the lower cluster id."""
+    return min(scores, key=lambda cid: (-scores[cid], cid), default=None)
 
 
 def find_cluster(
@@ -353,7 +406,7 @@ def find_cluster(
     sigs = signatures or {}
     new_sig = sigs.get(new.id) or _sig(new)
     scored = [(story, sigs.get(story.id) or _sig(story), cid) for story, cid in candidates]
-    heavy = new_sig.names | new_sig.numbers
+    heavy = new_sig.names | new_sig.numbers | new_sig.maybe
     df: Counter[str] = Counter()
     key_df: Counter[str] = Counter()
     stories = everyone = 0
@@ -366,7 +419,7 @@ def find_cluster(
             stories += 1
             df.update(heavy & sig.text)
     common = common_names(new_sig, df, stories) | common_keys(new_sig, key_df, everyone)
-    return _best(new, new_sig, scored, params, common)
+    return _best(_scores(new, new_sig, scored, params, common))
 
 
 class ClusterIndex:
@@ -384,6 +437,7 @@ class ClusterIndex:
         self._stories: dict[int, tuple[StoryText, Signature, int]] = {}
         self._postings: dict[tuple[str, str], set[int]] = {}
         self._languages: Counter[str] = Counter()
+        self._members: dict[int, set[int]] = {}
         self._newest: datetime | None = None
 
     def __len__(self) -> int:
@@ -403,6 +457,7 @@ class ClusterIndex:
             self._remove(story.id)
         sig = sig or _sig(story)
         self._stories[story.id] = (story, sig, cluster_id)
+        self._members.setdefault(cluster_id, set()).add(story.id)
         self._languages[story.language] += 1
         for token in sig.text:
             self._postings.setdefault((story.language, token), set()).add(story.id)
@@ -425,7 +480,12 @@ class ClusterIndex:
         return len(old)
 
     def _remove(self, story_id: int) -> None:
-        story, sig, _ = self._stories.pop(story_id)
+        story, sig, cluster_id = self._stories.pop(story_id)
+        members = self._members.get(cluster_id)
+        if members is not None:
+            members.discard(story_id)
+            if not members:
+                del self._members[cluster_id]
         self._languages[story.language] -= 1
         keys = [(story.language, t) for t in sig.text] + [("*", k) for k in sig.keys]
         for key in keys:
@@ -437,7 +497,10 @@ class ClusterIndex:
 
     def match(self, story: StoryText, sig: Signature | None = None) -> int | None:
         """The cluster ``story`` should join, or None. Does not add it."""
-        sig = sig or _sig(story)
+        return _best(self._match(story, sig or _sig(story)))
+
+    def _match(self, story: StoryText, sig: Signature) -> dict[int, float]:
+        """:func:`_scores` of ``story`` against the indexed stories that may score."""
         postings = (self._postings.get((story.language, t), ()) for t in sig.text)
         shared = Counter(itertools.chain.from_iterable(postings))
         stories = self._stories
@@ -445,7 +508,10 @@ class ClusterIndex:
             stories[sid] for sid, n in shared.items() if n >= MIN_SHARED
         )
         indexed = story.id in stories  # matching a story already indexed: do not count it
-        df = {t: len(self._postings.get((story.language, t), ())) for t in sig.names | sig.numbers}
+        df = {
+            t: len(self._postings.get((story.language, t), ()))
+            for t in sig.names | sig.numbers | sig.maybe
+        }
         key_df = {k: len(self._postings.get(("*", k), ())) - indexed for k in sig.keys}
         if indexed:
             df = {t: n - (t in sig.text) for t, n in df.items()}
@@ -461,20 +527,61 @@ class ClusterIndex:
                 if n > ACROSS_NAMES and stories[sid][0].language != story.language
             )
             candidates = itertools.chain(candidates, foreign)
-        return _best(story, sig, candidates, self.params, common)
+        return _scores(story, sig, candidates, self.params, common)
 
     def _foreign(self, story: StoryText) -> bool:
         """Whether the index holds stories of another language than ``story``'s."""
         return any(n for lang, n in self._languages.items() if lang != story.language)
 
     def assign(self, story: StoryText, sig: Signature | None = None) -> int:
-        """Match ``story``, add it, and return its cluster id (its own id if it starts one)."""
+        """Match ``story``, add it, and return its cluster id (its own id if it starts one).
+        Clusters it merges (see :meth:`place`) are merged in the index too."""
+        return self.place(story, sig)[0]
+
+    def place(self, story: StoryText, sig: Signature | None = None) -> tuple[int, dict[int, int]]:
+        """Add ``story`` to its cluster; return that cluster's id and the indexed stories that
+        moved to it (story id -> new cluster id), for the caller to store.
+
+        When ``story`` reaches the threshold with members of several clusters and
+        ``params.merge`` is on, they are one story told by several sources that came apart
+        (each report echoed a different earlier one), so they become one cluster under the
+        id of the one that began first (a cluster's id is its first story's). Why it is safe:
+        it takes one story scoring above the threshold with each of them, the same evidence
+        that joins a story to a cluster, and single link already accepts a chain of such
+        links within one cluster. Measured: labelled set recall 0.787 -> 0.824 at precision
+        0.983 -> 0.984, judged corpus pairs unchanged (``python -m bench.cluster``). Stories
+        older than the index (two windows) keep their old id: Related and the digests look at
+        recent ones.
+        """
         sig = sig or _sig(story)
-        cluster_id = self.match(story, sig)
-        if cluster_id is None:
+        scores = self._match(story, sig)
+        moved: dict[int, int] = {}
+        if not scores:
             cluster_id = story.id
+        elif self.params.merge and len(scores) > 1:
+            cluster_id = min(scores, key=self._age)
+            for other in sorted(scores):
+                if other != cluster_id:
+                    moved.update(self._relabel(other, cluster_id))
+        else:
+            cluster_id = min(scores, key=lambda cid: (-scores[cid], cid))
         self.add(story, cluster_id, sig)
-        return cluster_id
+        return cluster_id, moved
+
+    def _age(self, cluster_id: int) -> tuple[datetime, int]:
+        """Sort key putting the cluster whose first story (its id) came first, first; a first
+        story no longer indexed is older than any that is."""
+        first = self._stories.get(cluster_id)
+        return (first[0].published if first else _LONG_AGO), cluster_id
+
+    def _relabel(self, old: int, new: int) -> dict[int, int]:
+        """Move the indexed members of cluster ``old`` to ``new``; returns them."""
+        members = self._members.pop(old, set())
+        for sid in members:
+            story, sig, _ = self._stories[sid]
+            self._stories[sid] = (story, sig, new)
+        self._members.setdefault(new, set()).update(members)
+        return dict.fromkeys(members, new)
 
 
 def cluster_all(
@@ -485,4 +592,8 @@ def cluster_all(
     A cluster's id is its first story's id. For benchmarks, tests and re-clustering.
     """
     index = ClusterIndex(params)
-    return {s.id: index.assign(s) for s in sorted(stories, key=lambda s: (s.published, s.id))}
+    out: dict[int, int] = {}
+    for story in sorted(stories, key=lambda s: (s.published, s.id)):
+        out[story.id], moved = index.place(story)
+        out.update(moved)
+    return out

@@ -25,7 +25,8 @@ dead publisher never holds up the others):
    (``ArticleStore.upsert``), never the feed.
 6. **Cluster** each new article against recent articles from other sources, of its language
    or, where shared names and numbers make it clear, of another (``cluster.ClusterIndex``, one
-   for all languages), keeping its own id as the cluster id when nothing matches.
+   for all languages), keeping its own id as the cluster id when nothing matches; an article
+   matching two clusters merges them (their recent members move to the older one).
    Steps 5-6 run as soon as this feed is fetched: a slow feed never delays the others' stories.
 7. After all feeds: hand the pass's new articles (with their clusters) to ``after_pass`` when
    given (keyword alerts, ``push.alerts``: one matcher per pass, never per story), prune
@@ -403,12 +404,16 @@ class Ingestor:
         )
 
     def _cluster(self, new: Iterable[ArticleRow], now: datetime) -> None:
-        """Give each new article a cluster: a matching story's, or its own id."""
+        """Give each new article a cluster: a matching story's, or its own id. An article
+        that matches two clusters merges them (``ClusterIndex.place``): the recent members
+        of the later one move, in the same UPDATE."""
         assignments: dict[int, int] = {}
         rows = sorted(new, key=lambda r: (r.published_at, r.id))
         for row in rows:
             index = self._index_for(row.language, now)
-            assignments[row.id] = index.assign(_story(row))  # its own id if nothing matches
+            cluster_id, moved = index.place(_story(row))  # its own id if nothing matches
+            assignments[row.id] = cluster_id
+            assignments.update(moved)
         if assignments:
             self.articles.set_clusters(assignments)
         if self.after_pass is not None:

@@ -330,6 +330,29 @@ def _name_words(title: str, summary: str, lang: str) -> list[str]:
     return words
 
 
+def title_case_words(
+    title: str, summary: str, language: str, names: frozenset[str] | None = None
+) -> frozenset[str]:
+    """The tokens of the capitalised words of a title written in Title Case ("States Sue to
+    Stop Trump From Reviving Steep Tariffs") that :func:`anchors` does not already count as
+    names; empty for other titles and for scripts without case.
+
+    Why: in such a headline every word is capitalised, so a capital says nothing on its own
+    and :func:`anchors` keeps only the words the summary capitalises too; a terse summary
+    ("The lawsuit filed by two dozen attorneys general ...") then leaves the headline's names
+    unknown. These are the words that may be names: :mod:`digest.cluster` counts one as a name
+    only when the other story's title names it (capitalised mid-sentence), which settles it.
+    ``names``: :func:`anchors` of the story when the caller has them (saves finding them again).
+    """
+    lang = language.casefold().split("-")[0]
+    if lang not in _CASED or not _title_case(title):
+        return frozenset()
+    words = [w for w in _WORD.findall(title) if w[0].isupper()]
+    found = anchors(title, summary, lang) if names is None else names
+    tokens = tokenize(" ".join(words), lang)
+    return frozenset(t for t in tokens if not is_number(t) and t not in found)
+
+
 _ASCII_WORD = re.compile(r"[a-z][a-z\-]*[a-z]")
 
 

@@ -186,6 +186,48 @@ def test_a_story_joins_another_language_cluster_when_names_and_numbers_agree(
     assert by_title[QUAKE_FR.title].cluster_id != english.cluster_id
 
 
+def test_a_story_matching_two_stored_clusters_merges_them_in_the_database(
+    tmp_path: Path, server: FeedServer, engine: Engine
+) -> None:
+    """Written for #16: the bridge and ferry reports share no word; the third report, a pass
+    later, tells both. Before, it joined one cluster and Related missed the other source."""
+    bridge = Item(
+        "bridge",
+        "Harbor Bridge closes for repairs after crack found",
+        "Engineers in Portsmouth found a crack in a main girder on Monday.",
+        timedelta(hours=3),
+    )
+    ferry = Item(
+        "ferry",
+        "Mayor Okafor orders ferries to replace closed crossing",
+        "Ferries will run every 20 minutes from Tuesday, Mayor Okafor said.",
+        timedelta(hours=2),
+    )
+    both = Item(
+        "both",
+        "Harbor Bridge shut over girder crack, Okafor orders ferries",
+        "Mayor Okafor said ferries will run every 20 minutes while engineers repair the crack "
+        "in a girder of the Harbor Bridge.",
+        timedelta(hours=1),
+    )
+    served = [rss([], NOW), rss([both], NOW)]  # the first pass sees an empty feed
+
+    def beta(_request: object) -> Reply:
+        return Reply(200, {}, served.pop(0) if len(served) > 1 else served[0])
+
+    server.add_file("/alpha.xml", rss([bridge, ferry], NOW))  # two stories of one source
+    server.add_route("/beta.xml", beta)
+    feeds = {"alpha": [("national", "/alpha.xml")], "beta": [("national", "/beta.xml")]}
+    first, second = passes(tmp_path, server, engine, feeds, Clock(NOW), False, False)
+    assert (first.new_articles, second.new_articles) == (2, 1)
+    articles = ArticleStore(engine)
+    rows = {r.title: r for r in articles.recent(["en"], NOW - timedelta(days=1))}
+    ids = {rows[item.title].cluster_id for item in (bridge, ferry, both)}
+    assert ids == {rows[bridge.title].id}  # one cluster, under the report that began it
+    cluster = rows[bridge.title].id
+    assert articles.cluster_sources([cluster])[cluster] == ("alpha", "beta")
+
+
 def test_same_entry_in_two_category_feeds_is_one_article(
     tmp_path: Path, server: FeedServer, engine: Engine
 ) -> None:

@@ -176,8 +176,9 @@ def test_a_huge_summary_is_bounded_and_does_not_match_everything() -> None:
 
 
 def test_labelled_set_precision_and_recall() -> None:
-    """Pairwise precision >= 0.95 is the contract; recall measured 0.792 (bench.cluster;
-    0.692 before names, leads and the grace period counted).
+    """Pairwise precision >= 0.95 is the contract; recall measured 0.824 (bench.cluster;
+    0.692 before names, leads and the grace period counted, 0.787 before Title Case names
+    and merging clusters that one story links).
 
     The recall floor is that figure less a small margin, so a change that quietly gives up
     recall fails here, while the precision bar stays the product requirement.
@@ -185,7 +186,7 @@ def test_labelled_set_precision_and_recall() -> None:
     stories, labels = load_labelled()
     result = score(cluster_all(stories), labels, same_language(stories))
     assert result.precision >= 0.98  # 0.981 before the new signals: none lost
-    assert result.recall >= 0.76
+    assert result.recall >= 0.80
 
 
 def test_cluster_ids_are_the_first_story_and_stable_under_reordering() -> None:
