@@ -107,10 +107,11 @@ async def test_a_copy_of_an_update_whose_taker_died_on_this_host_is_handled_at_o
 async def test_a_copy_takes_over_once_a_taker_elsewhere_stopped_renewing(engine: Engine) -> None:
     store = ProcessedUpdateStore(engine)
     ttl = timedelta(seconds=0.5)
-    assert store.take(1003, "other-host:4242:x", datetime.now(UTC), ttl).verdict is Verdict.TAKEN
-    b = Worker(store, "b", claim_ttl=ttl)
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    taken_at = datetime.now(UTC)
+    started = loop.time()  # before the claim is written: a slow write must not eat the TTL
+    assert store.take(1003, "other-host:4242:x", taken_at, ttl).verdict is Verdict.TAKEN
+    b = Worker(store, "b", claim_ttl=ttl)
     await b.deliver(start_from(9, 1003))
     assert b.handled == [1003] and b.processor.taken_over == 0
     assert loop.time() - started >= 0.4, "handled while the other host's claim was fresh"
