@@ -35,14 +35,18 @@ def bound_time(dialect: Any, moment: datetime) -> Any:
 
 
 def time_reader(dialect: Any) -> Any:
-    """A function from a column's raw value to an aware UTC datetime (or None), as
-    SQLAlchemy's ``DateTime`` reads it (SQLite: from text)."""
+    """A function from a column's raw value to an aware datetime in ``datetime.UTC`` (or
+    None), as the ORM and Core reads of ``storage`` give it (SQLite: parsed from text)."""
     parse = DateTime().dialect_impl(dialect).result_processor(dialect, None)
 
     def read(raw: Any) -> datetime | None:
         value = parse(raw) if parse is not None and raw is not None else raw
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+        if value is None or value.tzinfo is UTC:
+            return value
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        # psycopg gives timestamptz in the session's zone object (``Etc/UTC``): the same
+        # instant in ``datetime.UTC``, as SQLAlchemy's reads give it
+        return value.astimezone(UTC)
 
     return read

@@ -83,6 +83,9 @@ def test_a_claimed_batch_holds_what_get_reads(engine: Engine) -> None:
     with users.claim_due(NOW, 100) as batch:
         assert batch.readers == expected
         assert [r.id for r in batch.readers] == due
+        # times in datetime.UTC itself, as the ORM reads give them (not psycopg's session zone)
+        times = [t for r in batch.readers for t in (r.next_due_at, r.paused_until) if t]
+        assert len(times) == 8 and all(t.tzinfo is UTC for t in times)
     five = next(r for r in expected if r is not None and r.id == 5)
     assert [(c.code, c.languages, c.sources) for c in five.countries] == [
         ("CA", ("fr", "en"), ("radio-canada", "a,b c:d", "cbc")),
