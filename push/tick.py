@@ -3,8 +3,8 @@
 Runs every minute (a thin ticker, or ``newsbot worker --role compose``, calls ``tick`` in a
 worker thread). Steps, and why each is cheap per reader:
 
-1. Claim a batch of due readers with their preferences (``UserStore.claim_due``: six Core
-   statements per batch; on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several compose processes
+1. Claim a batch of due readers with their preferences (``UserStore.claim_due``: one
+   statement per batch; on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several compose processes
    share the due readers without overlap). The whole batch is one transaction: claim, compose,
    outbox rows, next due times, commit.
 2. For each reader the pure ``schedule.decide`` says which slot to send (at most one: never a

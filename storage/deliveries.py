@@ -29,6 +29,7 @@ row's claim, and are easier to keep right side by side.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -39,8 +40,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from storage.broadcasts import KIND
+from storage.driver_rows import bound_time, fetch
 from storage.errors import wraps_errors
-from storage.id_lists import ids_value, in_ids
+from storage.id_lists import ids_value
 from storage.tables import DeliveredArticle, Delivery, DigestPayload
 
 STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
@@ -49,6 +51,35 @@ _DA: Table = DeliveredArticle.__table__  # type: ignore[attr-defined]
 _T = _OUTBOX.c
 _DP: Table = DigestPayload.__table__  # type: ignore[attr-defined]
 _CHUNK = 5000  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
+# Each reader's digest ids since a time, one text per reader ("12,40,41"): 100,000 readers'
+# 200,000 rows come as 100,000 short texts, each distinct one decoded once
+# (``DigestHistory.of_texts``).
+_SQLITE_RECEIVED = (
+    "SELECT user_id, group_concat(digest_id) FROM deliveries "
+    "WHERE user_id IN (SELECT value FROM json_each(?)) AND kind = 'digest' "
+    "AND created_at >= ? AND digest_id IS NOT NULL GROUP BY user_id"
+)
+_PG_RECEIVED = (
+    "SELECT user_id, string_agg(digest_id::text, ',' ORDER BY digest_id) FROM deliveries "
+    "WHERE user_id = ANY(%s::bigint[]) AND kind = 'digest' "
+    "AND created_at >= %s AND digest_id IS NOT NULL GROUP BY user_id"
+)
+# The explicit records (``enqueue``'s ``delivered``) of these readers: rare.
+_SQLITE_DELIVERED = (
+    "SELECT user_id, category, article_id FROM delivered_articles "
+    "WHERE user_id IN (SELECT value FROM json_each(?))"
+)
+_PG_DELIVERED = (
+    "SELECT user_id, category, article_id FROM delivered_articles WHERE user_id = ANY(%s::bigint[])"
+)
+# Digests' category and story keys as stored (JSON text), by id.
+_SQLITE_KEYS = (
+    "SELECT id, category, story_keys FROM digest_payloads "
+    "WHERE id IN (SELECT value FROM json_each(?))"
+)
+_PG_DIGEST_KEYS = (
+    "SELECT id, category, story_keys::text FROM digest_payloads WHERE id = ANY(%s::bigint[])"
+)
 _CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often
 # The constant columns of a digest outbox row, as literals (constants, never user data).
 _DIGEST_ROW: dict[str, Any] = {
@@ -121,36 +152,75 @@ class DeliveryRow:
 class DigestHistory:
     """Shared digest messages' story keys, read once per tick (see ``received_digests``).
 
-    Keyed by digest id: a digest's keys never change once written. ``combined`` memoizes, per
-    set of received digest ids, the story keys per category: readers who got the same digests
+    Keyed by digest id: a digest's keys never change once written. Many digest ids carry the
+    same stories (one digest rendered per language and timezone is one row each), so each
+    distinct (category, keys) is one *content*, its keys one frozenset, and ``combined``
+    memoizes per set of contents the story keys per category: readers who got the same stories
     (most of them, since digests are shared) share one mapping and its frozensets, whose
     hashes are then computed once."""
 
     def __init__(self) -> None:
-        self._digests: dict[int, tuple[str, frozenset[int]]] = {}
+        self._content_of: dict[int, int] = {}  # digest id -> index in _contents
+        self._contents: list[tuple[str, frozenset[int]]] = []
+        self._content_index: dict[tuple[str, str], int] = {}  # (category, keys as stored)
         self._combined: dict[tuple[int, ...], Mapping[str, frozenset[int]]] = {}
+        self._texts: dict[str, Mapping[str, frozenset[int]]] = {}
 
     def load(self, connection: Connection, digest_ids: Collection[int]) -> None:
-        """Read the story keys of the digests not read yet."""
-        missing = sorted(d for d in digest_ids if d not in self._digests)
-        for start in range(0, len(missing), _CHUNK):
-            query = select(_DP.c.id, _DP.c.category, _DP.c.story_keys).where(
-                _DP.c.id.in_(missing[start : start + _CHUNK])
-            )
-            for digest_id, category, keys in connection.execute(query).all():
-                self._digests[digest_id] = (category, frozenset(keys))
+        """Read the story keys of the digests not read yet: one statement (the ids one
+        parameter), each distinct stored keys text parsed once."""
+        content_of = self._content_of
+        missing = sorted(d for d in digest_ids if d not in content_of)
+        if not missing:
+            return
+        statement = _PG_DIGEST_KEYS if connection.dialect.name == "postgresql" else _SQLITE_KEYS
+        index, contents = self._content_index, self._contents
+        for digest_id, category, text in fetch(
+            connection, statement, (ids_value(connection, missing),)
+        ):
+            at = index.get((category, text))
+            if at is None:
+                at = index[(category, text)] = len(contents)
+                contents.append((category, frozenset(json.loads(text))))
+            content_of[digest_id] = at
 
-    def combined(self, digest_ids: Sequence[int]) -> Mapping[str, frozenset[int]]:
+    def of_texts(
+        self, connection: Connection, texts: Sequence[str]
+    ) -> list[Mapping[str, frozenset[int]]]:
+        """``combined`` for each text of digest ids (``received_digests``' aggregates), each
+        distinct text decoded once per tick. A category that one digest filled (the usual case)
+        maps to that content's own frozenset, shared by every reader who got those stories."""
+        found = self._texts
+        new = [(t, [int(d) for d in t.split(",")]) for t in set(texts) if t not in found]
+        if new:
+            self.load(connection, {d for _, got in new for d in got})
+            content_of, contents = self._content_of, self._contents
+            for text, got in new:
+                merged: dict[str, frozenset[int]] = {}
+                for digest_id in got:
+                    at = content_of.get(digest_id)
+                    if at is None:  # a digest pruned meanwhile delivers nothing to skip
+                        continue
+                    category, keys = contents[at]
+                    before = merged.get(category)
+                    merged[category] = keys if before is None else before | keys
+                found[text] = merged
+        return [found[t] for t in texts]
+
+    def combined(self, digest_ids: Collection[int]) -> Mapping[str, frozenset[int]]:
         """Story keys per category of these (loaded) digests."""
-        key = tuple(sorted(digest_ids))
+        content_of = self._content_of
+        # a digest pruned meanwhile (not loaded) delivers nothing to skip
+        key = tuple(sorted({content_of[d] for d in digest_ids if d in content_of}))
         found = self._combined.get(key)
         if found is None:
-            merged: dict[str, set[int]] = {}
-            for digest_id in key:
-                known = self._digests.get(digest_id)
-                if known is not None:  # a digest pruned meanwhile delivers nothing to skip
-                    merged.setdefault(known[0], set()).update(known[1])
-            found = self._combined[key] = {c: frozenset(v) for c, v in merged.items()}
+            merged: dict[str, list[frozenset[int]]] = {}
+            for at in key:
+                category, keys = self._contents[at]
+                merged.setdefault(category, []).append(keys)
+            found = self._combined[key] = {
+                c: v[0] if len(v) == 1 else frozenset().union(*v) for c, v in merged.items()
+            }
         return found
 
 
@@ -291,26 +361,23 @@ class DeliveryStore:
         history: DigestHistory,
     ) -> dict[int, Mapping[str, frozenset[int]]]:
         """What :meth:`received_many` says, read cheaply for a tick's batch: each reader's
-        digest ids since ``since`` (two integers a row, no join, no JSON), each digest's story
-        keys read once per ``history`` (one tick), and readers who received the same digests
-        share one mapping (``history`` memoizes it). Treat the mappings as read-only."""
-        since = _utc(since)
-        by_user: dict[int, list[int]] = {u: [] for u in user_ids}
-        ids = list(by_user)
-        wanted = {"ids": ids_value(connection, ids)}
-        query = select(_T.user_id, _T.digest_id).where(
-            in_ids(connection, _T.user_id), _T.kind == "digest", _T.created_at >= since,
-            _T.digest_id.is_not(None),
-        )  # fmt: skip
-        for user_id, digest_id in connection.execute(query, wanted).all():
-            by_user[user_id].append(digest_id)
-        history.load(connection, {d for got in by_user.values() for d in got})
-        out = {u: history.combined(got) for u, got in by_user.items()}
-        legacy = select(_DA.c.user_id, _DA.c.category, _DA.c.article_id).where(
-            in_ids(connection, _DA.c.user_id)
-        )  # the explicit records (``enqueue``), rare
+        digest ids since ``since`` as one text per reader (aggregated in SQL, read as driver
+        tuples), each digest's story keys read once per ``history`` (one tick), and readers
+        who received the same digests share one mapping (``history`` memoizes it per text and
+        per set of ids). Treat the mappings as read-only."""
+        statement = _PG_RECEIVED if connection.dialect.name == "postgresql" else _SQLITE_RECEIVED
+        ids = list(dict.fromkeys(user_ids))
+        rows = fetch(
+            connection,
+            statement,
+            (ids_value(connection, ids), bound_time(connection.dialect, _utc(since))),
+        )
+        out: dict[int, Mapping[str, frozenset[int]]] = dict.fromkeys(ids, history.combined(()))
+        got = history.of_texts(connection, [text for _, text in rows])
+        out.update(zip([user_id for user_id, _ in rows], got, strict=True))
+        legacy = _PG_DELIVERED if connection.dialect.name == "postgresql" else _SQLITE_DELIVERED
         extra: dict[int, dict[str, set[int]]] = {}
-        for user_id, category, key in connection.execute(legacy, wanted).all():
+        for user_id, category, key in fetch(connection, legacy, (ids_value(connection, ids),)):
             extra.setdefault(user_id, {}).setdefault(category, set()).add(key)
         for user_id, more in extra.items():
             merged = dict(out[user_id])

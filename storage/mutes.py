@@ -16,11 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from storage.errors import wraps_errors
+from storage.id_lists import ids_value, in_ids
 from storage.tables import MutedSource, MutedWord
 
 _MS: Table = MutedSource.__table__  # type: ignore[attr-defined]
 _MW: Table = MutedWord.__table__  # type: ignore[attr-defined]
-_CHUNK = 5000
 MAX_MUTED_WORDS = 50
 MAX_MUTED_SOURCES = 100
 
@@ -95,18 +95,20 @@ class MuteStore:
         return self._many(connection, list(user_ids))
 
     def _many(self, conn: Connection, ids: list[int]) -> dict[int, MuteSet]:
+        """Two statements whatever the number of ids (the list is one bound parameter,
+        ``storage.id_lists``: a tick's batch of 2,000 readers costs no 2,000 parameters)."""
         sources: dict[int, set[str]] = {}
         words: dict[int, list[str]] = {}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            for uid, source in conn.execute(
-                select(_MS.c.user_id, _MS.c.source_id).where(_MS.c.user_id.in_(chunk))
-            ):
-                sources.setdefault(uid, set()).add(source)
-            for uid, key in conn.execute(
-                select(_MW.c.user_id, _MW.c.key).where(_MW.c.user_id.in_(chunk)).order_by(_MW.c.id)
-            ):
-                words.setdefault(uid, []).append(key)
+        wanted = {"ids": ids_value(conn, ids)}
+        for uid, source in conn.execute(
+            select(_MS.c.user_id, _MS.c.source_id).where(in_ids(conn, _MS.c.user_id)), wanted
+        ):
+            sources.setdefault(uid, set()).add(source)
+        for uid, key in conn.execute(
+            select(_MW.c.user_id, _MW.c.key).where(in_ids(conn, _MW.c.user_id)).order_by(_MW.c.id),
+            wanted,
+        ):
+            words.setdefault(uid, []).append(key)
         return {
             uid: MuteSet(frozenset(sources.get(uid, ())), tuple(words.get(uid, ())))
             for uid in sources.keys() | words.keys()

@@ -12,20 +12,28 @@ write.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, update
-from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from storage.db import session_scope
+from storage.driver_rows import bound_time, fetch
+from storage.due_readers import (
+    PG_DUE,
+    PG_ONE,
+    SQLITE_DUE,
+    SQLITE_ONE,
+    ReaderDecoder,
+)
 from storage.errors import wraps_errors
 from storage.id_lists import ids_value, in_ids
+from storage.readers import CountryChoice, Reader
 from storage.tables import (
     ALERT_KIND,
     Delivery,
@@ -40,75 +48,6 @@ from storage.tables import (
 
 _Choice = TypeVar("_Choice", UserLanguage, UserSource)
 _U: Table = User.__table__  # type: ignore[attr-defined]
-_UC: Table = UserCountry.__table__  # type: ignore[attr-defined]
-_UL: Table = UserLanguage.__table__  # type: ignore[attr-defined]
-_US: Table = UserSource.__table__  # type: ignore[attr-defined]
-_UCAT: Table = UserCategory.__table__  # type: ignore[attr-defined]
-_UT: Table = UserDeliveryTime.__table__  # type: ignore[attr-defined]
-# What a ``Reader`` holds of the user row (not its bookkeeping times).
-_READER_COLUMNS = tuple(
-    _U.c[name]
-    for name in (
-        "id", "chat_id", "first_name", "ui_language", "timezone", "flow_step", "flow_mode",
-        "menu_message_id", "setup_complete", "active", "paused", "paused_until", "next_due_at",
-        "quiet_start", "quiet_end", "stories_per_digest", "empty_digest",
-    )
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class CountryChoice:
-    """One followed country with its languages and sources, primary first."""
-
-    code: str
-    is_primary: bool
-    languages: tuple[str, ...]
-    sources: tuple[str, ...]
-
-    @property
-    def primary_language(self) -> str | None:
-        return self.languages[0] if self.languages else None
-
-    @property
-    def primary_source(self) -> str | None:
-        return self.sources[0] if self.sources else None
-
-
-@dataclass(frozen=True, slots=True)
-class Reader:
-    """A user as the rest of the bot sees them: identity, flow position and preferences."""
-
-    id: int
-    chat_id: int
-    first_name: str | None
-    ui_language: str
-    timezone: str | None
-    flow_step: str | None
-    flow_mode: str
-    menu_message_id: int | None
-    setup_complete: bool
-    active: bool
-    paused: bool
-    paused_until: datetime | None
-    next_due_at: datetime | None
-    quiet_start: int | None
-    quiet_end: int | None
-    stories_per_digest: int
-    empty_digest: str
-    countries: tuple[CountryChoice, ...]
-    categories: tuple[str, ...]
-    delivery_minutes: tuple[int, ...]
-
-    @property
-    def primary_country(self) -> str | None:
-        return self.countries[0].code if self.countries and self.countries[0].is_primary else None
-
-    @property
-    def other_countries(self) -> tuple[str, ...]:
-        return tuple(c.code for c in self.countries if not c.is_primary)
-
-    def country(self, code: str) -> CountryChoice | None:
-        return next((c for c in self.countries if c.code == code), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +65,7 @@ class UserStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._reader_decoder: ReaderDecoder | None = None
 
     # ----------------------------------------------------------------- reading
     def get(self, user_id: int) -> Reader | None:
@@ -157,34 +97,28 @@ class UserStore:
         PostgreSQL the readers are locked ``FOR UPDATE SKIP LOCKED``: compose workers running
         side by side each take readers the others have not, and a reader is never composed
         twice. SQLite has one writer at a time: there the tick stays single-process.
-        Plain Core statements, six per batch, whatever its size (no ORM objects).
+        One statement per batch, whatever its size: each reader is one row carrying their
+        preferences aggregated per table (``storage.due_readers``), read as driver tuples.
         """
         with self._engine.begin() as conn:
-            query = (
-                core_select(*_READER_COLUMNS)
-                .where(
-                    _U.c.next_due_at <= now,
-                    _U.c.active.is_(True),
-                    _U.c.setup_complete.is_(True),
-                )
-                .order_by(_U.c.next_due_at, _U.c.id)
-                .limit(limit)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            users = conn.execute(query).all()
-            yield DueBatch(_readers_from(conn, users), conn)
+            statement = PG_DUE if conn.dialect.name == "postgresql" else SQLITE_DUE
+            rows = fetch(conn, statement, (bound_time(conn.dialect, now), limit))
+            yield DueBatch(self._decoder(conn).readers(rows), conn)
 
     @contextmanager
     def lock(self, user_id: int) -> Iterator[DueBatch]:
         """One reader, held like a claimed batch (waiting for a compose worker that holds
         them): /digest composes through it so it never races a tick for the same reader."""
         with self._engine.begin() as conn:
-            query = core_select(*_READER_COLUMNS).where(_U.c.id == user_id)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update()
-            users = conn.execute(query).all()
-            yield DueBatch(_readers_from(conn, users), conn)
+            statement = PG_ONE if conn.dialect.name == "postgresql" else SQLITE_ONE
+            rows = fetch(conn, statement, (user_id,))
+            yield DueBatch(self._decoder(conn).readers(rows), conn)
+
+    def _decoder(self, conn: Connection) -> ReaderDecoder:
+        """The store's decoder (its caches live as long as the store: one per process)."""
+        if self._reader_decoder is None:
+            self._reader_decoder = ReaderDecoder(conn.dialect)
+        return self._reader_decoder
 
     def count(self) -> int:
         """How many users the bot knows (API, for operators and bench): counted in SQL."""
@@ -532,78 +466,3 @@ def _load_many(session: Session, user_ids: list[int]) -> dict[int, Reader]:
         )
         for user in users
     }
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-def _readers_from(conn: Connection, users: Sequence[Any]) -> list[Reader]:
-    """``Reader``s for user rows (``_READER_COLUMNS``), preferences read with one Core query
-    per table.
-
-    Cheap per reader on purpose (a tick loads 100,000): each id list is one parameter
-    (``storage.id_lists``), rows come with ``fetchall``, and equal
-    preference tuples are one shared object (most readers repeat a few hundred choices), which
-    keeps a batch compact and makes equal selections cheap to look up."""
-    if not users:
-        return []
-    ids = {"ids": ids_value(conn, [u.id for u in users])}
-    shared: dict[Any, Any] = {}
-
-    def one(value: Any) -> Any:
-        return shared.setdefault(value, value)
-
-    langs_by: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for uid, country, language in conn.execute(
-        core_select(_UL.c.user_id, _UL.c.country, _UL.c.language)
-        .where(in_ids(conn, _UL.c.user_id))
-        .order_by(_UL.c.user_id, _UL.c.is_primary.desc(), _UL.c.language), ids
-    ).all():  # fmt: skip
-        langs_by[(uid, country)].append(language)
-    sources_by: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for uid, country, source_id in conn.execute(
-        core_select(_US.c.user_id, _US.c.country, _US.c.source_id)
-        .where(in_ids(conn, _US.c.user_id))
-        .order_by(_US.c.user_id, _US.c.is_primary.desc(), _US.c.source_id), ids
-    ).all():  # fmt: skip
-        sources_by[(uid, country)].append(source_id)
-    countries_by: dict[int, list[CountryChoice]] = defaultdict(list)
-    for uid, country, is_primary in conn.execute(
-        core_select(_UC.c.user_id, _UC.c.country, _UC.c.is_primary)
-        .where(in_ids(conn, _UC.c.user_id))
-        .order_by(_UC.c.user_id, _UC.c.is_primary.desc(), _UC.c.position, _UC.c.country), ids
-    ).all():  # fmt: skip
-        key = (uid, country)
-        choice = CountryChoice(
-            country, bool(is_primary), one(tuple(langs_by[key])), one(tuple(sources_by[key]))
-        )
-        countries_by[uid].append(one(choice))
-    categories_by: dict[int, list[str]] = defaultdict(list)
-    for uid, category in conn.execute(
-        core_select(_UCAT.c.user_id, _UCAT.c.category)
-        .where(in_ids(conn, _UCAT.c.user_id))
-        .order_by(_UCAT.c.category), ids
-    ).all():  # fmt: skip
-        categories_by[uid].append(category)
-    minutes_by: dict[int, list[int]] = defaultdict(list)
-    for uid, minute in conn.execute(
-        core_select(_UT.c.user_id, _UT.c.minute)
-        .where(in_ids(conn, _UT.c.user_id))
-        .order_by(_UT.c.minute), ids
-    ).all():  # fmt: skip
-        minutes_by[uid].append(minute)
-    return [
-        Reader(
-            id=u.id, chat_id=u.chat_id, first_name=u.first_name, ui_language=u.ui_language,
-            timezone=u.timezone, flow_step=u.flow_step, flow_mode=u.flow_mode,
-            menu_message_id=u.menu_message_id, setup_complete=u.setup_complete,
-            active=u.active, paused=u.paused, paused_until=_aware(u.paused_until),
-            next_due_at=_aware(u.next_due_at), quiet_start=u.quiet_start,
-            quiet_end=u.quiet_end, stories_per_digest=u.stories_per_digest,
-            empty_digest=u.empty_digest, countries=one(tuple(countries_by[u.id])),
-            categories=one(tuple(categories_by[u.id])),
-            delivery_minutes=one(tuple(minutes_by[u.id])),
-        )
-        for u in users
-    ]  # fmt: skip
