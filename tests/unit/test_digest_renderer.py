@@ -1,8 +1,10 @@
 """The tick's caching renderer gives exactly the message ``digest_message`` gives, for every
-language and for digests that must shorten their summaries to fit."""
+language and for digests that must shorten their summaries to fit, and as the JSON text the
+outbox stores."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,3 +41,5 @@ def test_renderer_matches_digest_message(catalog: Catalog, language: str) -> Non
         for zone in ("UTC", "Asia/Kolkata"):
             text, keyboard = digest_message(digest, catalog, NOW, language, zone)
             assert renderer.payload(digest, language, zone) == as_payload(text, keyboard)
+            stored = json.dumps(as_payload(text, keyboard), ensure_ascii=False)
+            assert renderer.payload_json(digest, language, zone) == stored  # byte for byte
