@@ -21,13 +21,21 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from digest.catalog import Catalog
 from digest.compose import Digest
 from digest.rank import RankedStory
-from views.bidi import rtl_start
+from views.bidi import is_rtl, rtl_start
 from views.button_urls import telegram_accepts_url
 from views.i18n import Gettext, day_text, gettext_for
 from views.keyboards import button, encode, markup
 from views.labels import category_label
 from views.render import MAX_TEXT, esc
-from views.story import StoryLimits, source_name, story_html
+from views.story import (
+    StoryLimits,
+    also_line,
+    meta_line,
+    source_name,
+    story_html,
+    summary_line,
+    title_rest,
+)
 
 STORY_STEP = "a"  # "a" for article; never reuse a menu step code (see views.flow)
 FULL_STORY = "f"
@@ -125,9 +133,12 @@ class DigestRenderer:
         self._headers: dict[tuple[str, str, str], tuple[str, int, str]] = {}
         # story block after its number: HTML, visible length, JSON text
         self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int, str]] = {}
-        self._tails: dict[tuple[int, str], list[dict[str, Any]]] = {}
-        self._full_label: dict[str, str] = {}
-        self._rows: dict[tuple[int, str, int], tuple[list[dict[str, Any]], str]] = {}
+        self._lines: dict[tuple[object, ...], tuple[str, int, str]] = {}
+        self._tails: dict[tuple[int, str], tuple[list[dict[str, Any]], str]] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
+        self._data: dict[int, str] = {}
+        self._urls: dict[str, bool] = {}
+        self._rows: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
 
     def local_day(self, ui_language: str, timezone: str) -> str:
         """The header's date for a reader in ``timezone``: all the timezone changes in a
@@ -152,7 +163,9 @@ class DigestRenderer:
         for number, (_, _, block) in enumerate(blocks, 1):
             parts += (_JSON_BREAK, str(number), ". ", block)
         parts.append(_JSON_MIDDLE)
-        parts.append(", ".join(self._row(i + 1, s, ui_language)[1] for i, s in enumerate(stories)))
+        parts.append(
+            ", ".join([self._row_json(i, s, ui_language) for i, s in enumerate(stories, 1)])
+        )
         parts.append("]}}")
         return "".join(parts)
 
@@ -167,7 +180,7 @@ class DigestRenderer:
         )
         payload = as_payload(text, None)
         payload["reply_markup"] = {
-            "inline_keyboard": [self._row(i + 1, s, ui_language)[0] for i, s in enumerate(stories)]
+            "inline_keyboard": [self._row(i + 1, s, ui_language) for i, s in enumerate(stories)]
         }
         return payload
 
@@ -199,44 +212,98 @@ class DigestRenderer:
     def _block(self, story: RankedStory, ui_language: str, budget: int) -> tuple[str, int, str]:
         """``story_html`` for a story, after its number (the number only opens the first
         line: ``<b>{number}. `` comes before it), with its visible length without the number,
-        rendered and encoded once per story, language and budget."""
-        key = (story.article.id, story.also_covered_by, ui_language, budget)
+        once per story, language and budget; each of its lines is rendered once per what it
+        depends on (a story shown in six languages has its title clipped and escaped once)."""
+        article = story.article
+        key = (article.id, story.also_covered_by, ui_language, budget)
         found = self._blocks.get(key)
         if found is None:
-            _ = gettext_for(ui_language)
-            block = story_html(0, story, self._catalog, self._now, ui_language, _, _BUDGETS[budget])
-            rest = block[len(_ZERO) :]
-            found = self._blocks[key] = (rest, visible_length(block) - 1, _json_inner(rest))
+            limits, memo, _ = _BUDGETS[budget], self._lines, gettext_for(ui_language)
+            rtl = ui_language if is_rtl(ui_language) else ""  # all ``isolate`` depends on
+            at, source = article.published_at, article.source_id
+            k: tuple[object, ...] = ("t", article.id, limits.title, rtl)
+            lines = [memo.get(k) or memo.setdefault(k, _line(
+                title_rest(article.title, limits.title, ui_language)))]  # fmt: skip
+            k = ("m", source, at, ui_language)
+            lines.append(memo.get(k) or memo.setdefault(k, _line(
+                meta_line(source, at, self._catalog, self._now, ui_language, _))))  # fmt: skip
+            if article.summary and limits.summary:
+                k = ("s", article.id, limits.summary, rtl)
+                lines.append(memo.get(k) or memo.setdefault(k, _line(
+                    summary_line(article.summary, limits.summary, ui_language))))  # fmt: skip
+            if story.also_covered_by:
+                k = ("a", story.also_covered_by, ui_language)
+                lines.append(memo.get(k) or memo.setdefault(k, _line(
+                    also_line(story.also_covered_by, self._catalog, ui_language, _))))  # fmt: skip
+            found = self._blocks[key] = (
+                "\n".join(line[0] for line in lines),
+                sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
+                "\\n".join(line[2] for line in lines),
+            )
         return found
 
-    def _row(
-        self, number: int, story: RankedStory, ui_language: str
-    ) -> tuple[list[dict[str, Any]], str]:
+    def _row(self, number: int, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
         """What ``story_buttons`` gives, as the dicts ``to_dict`` would make, built without
-        Telegram objects (the keyboard was most of a digest's cost), and its JSON text: the
-        Related and link buttons once per story and language, the whole row once per
-        position. Payloads share row objects: they are encoded as they are, never changed."""
+        Telegram objects (the keyboard was most of a digest's cost): the Related and link
+        buttons once per story and language, the whole row once per position. Payloads share
+        row objects: they are encoded as they are, never changed."""
         article = story.article
         done = self._rows.get((article.id, ui_language, number))
         if done is not None:
             return done
+        first = {  # keys in ``to_dict``'s order: the JSON text is the same too
+            "callback_data": self._story_data(article.id),
+            "text": f"{number} · 📖 " + self._full_label(ui_language)[0],
+        }
+        row = self._rows[(article.id, ui_language, number)] = [
+            first,
+            *self._tail(story, ui_language)[0],
+        ]
+        return row
+
+    def _row_json(self, number: int, story: RankedStory, ui_language: str) -> str:
+        """``_row``'s JSON text, from fragments: the Full story button's data and label and
+        the row's other buttons are encoded once per story and language."""
+        article_id = story.article.id
+        label = self._full_label(ui_language)[1]
+        tail = self._tail(story, ui_language)[1]
+        data = self._story_data(article_id)  # ASCII without quotes or backslashes
+        return f'[{{"callback_data": "{data}", "text": "{number} · 📖 {label}"}}, {tail}]'
+
+    def _story_data(self, article_id: int) -> str:
+        found = self._data.get(article_id)
+        if found is None:
+            found = self._data[article_id] = encode(STORY_STEP, FULL_STORY, str(article_id))
+        return found
+
+    def _full_label(self, ui_language: str) -> tuple[str, str]:
+        """The Full story label, and as JSON string content."""
+        found = self._labels.get(ui_language)
+        if found is None:
+            label = gettext_for(ui_language)("Full story")
+            found = self._labels[ui_language] = (label, _json_inner(label))
+        return found
+
+    def _tail(self, story: RankedStory, ui_language: str) -> tuple[list[dict[str, Any]], str]:
+        """A story's Related and link buttons, and their JSON text (without brackets)."""
+        article = story.article
         key = (article.id, ui_language)
-        tail = self._tails.get(key)
-        if tail is None:
+        found = self._tails.get(key)
+        if found is None:
             _ = gettext_for(ui_language)
             tail = [{"callback_data": encode(STORY_STEP, RELATED, str(article.id)),
                      "text": "🔗 " + _("Related")}]  # fmt: skip
-            if telegram_accepts_url(article.url):
+            if self._accepts(article.url):
                 name = source_name(article.source_id, self._catalog)
                 tail.append({"text": f"↗ {name}", "url": article.url})
-            self._tails[key] = tail
-            self._full_label[ui_language] = _("Full story")
-        first = {  # keys in ``to_dict``'s order: the JSON text is the same too
-            "callback_data": encode(STORY_STEP, FULL_STORY, str(article.id)),
-            "text": f"{number} · 📖 " + self._full_label[ui_language],
-        }
-        row = [first, *tail]
-        found = self._rows[(article.id, ui_language, number)] = (row, _json(row))
+            found = self._tails[key] = (tail, _json(tail)[1:-1])
+        return found
+
+    def _accepts(self, url: str) -> bool:
+        """``telegram_accepts_url``, once per URL (it parses the URL and its host)."""
+        found = self._urls.get(url)
+        if found is None:
+            found = self._urls[url] = telegram_accepts_url(url)
         return found
 
 
@@ -253,6 +320,11 @@ def _json(value: object) -> str:
     """JSON text as the outbox stores it: ``json.dumps``, non-ASCII kept as UTF-8 (smaller
     than ``\\u`` escapes; it decodes to the same values)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def _line(html_text: str) -> tuple[str, int, str]:
+    """A story's line as the renderer keeps it: HTML, visible length, JSON text."""
+    return html_text, visible_length(html_text), _json_inner(html_text)
 
 
 def _json_inner(text: str) -> str:
