@@ -139,6 +139,7 @@ class DigestRenderer:
         self._data: dict[int, str] = {}
         self._urls: dict[str, bool] = {}
         self._rows: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
+        self._row_parts: dict[tuple[int, str], tuple[str, str]] = {}
 
     def local_day(self, ui_language: str, timezone: str) -> str:
         """The header's date for a reader in ``timezone``: all the timezone changes in a
@@ -262,13 +263,19 @@ class DigestRenderer:
         return row
 
     def _row_json(self, number: int, story: RankedStory, ui_language: str) -> str:
-        """``_row``'s JSON text, from fragments: the Full story button's data and label and
-        the row's other buttons are encoded once per story and language."""
-        article_id = story.article.id
-        label = self._full_label(ui_language)[1]
-        tail = self._tail(story, ui_language)[1]
-        data = self._story_data(article_id)  # ASCII without quotes or backslashes
-        return f'[{{"callback_data": "{data}", "text": "{number} · 📖 {label}"}}, {tail}]'
+        """``_row``'s JSON text, from fragments encoded once per story and language (the Full
+        story button's data and label, the row's other buttons) around the number."""
+        key = (story.article.id, ui_language)
+        found = self._row_parts.get(key)
+        if found is None:
+            label = self._full_label(ui_language)[1]
+            data = _json_inner(self._story_data(story.article.id))
+            tail = self._tail(story, ui_language)[1]
+            found = self._row_parts[key] = (
+                f'[{{"callback_data": "{data}", "text": "',
+                f' · 📖 {label}"}}, {tail}]',
+            )
+        return f"{found[0]}{number}{found[1]}"
 
     def _story_data(self, article_id: int) -> str:
         found = self._data.get(article_id)
