@@ -62,13 +62,15 @@ _DP: Table = DigestPayload.__table__  # type: ignore[attr-defined]
 _CHUNK = 5000  # ids per IN (...) list: far below SQLite's and PostgreSQL's bound-parameter caps
 _CLAIM_ROUNDS = 5  # a claim that lost every candidate to another worker looks again this often
 # The digest tick's writes, on the raw driver (see ``add_digest_messages``): constant text.
+# PostgreSQL arrays go in binary (``%(x)b``): psycopg quotes every element of a text-format
+# array in Python, over a minute for 36,000 payloads of 3 kB; binary takes half a second.
 _PG_NEW_IDS = (
     "SELECT nextval(pg_get_serial_sequence('digest_payloads', 'id')) FROM generate_series(1, %(n)s)"
 )
 _PG_ADD_PAYLOADS = (
     "INSERT INTO digest_payloads (id, category, story_keys, payload, created_at) "
     "SELECT i, c, CAST(k AS json), CAST(p AS json), %(now)s "
-    "FROM unnest(%(i)s::bigint[], %(c)s::text[], %(k)s::text[], %(p)s::text[]) AS t(i, c, k, p)"
+    "FROM unnest(%(i)b::bigint[], %(c)b::text[], %(k)b::text[], %(p)b::text[]) AS t(i, c, k, p)"
 )
 _SQLITE_ADD_FIRST = (
     "INSERT INTO digest_payloads (category, story_keys, payload, created_at) "
@@ -82,7 +84,7 @@ _PG_ADD_ROWS = (
     "INSERT INTO deliveries (user_id, chat_id, kind, slot_key, digest_id, payload, status, "
     "attempts, next_attempt_at, created_at) "
     "SELECT u, c, 'digest', s, d, '{}', 'pending', 0, %(now)s, %(now)s "
-    "FROM unnest(%(u)s::bigint[], %(c)s::bigint[], %(s)s::text[], %(d)s::bigint[]) "
+    "FROM unnest(%(u)b::bigint[], %(c)b::bigint[], %(s)b::text[], %(d)b::bigint[]) "
     "AS t(u, c, s, d) "
     "ON CONFLICT (user_id, kind, slot_key) DO NOTHING"
 )
