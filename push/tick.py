@@ -16,8 +16,9 @@ worker thread). Steps, and why each is cheap per reader:
 4. What a reader has received in a category (``DeliveryStore.received_digests``, one query per
    batch) is left out; readers with the same ranking, history and digest size get the same
    digest, composed once, and with the same language and timezone the same message, rendered
-   once (``DigestRenderer``) and stored once (``digest_payloads``), which their outbox rows
-   point at.
+   once (``DigestRenderer``, straight to the JSON text stored) and stored once
+   (``digest_payloads``), which their outbox rows point at. A timezone changes only the
+   header's date: readers whose zones are on the same day share the message.
 5. Rows are written before anything is sent (the outbox), keyed by (reader, category, slot), so
    a tick that runs twice or a restart between enqueue and ``next_due_at`` enqueues nothing
    twice.
@@ -29,7 +30,6 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -87,14 +87,14 @@ class _Tick:
         # full rows (with their texts) of the stories shown, read before rendering them
         self.shown: dict[int, ArticleRow] = {}
 
-    def render(self, digest: Digest, ui_language: str, zone: str) -> dict[str, Any]:
-        """The message of a non-empty digest, its stories with their texts (``read_texts``
-        has read them)."""
+    def render(self, digest: Digest, ui_language: str, zone: str) -> str:
+        """The message of a non-empty digest as the JSON text the outbox stores, its stories
+        with their texts (``read_texts`` has read them)."""
         shown = self.shown
         stories = tuple(
             RankedStory(shown[s.article.id], s.also_covered_by, s.score) for s in digest.stories
         )
-        return self.renderer.payload(Digest(digest.category, stories), ui_language, zone)
+        return self.renderer.payload_json(Digest(digest.category, stories), ui_language, zone)
 
     def read_texts(self, digests: Iterable[Digest]) -> None:
         """Read, in one query, the texts of these digests' stories not read yet (ranking ran
@@ -280,6 +280,7 @@ class DigestScheduler:
             selection = without_sources(selection, muted.sources)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
         zone = reader.timezone or "UTC"
+        day = state.renderer.local_day(reader.ui_language, zone)  # all a zone changes
         for category in reader.categories:
             already = received.get(category, _NONE)
             digest_key: tuple[object, ...] = (selection, category, already, size)
@@ -296,7 +297,7 @@ class DigestScheduler:
             if not digest.stories and reader.empty_digest != "say":
                 report.empty += 1
                 continue
-            message_key = (id(digest), reader.ui_language, zone)
+            message_key = (id(digest), reader.ui_language, day)
             if message_key not in state.digest_ids and message_key not in out.messages:
                 out.messages[message_key] = (digest, reader.ui_language, zone)
             out.rows.append((reader.id, reader.chat_id, f"{category}@{slot_key}", message_key))
@@ -314,8 +315,8 @@ def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> Artic
 @dataclass
 class _Outbox:
     """What one batch writes: its new shared messages (by message key: the digest, its
-    language and timezone, rendered once the batch's texts are read) and one row per digest
-    (user id, chat id, slot key, message key)."""
+    language and local day, with a timezone of that day; rendered once the batch's texts are
+    read) and one row per digest (user id, chat id, slot key, message key)."""
 
     messages: dict[tuple[object, ...], tuple[Digest, str, str]] = field(default_factory=dict)
     rows: list[tuple[int, int, str, tuple[object, ...]]] = field(default_factory=list)

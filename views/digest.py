@@ -10,6 +10,7 @@ link to the publisher (left out when Telegram would refuse the link: the story s
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -20,13 +21,21 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from digest.catalog import Catalog
 from digest.compose import Digest
 from digest.rank import RankedStory
-from views.bidi import rtl_start
+from views.bidi import is_rtl, rtl_start
 from views.button_urls import telegram_accepts_url
 from views.i18n import Gettext, day_text, gettext_for
 from views.keyboards import button, encode, markup
 from views.labels import category_label
 from views.render import MAX_TEXT, esc
-from views.story import StoryLimits, source_name, story_html
+from views.story import (
+    StoryLimits,
+    also_line,
+    meta_line,
+    source_name,
+    story_html,
+    summary_line,
+    title_rest,
+)
 
 STORY_STEP = "a"  # "a" for article; never reuse a menu step code (see views.flow)
 FULL_STORY = "f"
@@ -110,88 +119,222 @@ class DigestRenderer:
     """Renders the many digests of one tick: each story block, button row and header once per
     language, however many digests show it. Byte for byte what :func:`digest_message` and
     :func:`as_payload` give (a test checks), at a fraction of the cost: a 100,000-reader
-    tick renders thousands of distinct digests from a few thousand distinct stories."""
+    tick renders thousands of distinct digests from a few thousand distinct stories.
+
+    :meth:`payload_json` gives the payload as the JSON text the outbox stores, joined from
+    JSON fragments encoded once each (header, story block, button row): a message then costs
+    string joins, not building and encoding a dict (its ``json.loads`` is :meth:`payload`)."""
 
     def __init__(self, catalog: Catalog, now: datetime) -> None:
         self._catalog = catalog
         self._now = now
-        self._headers: dict[tuple[str, str, str], tuple[str, int]] = {}
-        self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int]] = {}
-        self._tails: dict[tuple[int, str], list[dict[str, Any]]] = {}
-        self._full_label: dict[str, str] = {}
+        self._days: dict[tuple[str, str], str] = {}
+        # (category, language, local day) -> header HTML, its visible length, its JSON text
+        self._headers: dict[tuple[str, str, str], tuple[str, int, str]] = {}
+        # story block after its number: HTML, visible length, JSON text
+        self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int, str]] = {}
+        self._lines: dict[tuple[object, ...], tuple[str, int, str]] = {}
+        self._tails: dict[tuple[int, str], tuple[list[dict[str, Any]], str]] = {}
+        self._labels: dict[str, tuple[str, str]] = {}
+        self._data: dict[int, str] = {}
+        self._urls: dict[str, bool] = {}
         self._rows: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
+        self._row_parts: dict[tuple[int, str], tuple[str, str]] = {}
+
+    def local_day(self, ui_language: str, timezone: str) -> str:
+        """The header's date for a reader in ``timezone``: all the timezone changes in a
+        digest, so readers of one language whose zones share the day share the message."""
+        key = (ui_language, timezone)
+        found = self._days.get(key)
+        if found is None:
+            found = self._days[key] = day_text(self._now, timezone, ui_language)
+        return found
 
     def payload(self, digest: Digest, ui_language: str, timezone: str) -> dict[str, Any]:
         """Bot API parameters for a non-empty digest."""
-        header, size = self._header(digest.category, ui_language, timezone)
+        header, size, _ = self._header(digest.category, ui_language, timezone)
         return self.stories_payload(header, size, digest.stories, ui_language)
+
+    def payload_json(self, digest: Digest, ui_language: str, timezone: str) -> str:
+        """``json.dumps(self.payload(...), ensure_ascii=False)``, joined from fragments."""
+        _, size, header = self._header(digest.category, ui_language, timezone)
+        stories = digest.stories
+        blocks = self._fitted(size, stories, ui_language)
+        parts = [_JSON_HEAD, header]
+        for number, (_, _, block) in enumerate(blocks, 1):
+            parts += (_JSON_BREAK, str(number), ". ", block)
+        parts.append(_JSON_MIDDLE)
+        parts.append(
+            ", ".join([self._row_json(i, s, ui_language) for i, s in enumerate(stories, 1)])
+        )
+        parts.append("]}}")
+        return "".join(parts)
 
     def stories_payload(
         self, header: str, size: int, stories: Sequence[RankedStory], ui_language: str
     ) -> dict[str, Any]:
         """A digest's message under any ``header`` (HTML, ``size`` its visible length): what
         keyword alerts send, with the same story blocks and buttons, rendered once."""
-        text = header
-        for budget in range(len(_BUDGETS)):
-            blocks = [self._block(i + 1, s, ui_language, budget) for i, s in enumerate(stories)]
-            text = "\n\n".join([header, *(b for b, _ in blocks)])
-            if size + sum(n + 2 for _, n in blocks) <= MAX_TEXT:
-                break
+        blocks = self._fitted(size, stories, ui_language)
+        text = "\n\n".join(
+            [header, *(f"<b>{i}. {rest}" for i, (rest, _, _) in enumerate(blocks, 1))]
+        )
         payload = as_payload(text, None)
         payload["reply_markup"] = {
             "inline_keyboard": [self._row(i + 1, s, ui_language) for i, s in enumerate(stories)]
         }
         return payload
 
-    def _header(self, category: str, ui_language: str, timezone: str) -> tuple[str, int]:
-        key = (category, ui_language, timezone)
+    def _fitted(
+        self, size: int, stories: Sequence[RankedStory], ui_language: str
+    ) -> list[tuple[str, int, str]]:
+        """The stories' blocks (after their numbers) under the first budget that fits after a
+        header of visible length ``size``."""
+        blocks: list[tuple[str, int, str]] = []
+        for budget in range(len(_BUDGETS)):
+            blocks = [self._block(s, ui_language, budget) for s in stories]
+            total = size + sum(n + 2 + len(str(i)) for i, (_, n, _) in enumerate(blocks, 1))
+            if total <= MAX_TEXT:
+                break
+        return blocks
+
+    def _header(self, category: str, ui_language: str, timezone: str) -> tuple[str, int, str]:
+        local_day = self.local_day(ui_language, timezone)
+        key = (category, ui_language, local_day)
         found = self._headers.get(key)
         if found is None:
             _ = gettext_for(ui_language)
-            local_day = day_text(self._now, timezone, ui_language)
             html_text = f"<b>🗞 {esc(category_label(category, _))} · {esc(local_day)}</b>"
             html_text = rtl_start(html_text, ui_language)
-            found = self._headers[key] = (html_text, visible_length(html_text))
+            found = (html_text, visible_length(html_text), _json_inner(html_text))
+            self._headers[key] = found
         return found
 
-    def _block(
-        self, number: int, story: RankedStory, ui_language: str, budget: int
-    ) -> tuple[str, int]:
-        """``story_html`` for the story at ``number``: rendered once per story, language and
-        budget as story 0, then renumbered (the number only opens the first line)."""
-        key = (story.article.id, story.also_covered_by, ui_language, budget)
+    def _block(self, story: RankedStory, ui_language: str, budget: int) -> tuple[str, int, str]:
+        """``story_html`` for a story, after its number (the number only opens the first
+        line: ``<b>{number}. `` comes before it), with its visible length without the number,
+        once per story, language and budget; each of its lines is rendered once per what it
+        depends on (a story shown in six languages has its title clipped and escaped once)."""
+        article = story.article
+        key = (article.id, story.also_covered_by, ui_language, budget)
         found = self._blocks.get(key)
         if found is None:
-            _ = gettext_for(ui_language)
-            block = story_html(0, story, self._catalog, self._now, ui_language, _, _BUDGETS[budget])
-            found = self._blocks[key] = (block[len(_ZERO) :], visible_length(block) - 1)
-        rest, size = found
-        label = str(number)
-        return f"<b>{label}. {rest}", size + len(label)
+            limits, memo, _ = _BUDGETS[budget], self._lines, gettext_for(ui_language)
+            rtl = ui_language if is_rtl(ui_language) else ""  # all ``isolate`` depends on
+            at, source = article.published_at, article.source_id
+            k: tuple[object, ...] = ("t", article.id, limits.title, rtl)
+            lines = [memo.get(k) or memo.setdefault(k, _line(
+                title_rest(article.title, limits.title, ui_language)))]  # fmt: skip
+            k = ("m", source, at, ui_language)
+            lines.append(memo.get(k) or memo.setdefault(k, _line(
+                meta_line(source, at, self._catalog, self._now, ui_language, _))))  # fmt: skip
+            if article.summary and limits.summary:
+                k = ("s", article.id, limits.summary, rtl)
+                lines.append(memo.get(k) or memo.setdefault(k, _line(
+                    summary_line(article.summary, limits.summary, ui_language))))  # fmt: skip
+            if story.also_covered_by:
+                k = ("a", story.also_covered_by, ui_language)
+                lines.append(memo.get(k) or memo.setdefault(k, _line(
+                    also_line(story.also_covered_by, self._catalog, ui_language, _))))  # fmt: skip
+            found = self._blocks[key] = (
+                "\n".join(line[0] for line in lines),
+                sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
+                "\\n".join(line[2] for line in lines),
+            )
+        return found
 
     def _row(self, number: int, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
         """What ``story_buttons`` gives, as the dicts ``to_dict`` would make, built without
         Telegram objects (the keyboard was most of a digest's cost): the Related and link
         buttons once per story and language, the whole row once per position. Payloads share
-        row objects: they are encoded to JSON as they are, never changed."""
+        row objects: they are encoded as they are, never changed."""
         article = story.article
         done = self._rows.get((article.id, ui_language, number))
         if done is not None:
             return done
+        first = {  # keys in ``to_dict``'s order: the JSON text is the same too
+            "callback_data": self._story_data(article.id),
+            "text": f"{number} · 📖 " + self._full_label(ui_language)[0],
+        }
+        row = self._rows[(article.id, ui_language, number)] = [
+            first,
+            *self._tail(story, ui_language)[0],
+        ]
+        return row
+
+    def _row_json(self, number: int, story: RankedStory, ui_language: str) -> str:
+        """``_row``'s JSON text, from fragments encoded once per story and language (the Full
+        story button's data and label, the row's other buttons) around the number."""
+        key = (story.article.id, ui_language)
+        found = self._row_parts.get(key)
+        if found is None:
+            label = self._full_label(ui_language)[1]
+            data = _json_inner(self._story_data(story.article.id))
+            tail = self._tail(story, ui_language)[1]
+            found = self._row_parts[key] = (
+                f'[{{"callback_data": "{data}", "text": "',
+                f' · 📖 {label}"}}, {tail}]',
+            )
+        return f"{found[0]}{number}{found[1]}"
+
+    def _story_data(self, article_id: int) -> str:
+        found = self._data.get(article_id)
+        if found is None:
+            found = self._data[article_id] = encode(STORY_STEP, FULL_STORY, str(article_id))
+        return found
+
+    def _full_label(self, ui_language: str) -> tuple[str, str]:
+        """The Full story label, and as JSON string content."""
+        found = self._labels.get(ui_language)
+        if found is None:
+            label = gettext_for(ui_language)("Full story")
+            found = self._labels[ui_language] = (label, _json_inner(label))
+        return found
+
+    def _tail(self, story: RankedStory, ui_language: str) -> tuple[list[dict[str, Any]], str]:
+        """A story's Related and link buttons, and their JSON text (without brackets)."""
+        article = story.article
         key = (article.id, ui_language)
-        tail = self._tails.get(key)
-        if tail is None:
+        found = self._tails.get(key)
+        if found is None:
             _ = gettext_for(ui_language)
-            tail = [{"text": "🔗 " + _("Related"),
-                     "callback_data": encode(STORY_STEP, RELATED, str(article.id))}]  # fmt: skip
-            if telegram_accepts_url(article.url):
+            tail = [{"callback_data": encode(STORY_STEP, RELATED, str(article.id)),
+                     "text": "🔗 " + _("Related")}]  # fmt: skip
+            if self._accepts(article.url):
                 name = source_name(article.source_id, self._catalog)
                 tail.append({"text": f"↗ {name}", "url": article.url})
-            self._tails[key] = tail
-            self._full_label[ui_language] = _("Full story")
-        first = {
-            "text": f"{number} · 📖 " + self._full_label[ui_language],
-            "callback_data": encode(STORY_STEP, FULL_STORY, str(article.id)),
-        }
-        row = self._rows[(article.id, ui_language, number)] = [first, *tail]
-        return row
+            found = self._tails[key] = (tail, _json(tail)[1:-1])
+        return found
+
+    def _accepts(self, url: str) -> bool:
+        """``telegram_accepts_url``, once per URL (it parses the URL and its host)."""
+        found = self._urls.get(url)
+        if found is None:
+            found = self._urls[url] = telegram_accepts_url(url)
+        return found
+
+
+# What ``as_payload`` gives, as JSON text around the message text and the keyboard's rows.
+_JSON_HEAD = '{"method": "sendMessage", "text": "'
+_JSON_BREAK = "\\n\\n<b>"
+_JSON_MIDDLE = (
+    '", "parse_mode": "HTML", "link_preview_options": {"is_disabled": true}, '
+    '"reply_markup": {"inline_keyboard": ['
+)
+
+
+def _json(value: object) -> str:
+    """JSON text as the outbox stores it: ``json.dumps``, non-ASCII kept as UTF-8 (smaller
+    than ``\\u`` escapes; it decodes to the same values)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _line(html_text: str) -> tuple[str, int, str]:
+    """A story's line as the renderer keeps it: HTML, visible length, JSON text."""
+    return html_text, visible_length(html_text), _json_inner(html_text)
+
+
+def _json_inner(text: str) -> str:
+    """``text`` as JSON string content, without the quotes: encoding a concatenation is
+    concatenating encodings."""
+    return _json(text)[1:-1]

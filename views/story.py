@@ -63,19 +63,42 @@ def story_html(
     """One numbered story, four short lines at most.
 
     For a right-to-left reader the story's own text (title, summary) and every Latin source
-    name are isolated (views.bidi), so they keep their order inside the Arabic lines."""
+    name are isolated (views.bidi), so they keep their order inside the Arabic lines. Each
+    line is its own function: the digest renderer caches them apart (a line depends on less
+    than the whole story)."""
     article = story.article
-    title = isolate(clip(article.title, limits.title), ui_language)
-    lines = [f"<b>{number}. {esc(title)}</b>"]
-    when = time_ago(article.published_at, now, ui_language, _)
-    meta = f"{isolate(source_name(article.source_id, catalog), ui_language)} · {when}"
-    lines.append(f"<i>{esc(meta)}</i>")
+    lines = [f"<b>{number}. " + title_rest(article.title, limits.title, ui_language)]
+    lines.append(meta_line(article.source_id, article.published_at, catalog, now, ui_language, _))
     if article.summary and limits.summary:
-        lines.append(esc(isolate(clip(article.summary, limits.summary), ui_language)))
+        lines.append(summary_line(article.summary, limits.summary, ui_language))
     if story.also_covered_by:
-        names = [source_name(s, catalog) for s in story.also_covered_by[:MAX_ALSO]]
-        more = len(story.also_covered_by) - len(names)
-        listed = joined(isolate_all(names, ui_language), ui_language)
-        listed += f" +{more}" if more > 0 else ""
-        lines.append("↪︎ " + esc(_("Also covered by {sources}").format(sources=listed)))
+        lines.append(also_line(story.also_covered_by, catalog, ui_language, _))
     return "\n".join(lines)
+
+
+def title_rest(title: str, limit: int, ui_language: str) -> str:
+    """The first line after its opening ``<b>{number}. ``: the clipped title, bold."""
+    return f"{esc(isolate(clip(title, limit), ui_language))}</b>"
+
+
+def meta_line(
+    source_id: str, published: datetime, catalog: Catalog, now: datetime, ui_language: str,
+    _: Gettext,
+) -> str:  # fmt: skip
+    """Source and age, in italics."""
+    when = time_ago(published, now, ui_language, _)
+    meta = f"{isolate(source_name(source_id, catalog), ui_language)} · {when}"
+    return f"<i>{esc(meta)}</i>"
+
+
+def summary_line(summary: str, limit: int, ui_language: str) -> str:
+    return esc(isolate(clip(summary, limit), ui_language))
+
+
+def also_line(also: tuple[str, ...], catalog: Catalog, ui_language: str, _: Gettext) -> str:
+    """The other sources of the story, three named at most."""
+    names = [source_name(s, catalog) for s in also[:MAX_ALSO]]
+    more = len(also) - len(names)
+    listed = joined(isolate_all(names, ui_language), ui_language)
+    listed += f" +{more}" if more > 0 else ""
+    return "↪︎ " + esc(_("Also covered by {sources}").format(sources=listed))

@@ -8,14 +8,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine
 from storage.deliveries import DeliveryStore, DigestHistory, DigestItem, DigestMessage, OutboxItem
 from storage.id_lists import ids_value, in_ids
 from storage.leases import LeaseStore
-from storage.tables import User
+from storage.tables import DigestPayload, User
 from storage.users import UserStore
 
 T0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
@@ -282,6 +282,44 @@ def test_received_digests_agree_with_received_many_and_are_shared(
     assert expected[3] == {"national": {13}} and expected[5] == {}
     assert expected[4] == {"national": {11, 12, 99}}
     assert got[1] is got[2]  # same digests, one mapping
+
+
+def test_digest_writes_keep_parameter_order_across_batches(
+    store: DeliveryStore, engine: Engine
+) -> None:
+    """The tick's two bulk writes (one statement each on the raw driver): message ids come
+    back in the order the messages were given, batch after batch and with a deleted message
+    in between; a payload given as JSON text is stored as it is; outbox rows count only the
+    slots that were new, and read back like any other digest row."""
+    first = [DigestMessage("national", (i, i + 1), {"text": f"m{i}"}) for i in range(3)]
+    with engine.begin() as conn:
+        ids = store.add_digest_messages(first, T0, conn)
+        assert store.enqueue_digest_rows([(1, 1, "national@s", ids[2])], T0, conn) == 1
+    with engine.begin() as conn:
+        conn.execute(delete(DigestPayload).where(DigestPayload.id == ids[1]))  # type: ignore[arg-type]
+    second = [
+        DigestMessage("sports", (7,), '{"method": "sendMessage", "text": "as text"}'),
+        DigestMessage("business", (), {"text": "\u00e9t\u00e9 \u0928\u092e"}),
+    ]
+    with engine.begin() as conn:
+        more = store.add_digest_messages(second, T0 + timedelta(minutes=1), conn)
+        rows = [(1, 1, "national@s", more[0]), (2, 2, "sports@s", more[0]),
+                (2, 2, "business@s", more[1]), (3, 3, "national@s", ids[0])]  # fmt: skip
+        assert store.enqueue_digest_rows(rows, T0 + timedelta(minutes=1), conn) == 3
+    assert len(set(ids + more)) == 5
+    got = {(r.user_id, r.slot_key): r for u in (1, 2, 3) for r in store.for_user(u)}
+    assert got[(1, "national@s")].payload == {"text": "m2"}  # the first write stays
+    assert got[(1, "national@s")].next_attempt_at == T0
+    assert got[(2, "sports@s")].payload == {"method": "sendMessage", "text": "as text"}
+    assert got[(2, "business@s")].payload == {"text": "\u00e9t\u00e9 \u0928\u092e"}
+    assert got[(3, "national@s")].payload == {"text": "m0"}
+    business = got[(2, "business@s")]
+    assert business.status == "pending" and business.attempts == 0 and business.kind == "digest"
+    assert business.created_at == business.next_attempt_at == T0 + timedelta(minutes=1)
+    received = store.received_many([1, 2, 3], T0 - timedelta(days=1))
+    assert received[1] == {"national": {2, 3}} and received[3] == {"national": {0, 1}}
+    assert received[2] == {"sports": {7}, "business": set()}
+    assert [r.id for r in store.claim("w", T0 + timedelta(minutes=2), 10)]  # claimable
 
 
 @pytest.mark.parametrize("count", [0, 1, 3000])

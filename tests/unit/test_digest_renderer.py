@@ -1,8 +1,11 @@
 """The tick's caching renderer gives exactly the message ``digest_message`` gives, for every
-language and for digests that must shorten their summaries to fit."""
+language and for digests that must shorten their summaries to fit, and as the JSON text the
+outbox stores."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -35,7 +38,14 @@ def test_renderer_matches_digest_message(catalog: Catalog, language: str) -> Non
         story(i, "Very long title " * 20, "http://localhost/x" if i == 13 else f"https://a.b/{i}")
         for i in range(20, 10, -1)
     ))  # fmt: skip
-    for digest in (short, long, short):  # the second short one comes from the caches
+    plain = replace(short.stories[0].article, summary="")  # lines cached apart: mix them
+    mixed = Digest("national", (
+        RankedStory(plain, ("ctv", "cnn", "bbc", "cbc"), 1.0), *short.stories[1:3],
+        RankedStory(short.stories[0].article, ("ctv", "cnn"), 1.0),
+    ))  # fmt: skip
+    for digest in (short, long, mixed, short):  # the second short one comes from the caches
         for zone in ("UTC", "Asia/Kolkata"):
             text, keyboard = digest_message(digest, catalog, NOW, language, zone)
             assert renderer.payload(digest, language, zone) == as_payload(text, keyboard)
+            stored = json.dumps(as_payload(text, keyboard), ensure_ascii=False)
+            assert renderer.payload_json(digest, language, zone) == stored  # byte for byte

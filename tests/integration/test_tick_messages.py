@@ -1,0 +1,51 @@
+"""The tick's shared messages: one per digest, UI language and local day (the header's date is
+all a timezone changes), each exactly what ``digest_message`` renders for its readers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from digest.catalog import Catalog
+from digest.compose import Digest
+from digest.rank import RankedStory
+from push.tick import DigestScheduler
+from storage.articles import ArticleStore
+from storage.deliveries import DeliveryStore
+from storage.tables import DigestPayload
+from storage.users import UserStore
+from tests.integration.test_tick_mutes import NOW, reader, story
+from views.digest import as_payload, digest_message
+
+ZONES = {1: "UTC", 2: "America/New_York", 3: "Europe/Berlin", 4: "Pacific/Kiritimati"}
+LOCAL_NOW = {1: 12 * 60, 2: 7 * 60, 3: 13 * 60, 4: 2 * 60}  # minutes after local midnight
+
+
+def test_readers_on_the_same_local_day_share_one_message(engine: Engine, catalog: Catalog) -> None:
+    us = [s.id for s in catalog.sources if s.offered and "US" in s.countries and s.language == "en"]
+    articles = ArticleStore(engine)
+    rows = articles.upsert(
+        us[0], [story("a", "Senate passes the budget", 1), story("b", "Storm & <watch>", 2)], NOW
+    ).new
+    articles.set_clusters({r.id: r.id for r in rows})
+    users, deliveries = UserStore(engine), DeliveryStore(engine)
+    for user_id, zone in ZONES.items():
+        reader(users, user_id, (us[0],))
+        users.set_timezone(user_id, zone)
+        users.set_delivery_minutes(user_id, [LOCAL_NOW[user_id]])
+        users.set_next_due(user_id, NOW - timedelta(seconds=30))
+    report = DigestScheduler(users, articles, deliveries, catalog).tick(NOW)
+    assert report.enqueued == 4
+    # 12:00 UTC is December 3 in New York, Berlin and London, already December 4 in Kiritimati
+    assert report.messages == 2
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DigestPayload)).scalar_one() == 2
+    got = {u: deliveries.for_user(u)[0] for u in ZONES}
+    assert got[1].digest_id == got[2].digest_id == got[3].digest_id != got[4].digest_id
+    texts = {r.id: r for r in articles.window(NOW - timedelta(days=1), texts=True)[0]}
+    shown = Digest("national", tuple(RankedStory(texts[r.id], (), 0.0) for r in rows))
+    for user_id, zone in ZONES.items():
+        text, keyboard = digest_message(shown, catalog, NOW, "en", zone)
+        assert got[user_id].payload == as_payload(text, keyboard)
