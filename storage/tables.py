@@ -43,6 +43,9 @@ class User(SQLModel, table=True):
     """A Telegram user who has talked to the bot, with where they are in the setup flow."""
 
     __tablename__ = "users"
+    # the digest tick claims due readers oldest due first, ties by id: with 100,000 readers due
+    # in one minute, an index on the due time alone left every batch to sort all of them
+    __table_args__ = (Index("ix_users_next_due_id", "next_due_at", "id"),)
 
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -56,7 +59,7 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True)
     paused: bool = Field(default=False)
     paused_until: datetime | None = None
-    next_due_at: datetime | None = Field(default=None, index=True)
+    next_due_at: datetime | None = None
     quiet_start: int | None = None
     quiet_end: int | None = None
     stories_per_digest: int = Field(default=5)
