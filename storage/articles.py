@@ -160,17 +160,20 @@ class ArticleColumns:
 
 # The tick's window through the driver's own cursor: SQLAlchemy's per-row work (Row objects,
 # datetime processing) was most of its cost. One row per (article, category), LEFT JOIN so an
-# article without categories is still there; in the window's order, so an article's rows are
-# adjacent. Constant texts, one per parameter style.
+# article without categories is still there, by id so an article's rows are adjacent: SQLite
+# then scans the table in its own order, where sorting by time cost it more than the rest
+# of the read (the window is put in time order in Python). Then the sources of the window's
+# clusters that only articles outside the window give (the rest are in the window's rows).
+# Constant texts, one per parameter style.
 _WINDOW_SQL = (
     "SELECT a.id, a.source_id, a.language, a.published_at, a.cluster_id, c.category"
     " FROM articles a LEFT JOIN article_categories c ON c.article_id = a.id"
-    " WHERE a.published_at >= {p} ORDER BY a.published_at DESC, a.id DESC, c.category"
+    " WHERE a.published_at >= {p} ORDER BY a.id"
 )
 _CLUSTERS_SQL = (
-    "SELECT DISTINCT cluster_id, source_id FROM articles WHERE cluster_id IN"
+    "SELECT DISTINCT cluster_id, source_id FROM articles WHERE published_at < {p}"
+    " AND cluster_id IN"
     " (SELECT cluster_id FROM articles WHERE published_at >= {p} AND cluster_id IS NOT NULL)"
-    " ORDER BY cluster_id, source_id"
 )
 _QMARK = {"window": _WINDOW_SQL.format(p="?"), "clusters": _CLUSTERS_SQL.format(p="?")}
 _PYFORMAT = {"window": _WINDOW_SQL.format(p="%s"), "clusters": _CLUSTERS_SQL.format(p="%s")}
@@ -436,9 +439,9 @@ class ArticleStore:
         first-seen time), streamed from the driver's cursor into :class:`ArticleColumns`,
         and each cluster's sources. Two statements."""
         out = ArticleColumns()
-        clusters: dict[int, list[str]] = {}
         strings: dict[str, str] = {}  # one object per distinct source or language
         tuples: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
+        outside: list[tuple[int, str]] = []
         with self._engine.connect() as conn:
             dialect = conn.dialect
             process = _ARTICLES.c.published_at.type.bind_processor(dialect)
@@ -448,13 +451,18 @@ class ArticleStore:
             try:
                 cursor.execute(sql["window"], (bound,))
                 _fill(out, _streamed(cursor), strings, tuples)
-                cursor.execute(sql["clusters"], (bound,))
-                for cluster_id, source_id in _streamed(cursor):
-                    named = strings.setdefault(source_id, source_id)
-                    clusters.setdefault(cluster_id, []).append(named)
+                cursor.execute(sql["clusters"], (bound, bound))
+                outside = list(_streamed(cursor))
             finally:
                 cursor.close()
-        return out, {k: tuple(v) for k, v in clusters.items()}
+        out = _newest_first(out)
+        clusters: dict[int, set[str]] = {}
+        for cluster_id, source_id in zip(out.clusters, out.sources, strict=True):
+            if cluster_id:
+                clusters.setdefault(cluster_id, set()).add(source_id)
+        for cluster_id, source_id in outside:
+            clusters.setdefault(cluster_id, set()).add(strings.setdefault(source_id, source_id))
+        return out, {k: tuple(sorted(v)) for k, v in clusters.items()}
 
     def texts_of(self, ids: Collection[int]) -> dict[int, tuple[str, str, str, str | None]]:
         """(url, title, summary, image_url) of these articles, in one Core query."""
@@ -684,7 +692,7 @@ def _fill(
     for article_id, source_id, language, at, cluster_id, category in cursor:
         if article_id != last:
             if last is not None:
-                key = tuple(pending)
+                key = tuple(sorted(pending))
                 categories.append(tuples.setdefault(key, key))
                 pending = []
             last = article_id
@@ -696,8 +704,25 @@ def _fill(
         if category is not None:
             pending.append(strings.setdefault(category, category))
     if last is not None:
-        key = tuple(pending)
+        key = tuple(sorted(pending))
         categories.append(tuples.setdefault(key, key))
+
+
+def _newest_first(out: ArticleColumns) -> ArticleColumns:
+    """The columns in the window's order: newest first, then the higher id (they come in id
+    order; the sort is stable, so equal times keep the reversed id order)."""
+    published = out.published
+    order = sorted(range(len(published) - 1, -1, -1), key=published.__getitem__, reverse=True)
+    ids, sources, languages, clusters = out.ids, out.sources, out.languages, out.clusters
+    categories = out.categories
+    return ArticleColumns(
+        array("q", [ids[i] for i in order]),
+        [sources[i] for i in order],
+        [languages[i] for i in order],
+        array("q", [published[i] for i in order]),
+        array("q", [clusters[i] for i in order]),
+        [categories[i] for i in order],
+    )
 
 
 def _aware(value: datetime) -> datetime:
