@@ -80,6 +80,13 @@ def rank_for(
 _Entry = tuple[float, int, int, int, tuple[str, ...]]
 _ListKey = tuple[str, str, str | None]  # source, language, category (None: all)
 _NONE = float("-inf")
+
+
+def _coverage(others: int) -> float:
+    """The coverage bonus of a story ``others`` other chosen sources tell (as ranked)."""
+    return min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * others)
+
+
 # How many of the stories a reader received a ranking first computes room for, beyond the
 # digest's size: received stories are the best of an earlier tick, so usually near the top.
 _RECEIVED_AHEAD = 20
@@ -130,9 +137,8 @@ class CandidateIndex:
         self.ids: list[int] = ids.tolist()
         self.negative_published: list[int] = [-p for p in window.published]
         self.recency: list[float] = [recency((now_us - p) / 1_000_000) for p in window.published]
-        self.covered = [r + MAX_COVERAGE_BONUS for r in self.recency]
         # negated, so rising with position: what bisect searches
-        self._falling = ([-r for r in self.recency], [-r for r in self.covered])
+        self._falling = [-r for r in self.recency]
         # dedupe key of each article's story: its cluster, or minus its id when it has none
         self.story: list[int] = [c or -i for c, i in zip(clusters, self.ids, strict=True)]
         members: dict[int, list[int]] = {}
@@ -144,6 +150,8 @@ class CandidateIndex:
         lists: dict[_ListKey, list[int]] = {}
         # per list, the articles whose cluster another source tells, by that source
         pairs: dict[_ListKey, dict[str, list[int]]] = {}
+        # per list and other source, the most other sources a cluster of it names
+        spread: dict[tuple[_ListKey, str], int] = {}
         # per list, the articles whose cluster the same source tells in another language
         mixed: dict[_ListKey, list[int]] = {}
         for position, cluster in enumerate(clusters):
@@ -168,24 +176,27 @@ class CandidateIndex:
             for other in named:
                 for key in keys:
                     pairs.setdefault(key, {}).setdefault(other, []).append(position)
+                    spread[(key, other)] = max(spread.get((key, other), 0), len(named))
             if any(sources[at] == source and languages[at] != language for at in together):
                 for key in keys:
                     mixed.setdefault(key, []).append(position)
+                    spread[(key, source)] = max(spread.get((key, source), 0), len(named))
         self.lists = lists
         self.pairs = pairs
         self.mixed = mixed
+        self.spread = spread
         # per (list, primary bonus): the list's own ranking as far as computed (entries,
         # every story above this threshold is in it), shared by every selection reading it
         self._alone: dict[tuple[_ListKey, float], tuple[list[_Entry], float]] = {}
 
-    def cut(self, threshold: float, bonus: float, covered: bool) -> int:
-        """The first position whose value (recency, plus the most coverage if ``covered``,
-        plus ``bonus``) is not above ``threshold``: values fall with position. Exact, as the
-        scores' own sums compare (``x + bonus > t`` is not always ``x > t - bonus``)."""
-        values = self.covered if covered else self.recency
+    def cut(self, threshold: float, bonus: float) -> int:
+        """The first position whose recency plus ``bonus`` is not above ``threshold``: it
+        falls with position. Exact, as the scores' own sums compare (``x + bonus > t`` is not
+        always ``x > t - bonus``)."""
+        values = self.recency
         if threshold == _NONE:
             return len(values)
-        falling = self._falling[covered]
+        falling = self._falling
         if bonus == 0.0:
             return bisect_left(falling, -threshold)
         at = bisect_left(falling, bonus - threshold)
@@ -216,7 +227,7 @@ class CandidateIndex:
                 depth *= 2
             ranked: list[_Entry] = []
             seen: set[int] = set()
-            for at in entries[: bisect_left(entries, self.cut(floor, bonus, False))]:
+            for at in entries[: bisect_left(entries, self.cut(floor, bonus))]:
                 if not single[at]:
                     if story[at] in seen:
                         continue
@@ -292,7 +303,9 @@ class RankedStream:
         # (list key, primary bonus, positions) of every list the selection merges, and of
         # the articles of each whose story another chosen list may also have
         self._lists: list[tuple[_ListKey, float, list[int]]] = []
-        self._shared: list[tuple[float, list[int]]] = []
+        # (the most coverage, primary bonus, positions): a story there scores at most its
+        # article's recency plus these, added in the order its score adds them
+        self._shared: list[tuple[float, float, list[int]]] = []
         chosen, languages = selection.source_ids, selection.languages
         groups: dict[float, list[list[int]]] = {}
         for source in chosen:
@@ -309,11 +322,13 @@ class RankedStream:
                     for other in chosen:
                         found = told.get(other)
                         if found:
-                            self._shared.append((bonus, found))
+                            most = min(index.spread[(key, other)], len(chosen) - 1)
+                            self._shared.append((_coverage(most), bonus, found))
                 if len(languages) > 1:
                     mixed = index.mixed.get(key)
                     if mixed:
-                        self._shared.append((bonus, mixed))
+                        most = min(index.spread[(key, source)], len(chosen) - 1)
+                        self._shared.append((_coverage(most), bonus, mixed))
         # the lists by primary bonus: where the threshold is found
         self._groups = list(groups.items())
         self._order: list[_Entry] = []  # the ranking's first stories, best first
@@ -356,7 +371,7 @@ class RankedStream:
         if self._complete:
             return len(self._order) >= wanted
         index = self._index
-        fresh, story, members, cut = index.recency, index.story, index.members, index.cut
+        fresh, story, members = index.recency, index.story, index.members
         depth = max(wanted, 2 * len(self._order))
         while True:
             # the value of the article at ``depth`` in the merged lists of one bonus (merged
@@ -374,12 +389,10 @@ class RankedStream:
             # stories another chosen list may have too: scored for the selection
             scored: list[_Entry] = []
             seen: set[int] = set()
-            cuts: dict[float, int] = {}
-            for bonus, entries in self._shared:
-                end = cuts.get(bonus)
-                if end is None:
-                    end = cuts[bonus] = cut(threshold, bonus, True)
-                for at in entries[: bisect_left(entries, end)]:
+            for most, bonus, entries in self._shared:
+                for at in entries:  # short lists, in falling recency
+                    if not fresh[at] + most + bonus > threshold:
+                        break
                     key = story[at]
                     if key not in seen:
                         seen.add(key)
@@ -429,7 +442,7 @@ class RankedStream:
         source = sources[rep]
         named = index.cluster_sources.get(w.clusters[rep], ())
         others = tuple([x for x in named if x in chosen and x != source])
-        coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * len(others))
+        coverage = _coverage(len(others))
         bonus = PRIMARY_BONUS if source in primaries else 0.0
         score = index.recency[rep] + coverage + bonus
         return (-score, index.negative_published[rep], index.ids[rep], rep, others)
