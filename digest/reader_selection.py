@@ -262,10 +262,12 @@ class CandidateIndex:
     def story_of(self, entry: _Entry) -> RankedStory:
         """The story of a ranking entry: one object per distinct entry, shared by every
         ranking (and digest) that holds it."""
-        key: object = (entry[3], entry[0]) if not entry[4] else entry
+        at = entry[3]
+        # one article, no coverage: the article and whether its source is primary say it
+        key: object = 2 * at + (-entry[0] != self.recency[at]) if not entry[4] else entry
         found = self._stories.get(key)
         if found is None:
-            found = self._stories[key] = RankedStory(self.row(entry[3]), entry[4], -entry[0])
+            found = self._stories[key] = RankedStory(self.row(at), entry[4], -entry[0])
         return found
 
     def has_word(self, position: int, words: tuple[str, ...]) -> bool:
@@ -295,6 +297,11 @@ class RankedStream:
     the pair lists. Merged and sorted, they are the ranking's first stories. A reader who
     needs more gets a prefix at least twice as deep, computed again.
     """
+
+    __slots__ = (
+        "_index", "_selection", "_category", "_lists", "_shared", "_groups", "_order", "_keys",
+        "_complete",
+    )  # fmt: skip
 
     def __init__(self, index: CandidateIndex, selection: Selection, category: str | None) -> None:
         self._index = index
