@@ -28,13 +28,20 @@ class RankedStory:
     score: float
 
 
+def recency(age_seconds: float) -> float:
+    """A story's recency term, 1 when new, halving every ``RECENCY_HALF_LIFE_HOURS``. One
+    function, so that the tick's index (which has ages in microseconds, not datetimes)
+    computes the very same float."""
+    hours = max(0.0, age_seconds / 3600)
+    return float(0.5 ** (hours / RECENCY_HALF_LIFE_HOURS))
+
+
 def story_score(
     article: ArticleRow, sources_in_cluster: int, is_primary: bool, now: datetime
 ) -> float:
-    hours = max(0.0, (now - article.published_at).total_seconds() / 3600)
-    recency = 0.5 ** (hours / RECENCY_HALF_LIFE_HOURS)
+    fresh = recency((now - article.published_at).total_seconds())
     coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * max(0, sources_in_cluster - 1))
-    return recency + coverage + (PRIMARY_BONUS if is_primary else 0.0)
+    return fresh + coverage + (PRIMARY_BONUS if is_primary else 0.0)
 
 
 def rank_stories(

@@ -7,10 +7,11 @@ the candidates from the store and hands them to :func:`rank_for`.
 
 from __future__ import annotations
 
-import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import chain
 
 from digest.catalog import Catalog
 from digest.phrases import contains, text_key
@@ -20,9 +21,9 @@ from digest.rank import (
     PRIMARY_BONUS,
     RankedStory,
     rank_stories,
-    story_score,
+    recency,
 )
-from storage.articles import ArticleRow
+from storage.articles import EPOCH, ArticleColumns, ArticleRow, micros
 from storage.users import Reader
 
 
@@ -74,86 +75,211 @@ def rank_for(
     return rank_stories(candidates, restricted, selection.primary_sources, now)
 
 
+# A ranking's entry: (-score, -published, id, article position, also covered by): tuples in
+# the order of :func:`rank_for`'s sort, so sorting them sorts the stories as it does.
+_Entry = tuple[float, int, int, int, tuple[str, ...]]
+_ListKey = tuple[str, str, str | None]  # source, language, category (None: all)
+_NONE = float("-inf")
+
+
+def _coverage(others: int) -> float:
+    """The coverage bonus of a story ``others`` other chosen sources tell (as ranked)."""
+    return min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * others)
+
+
+# How many of the stories a reader received a ranking first computes room for, beyond the
+# digest's size: received stories are the best of an earlier tick, so usually near the top.
+_RECEIVED_AHEAD = 20
+
+
 class CandidateIndex:
     """Every recent article, indexed once per tick so that thousands of distinct selections are
     ranked in memory, lazily: a reader's digest needs its top few stories, not all of them.
 
-    Why lazy is exact: a story's score is its representative's recency plus a primary bonus (at
-    most :data:`PRIMARY_BONUS`) plus a coverage bonus that cannot exceed what its cluster's
-    sources allow. Each (source, language, category) list is sorted once by recency plus that
-    coverage bound; a selection merges its lists, each shifted by its source's primary bonus, so
-    the merge yields articles in falling order of an upper bound of any score they could give.
-    A story is scored exactly (all its cluster's candidates) when its first article comes out,
-    and handed out only once its score beats the bound of everything not yet seen. The order is
-    :func:`rank_for`'s over all candidates in the window (it has no 300-candidate cap).
+    An article is a position in the window (newest first), its data flat columns: a story
+    becomes a :class:`RankedStory` (with a text-less ``ArticleRow``) only when a digest
+    shows it. Lists of positions, each in window order, so in falling recency:
+
+    * per (source, language, category), every article: a story no other chosen source tells
+      scores its representative's recency plus its source's primary bonus, so at most the
+      list value (recency plus bonus) of its best article;
+    * per (source, other source, language, category), the articles whose cluster the other
+      source also tells: with both chosen, a story gains coverage, at most
+      :data:`MAX_COVERAGE_BONUS` above that list value.
+
+    A selection's ranking (:class:`RankedStream`) cuts each of its lists at a threshold (a
+    binary search, the lists being in position order and values falling with position) and
+    scores exactly what is above it: every story scoring above the threshold has an article
+    there. The order is :func:`rank_for`'s over all candidates in the window (it has no
+    300-candidate cap). A story of one article and one source, most of them, is scored
+    without looking at its cluster.
     """
 
     def __init__(
         self,
-        articles: Sequence[ArticleRow],
+        window: ArticleColumns,
         cluster_sources: Mapping[int, tuple[str, ...]],
         now: datetime,
         read_texts: Callable[[list[int]], Mapping[int, tuple[str, str]]] | None = None,
     ) -> None:
         self.now = now
         self.cluster_sources = cluster_sources
+        self.window = window
         # articles ranked without their texts (the tick's window): muted words need the title
         # and summary of the few stories they are looked for in, read here on demand
         self._read_texts = read_texts
         self._texts: dict[int, str] = {}  # text keys of articles a muted word was looked for in
-        self.members: dict[int, list[ArticleRow]] = {}
-        self.recency: dict[int, float] = {}
-        self._alone: dict[tuple[int, bool], tuple[float, float, int, RankedStory]] = {}
-        lists: dict[tuple[str, str, str | None], list[tuple[float, int, ArticleRow]]] = {}
-        for order, article in enumerate(
-            sorted(articles, key=lambda a: (a.published_at, a.id), reverse=True)
-        ):
-            cid = article.cluster_id
-            coverage = 0.0
-            if cid is not None:
-                self.members.setdefault(cid, []).append(article)
-                spread = len(cluster_sources.get(cid, ())) - 1
-                coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * max(0, spread))
-            recency = story_score(article, 1, False, now)
-            self.recency[article.id] = recency
-            bound = recency + coverage
-            entry = (bound, order, article)
-            for category in (None, *article.categories):
-                lists.setdefault((article.source_id, article.language, category), []).append(entry)
-        members = self.members
-        for entries in lists.values():
-            entries.sort(key=lambda e: (-e[0], e[1]))
+        self._rows: dict[int, ArticleRow] = {}
+        self._stories: dict[object, RankedStory] = {}
+        now_us = micros(now)
+        ids, sources, languages = window.ids, window.sources, window.languages
+        clusters, categories = window.clusters, window.categories
+        self.ids: list[int] = ids.tolist()
+        self.negative_published: list[int] = [-p for p in window.published]
+        self.recency: list[float] = [recency((now_us - p) / 1_000_000) for p in window.published]
+        # negated, so rising with position: what bisect searches
+        self._falling = [-r for r in self.recency]
+        # dedupe key of each article's story: its cluster, or minus its id when it has none
+        self.story: list[int] = [c or -i for c, i in zip(clusters, self.ids, strict=True)]
+        members: dict[int, list[int]] = {}
+        for position, cluster in enumerate(clusters):
+            if cluster:
+                members.setdefault(cluster, []).append(position)
+        self.single = bytearray(len(ids))
+        self.members: dict[int, list[int]] = {}
+        lists: dict[_ListKey, list[int]] = {}
+        # per list, the articles whose cluster another source tells, by that source
+        pairs: dict[_ListKey, dict[str, list[int]]] = {}
+        # per list and other source, the most other sources a cluster of it names
+        spread: dict[tuple[_ListKey, str], int] = {}
+        # per list, the articles whose cluster the same source tells in another language
+        mixed: dict[_ListKey, list[int]] = {}
+        for position, cluster in enumerate(clusters):
+            source, language, listed = sources[position], languages[position], categories[position]
+            keys = [(source, language, category) for category in (None, *listed)]
+            for key in keys:
+                found = lists.get(key)
+                if found is None:
+                    found = lists[key] = []
+                found.append(position)
+            if not cluster:
+                self.single[position] = 1
+                continue
+            together = members[cluster]
+            named = set(cluster_sources.get(cluster, ()))
+            named.update(sources[at] for at in together)
+            named.discard(source)
+            if not named and len(together) == 1:
+                self.single[position] = 1
+                continue
+            self.members[cluster] = together
+            for other in named:
+                for key in keys:
+                    pairs.setdefault(key, {}).setdefault(other, []).append(position)
+                    spread[(key, other)] = max(spread.get((key, other), 0), len(named))
+            if any(sources[at] == source and languages[at] != language for at in together):
+                for key in keys:
+                    mixed.setdefault(key, []).append(position)
+                    spread[(key, source)] = max(spread.get((key, source), 0), len(named))
         self.lists = lists
-        # Stories of one article from one source (most of them) need no scoring per selection:
-        # their ranking entry is shared (``alone``). Decided once here, not at every pop.
-        self.single = frozenset(
-            a.id
-            for a in articles
-            if (a.cluster_id is None or len(members[a.cluster_id]) <= 1)
-            and len(cluster_sources.get(a.cluster_id or 0, ())) <= 1
-        )
-        self.keys = frozenset(a.cluster_id if a.cluster_id is not None else a.id for a in articles)
+        self.pairs = pairs
+        self.mixed = mixed
+        self.spread = spread
+        # per (list, primary bonus): the list's own ranking as far as computed (entries,
+        # every story above this threshold is in it), shared by every selection reading it
+        self._alone: dict[tuple[_ListKey, float], tuple[list[_Entry], float]] = {}
 
-    def has_word(self, article: ArticleRow, words: tuple[str, ...]) -> bool:
-        """Whether the article contains one of ``words`` (its text read once per tick)."""
-        text = self._texts.get(article.id)
-        if text is None:
-            title, summary = article.title, article.summary
-            if self._read_texts is not None and not title:
-                title, summary = self._read_texts([article.id]).get(article.id, ("", ""))
-            text = self._texts[article.id] = text_key(title, summary)
-        return any(contains(text, word) for word in words)
+    def cut(self, threshold: float, bonus: float) -> int:
+        """The first position whose recency plus ``bonus`` is not above ``threshold``: it
+        falls with position. Exact, as the scores' own sums compare (``x + bonus > t`` is not
+        always ``x > t - bonus``)."""
+        values = self.recency
+        if threshold == _NONE:
+            return len(values)
+        falling = self._falling
+        if bonus == 0.0:
+            return bisect_left(falling, -threshold)
+        at = bisect_left(falling, bonus - threshold)
+        while at > 0 and not values[at - 1] + bonus > threshold:
+            at -= 1
+        while at < len(values) and values[at] + bonus > threshold:
+            at += 1
+        return at
 
-    def alone(self, article: ArticleRow, primary: bool) -> tuple[float, float, int, RankedStory]:
-        """The ranking entry of a story with one article (shared by every selection)."""
-        key = (article.id, primary)
-        found = self._alone.get(key)
+    def alone(self, key: _ListKey, bonus: float, threshold: float) -> list[_Entry]:
+        """The stories of list ``key`` alone (its source, language and category; primary if
+        ``bonus``) scoring above ``threshold``, best first. A story another chosen source or
+        language also has is scored again by the selection: this is the ranking of the rest.
+
+        Its representative is its newest article in the list and it has no coverage (one
+        source), so it scores the list value of that article; computed once per list and
+        bonus, as deep as a selection has asked, a few dozen stories."""
+        done = self._alone.get((key, bonus))
+        if done is None or done[1] > threshold:
+            entries = self.lists[key]
+            depth = 32 if done is None else 2 * len(done[0])
+            fresh, single, story = self.recency, self.single, self.story
+            negative_published, ids = self.negative_published, self.ids
+            while True:
+                floor = _NONE if len(entries) <= depth else fresh[entries[depth]] + bonus
+                if floor <= threshold:
+                    break
+                depth *= 2
+            ranked: list[_Entry] = []
+            seen: set[int] = set()
+            for at in entries[: bisect_left(entries, self.cut(floor, bonus))]:
+                if not single[at]:
+                    if story[at] in seen:
+                        continue
+                    seen.add(story[at])
+                ranked.append((-(fresh[at] + bonus), negative_published[at], ids[at], at, ()))
+            ranked.sort()
+            done = self._alone[(key, bonus)] = (ranked, floor)
+        ranked = done[0]
+        if threshold == _NONE:
+            return ranked
+        return ranked[: bisect_left(ranked, (-threshold,))]
+
+    def received_key(self, position: int) -> int:
+        """What "already received" remembers the story of this article by: see
+        ``digest.compose.story_key``."""
+        return self.window.clusters[position] or self.ids[position]
+
+    def row(self, position: int) -> ArticleRow:
+        """The article as a text-less row (url, title and summary empty, first seen at its
+        publication): what a digest holds until the tick reads the texts it shows."""
+        article_id = self.ids[position]
+        row = self._rows.get(article_id)
+        if row is None:
+            w = self.window
+            published = EPOCH + timedelta(microseconds=w.published[position])
+            row = self._rows[article_id] = ArticleRow(
+                article_id, w.sources[position], "", "", "", None, w.languages[position],
+                published, published, w.clusters[position] or None, w.categories[position],
+            )  # fmt: skip
+        return row
+
+    def story_of(self, entry: _Entry) -> RankedStory:
+        """The story of a ranking entry: one object per distinct entry, shared by every
+        ranking (and digest) that holds it."""
+        at = entry[3]
+        # one article, no coverage: the article and whether its source is primary say it
+        key: object = 2 * at + (-entry[0] != self.recency[at]) if not entry[4] else entry
+        found = self._stories.get(key)
         if found is None:
-            bonus = PRIMARY_BONUS if primary else 0.0
-            story = RankedStory(article, (), self.recency[article.id] + 0.0 + bonus)
-            found = (-story.score, -article.published_at.timestamp(), article.id, story)
-            self._alone[key] = found
+            found = self._stories[key] = RankedStory(self.row(at), entry[4], -entry[0])
         return found
+
+    def has_word(self, position: int, words: tuple[str, ...]) -> bool:
+        """Whether the article contains one of ``words`` (its text read once per tick)."""
+        article_id = self.ids[position]
+        text = self._texts.get(article_id)
+        if text is None:
+            title, summary = "", ""
+            if self._read_texts is not None:
+                title, summary = self._read_texts([article_id]).get(article_id, ("", ""))
+            text = self._texts[article_id] = text_key(title, summary)
+        return any(contains(text, word) for word in words)
 
     def ranked(self, selection: Selection, category: str | None) -> RankedStream:
         """The stories of ``selection`` in ``category`` (None: all), best first, on demand."""
@@ -161,31 +287,66 @@ class CandidateIndex:
 
 
 class RankedStream:
-    """One selection's ranking, computed only as far as readers ask (see CandidateIndex)."""
+    """One selection's ranking, computed only as deep as readers ask (see CandidateIndex).
+
+    A prefix at a time: the threshold is the value at depth ``wanted`` of the selection's
+    lists of one bonus merged, where that value is highest. Above it, the stories only one of
+    its lists has come ready-made from that list's own ranking (:meth:`CandidateIndex.alone`,
+    shared by every selection that reads the list); those another chosen source (or the same
+    source in another chosen language) also tells are scored for the selection, found through
+    the pair lists. Merged and sorted, they are the ranking's first stories. A reader who
+    needs more gets a prefix at least twice as deep, computed again.
+    """
+
+    __slots__ = (
+        "_index", "_selection", "_category", "_lists", "_shared", "_groups", "_order", "_keys",
+        "_complete",
+    )  # fmt: skip
 
     def __init__(self, index: CandidateIndex, selection: Selection, category: str | None) -> None:
         self._index = index
         self._selection = selection
         self._category = category
-        self._heap: list[tuple[float, int, int, list[tuple[float, int, ArticleRow]], float]] = []
-        for source in selection.source_ids:
+        # (list key, primary bonus, positions) of every list the selection merges, and of
+        # the articles of each whose story another chosen list may also have
+        self._lists: list[tuple[_ListKey, float, list[int]]] = []
+        # (the most coverage, primary bonus, positions): a story there scores at most its
+        # article's recency plus these, added in the order its score adds them
+        self._shared: list[tuple[float, float, list[int]]] = []
+        chosen, languages = selection.source_ids, selection.languages
+        groups: dict[float, list[list[int]]] = {}
+        for source in chosen:
             bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
-            for language in selection.languages:
-                entries = index.lists.get((source, language, category))
-                if entries:
-                    first = entries[0]
-                    self._heap.append((-(first[0] + bonus), first[1], 0, entries, bonus))
-        heapq.heapify(self._heap)
-        self._pending: list[tuple[float, float, int, RankedStory]] = []
-        self._seen: set[int] = set()
-        self.stories: list[RankedStory] = []
+            for language in languages:
+                key = (source, language, category)
+                entries = index.lists.get(key)
+                if not entries:
+                    continue
+                self._lists.append((key, bonus, entries))
+                groups.setdefault(bonus, []).append(entries)
+                told = index.pairs.get(key) if len(chosen) > 1 else None
+                if told is not None:
+                    for other in chosen:
+                        found = told.get(other)
+                        if found:
+                            most = min(index.spread[(key, other)], len(chosen) - 1)
+                            self._shared.append((_coverage(most), bonus, found))
+                if len(languages) > 1:
+                    mixed = index.mixed.get(key)
+                    if mixed:
+                        most = min(index.spread[(key, source)], len(chosen) - 1)
+                        self._shared.append((_coverage(most), bonus, mixed))
+        # the lists by primary bonus: where the threshold is found
+        self._groups = list(groups.items())
+        self._order: list[_Entry] = []  # the ranking's first stories, best first
+        self._keys: list[int] = []  # their "received" keys
+        self._complete = False  # whether ``_order`` is the whole ranking
 
     def get(self, position: int) -> RankedStory | None:
         """The story at ``position`` (0 is the best), or None past the last."""
-        while len(self.stories) <= position:
-            if not self._advance():
-                return None
-        return self.stories[position]
+        if position >= len(self._order) and not self._fill(position + 1):
+            return None
+        return self._index.story_of(self._order[position])
 
     def fresh(
         self, received: Collection[int], size: int, muted_words: tuple[str, ...] = ()
@@ -194,70 +355,101 @@ class RankedStream:
         summary contain none of ``muted_words`` (phrase keys, ``digest.phrases``)."""
         out: list[RankedStory] = []
         position = 0
+        keys = self._keys
+        if not keys:  # readers mostly skip what they received: it is at the top
+            self._fill(size + min(len(received), _RECEIVED_AHEAD))
+            keys = self._keys
         while len(out) < size:
-            story = self.get(position)
-            if story is None:
-                break
-            article = story.article
-            if (
-                article.cluster_id if article.cluster_id is not None else article.id
-            ) not in received and not (muted_words and self._index.has_word(article, muted_words)):
-                out.append(story)
+            if position >= len(keys):
+                self._fill(2 * (position + size - len(out)))
+                keys = self._keys
+                if position >= len(keys):
+                    break
+            if keys[position] not in received and not (
+                muted_words and self._index.has_word(self._order[position][3], muted_words)
+            ):
+                out.append(self._index.story_of(self._order[position]))
             position += 1
         return tuple(out)
 
-    def _advance(self) -> bool:
-        heap, pending, seen, index = self._heap, self._pending, self._seen, self._index
-        single = index.single
+    def _fill(self, wanted: int) -> bool:
+        """Rank at least ``wanted`` stories (from the start, deeper than before); False if
+        the ranking has fewer."""
+        if self._complete:
+            return len(self._order) >= wanted
+        index = self._index
+        fresh, story, members = index.recency, index.story, index.members
+        depth = max(wanted, 2 * len(self._order))
         while True:
-            head = -heap[0][0] if heap else float("-inf")
-            if pending and (-pending[0][0] > head or not heap):
-                self.stories.append(heapq.heappop(pending)[3])
-                return True
-            if not heap:
-                return False
-            _, _, position, entries, bonus = heap[0]
-            article = entries[position][2]
-            if position + 1 < len(entries):
-                nxt = entries[position + 1]
-                heapq.heapreplace(heap, (-(nxt[0] + bonus), nxt[1], position + 1, entries, bonus))
-            else:
-                heapq.heappop(heap)
-            cid = article.cluster_id
-            key = cid if cid is not None else -article.id
-            if key in seen:
-                continue
-            seen.add(key)
-            if article.id in single:  # one article, one source: the article is the story
-                heapq.heappush(pending, index.alone(article, bonus > 0))
-                continue
-            story = self._score(index.members[cid]) if cid is not None else None
-            if story is not None:
-                at = story.article
-                heapq.heappush(pending, (-story.score, -at.published_at.timestamp(), at.id, story))
+            # the value of the article at ``depth`` in the merged lists of one bonus (merged
+            # by position: one bonus, so by value), the highest of these
+            threshold = _NONE
+            for bonus, group in self._groups:
+                if len(group) == 1:
+                    merged = group[0]
+                else:
+                    merged = sorted(chain.from_iterable(e[: depth + 1] for e in group))
+                if len(merged) > depth:
+                    value = fresh[merged[depth]] + bonus
+                    if value > threshold:
+                        threshold = value
+            # stories another chosen list may have too: scored for the selection
+            scored: list[_Entry] = []
+            seen: set[int] = set()
+            for most, bonus, entries in self._shared:
+                for at in entries:  # short lists, in falling recency
+                    if not fresh[at] + most + bonus > threshold:
+                        break
+                    key = story[at]
+                    if key not in seen:
+                        seen.add(key)
+                        entry = self._score(members[key])
+                        if entry is not None and -entry[0] > threshold:
+                            scored.append(entry)
+            parts = [index.alone(key, bonus, threshold) for key, bonus, _ in self._lists]
+            if seen:
+                parts = [[e for e in part if story[e[3]] not in seen] for part in parts]
+            one = len(parts) == 1 and not scored
+            found = parts[0] if one else sorted(chain(scored, *parts))
+            if len(found) >= wanted or threshold == _NONE:
+                break
+            depth *= 2
+        clusters = index.window.clusters
+        self._order = found
+        self._keys = [clusters[e[3]] or e[2] for e in found]
+        self._complete = threshold == _NONE
+        return len(found) >= wanted
 
-    def _candidate(self, article: ArticleRow) -> bool:
-        s = self._selection
-        return (
-            article.source_id in s.source_ids
-            and article.language in s.languages
-            and (self._category is None or self._category in article.categories)
-        )
-
-    def _score(self, members: Sequence[ArticleRow]) -> RankedStory | None:
+    def _score(self, members: Sequence[int]) -> _Entry | None:
         """Exactly as :func:`rank_for`: the representative is the newest candidate from a
         primary source, else the newest; coverage counts the selection's sources only. The
         score adds the same terms in the same order as :func:`story_score`."""
-        selection = self._selection
-        primaries = selection.primary_sources
-        found = [a for a in members if self._candidate(a)]
-        if not found:
+        index, selection, category = self._index, self._selection, self._category
+        w = index.window
+        sources, languages, categories = w.sources, w.languages, w.categories
+        chosen, primaries, wanted = (
+            selection.source_ids, selection.primary_sources, selection.languages,
+        )  # fmt: skip
+        rep = newest = -1
+        for at in members:  # newest first
+            if (
+                sources[at] in chosen
+                and languages[at] in wanted
+                and (category is None or category in categories[at])
+            ):
+                if sources[at] in primaries:
+                    rep = at
+                    break
+                if newest < 0:
+                    newest = at
+        if rep < 0:
+            rep = newest
+        if rep < 0:
             return None
-        rep = next((a for a in found if a.source_id in primaries), found[0])
-        assert rep.cluster_id is not None
-        chosen = selection.source_ids
-        sources = self._index.cluster_sources.get(rep.cluster_id, ())
-        others = tuple(x for x in sources if x in chosen and x != rep.source_id)
-        coverage = min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * len(others))
-        bonus = PRIMARY_BONUS if rep.source_id in primaries else 0.0
-        return RankedStory(rep, others, self._index.recency[rep.id] + coverage + bonus)
+        source = sources[rep]
+        named = index.cluster_sources.get(w.clusters[rep], ())
+        others = tuple([x for x in named if x in chosen and x != source])
+        coverage = _coverage(len(others))
+        bonus = PRIMARY_BONUS if source in primaries else 0.0
+        score = index.recency[rep] + coverage + bonus
+        return (-score, index.negative_published[rep], index.ids[rep], rep, others)

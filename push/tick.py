@@ -115,8 +115,8 @@ class _Tick:
         found = self.streams.get(key)
         if found is None:
             if self._index is None:
-                articles, clusters = self._articles.window(self.now - HEADLINE_WINDOW, texts=False)
-                self._index = CandidateIndex(articles, clusters, self.now, self._titles)
+                window, clusters = self._articles.ranking_window(self.now - HEADLINE_WINDOW)
+                self._index = CandidateIndex(window, clusters, self.now, self._titles)
             wanted = None if category == ALL_CATEGORIES else category
             found = self.streams[key] = self._index.ranked(selection, wanted)
         return found

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Table, bindparam, delete, func, insert, literal, null, update
@@ -108,6 +110,73 @@ class ArticleText:
     title: str
     summary: str
     published_at: datetime
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the epoch (an aware datetime, or a naive one in UTC): exact, so
+    differences are what the datetimes' own differences give to the microsecond."""
+    return (_aware(moment) - EPOCH) // MICROSECOND
+
+
+@dataclass(slots=True)
+class ArticleColumns:
+    """What the digest tick ranks on, one entry per article, newest first (ties: higher id
+    first), column by column rather than one object per article: 50,000 ``ArticleRow``
+    objects with their datetimes were most of the tick's window memory and load time.
+
+    ``published`` is in microseconds since the epoch (exact: rankings compare and subtract
+    it as they would the datetimes); ``clusters`` holds 0 for an article in no cluster
+    (cluster ids are article ids, so positive). Equal sources, languages and category
+    tuples are one object each. No texts: the tick reads those of the stories it shows
+    (:meth:`ArticleStore.texts_of`)."""
+
+    ids: array[int] = field(default_factory=lambda: array("q"))
+    sources: list[str] = field(default_factory=list)
+    languages: list[str] = field(default_factory=list)
+    published: array[int] = field(default_factory=lambda: array("q"))
+    clusters: array[int] = field(default_factory=lambda: array("q"))
+    categories: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, rows: Iterable[ArticleRow]) -> ArticleColumns:
+        """The columns of these rows, in the window's order (tests and small callers)."""
+        out = cls()
+        for r in sorted(rows, key=lambda a: (a.published_at, a.id), reverse=True):
+            out.ids.append(r.id)
+            out.sources.append(r.source_id)
+            out.languages.append(r.language)
+            out.published.append(micros(r.published_at))
+            out.clusters.append(r.cluster_id or 0)
+            out.categories.append(r.categories)
+        return out
+
+
+# The tick's window through the driver's own cursor: SQLAlchemy's per-row work (Row objects,
+# datetime processing) was most of its cost. One row per (article, category), LEFT JOIN so an
+# article without categories is still there, by id so an article's rows are adjacent: SQLite
+# then scans the table in its own order, where sorting by time cost it more than the rest
+# of the read (the window is put in time order in Python). Then the sources of the window's
+# clusters that only articles outside the window give (the rest are in the window's rows).
+# Constant texts, one per parameter style.
+_WINDOW_SQL = (
+    "SELECT a.id, a.source_id, a.language, a.published_at, a.cluster_id, c.category"
+    " FROM articles a LEFT JOIN article_categories c ON c.article_id = a.id"
+    " WHERE a.published_at >= {p} ORDER BY a.id"
+)
+_CLUSTERS_SQL = (
+    "SELECT DISTINCT cluster_id, source_id FROM articles WHERE published_at < {p}"
+    " AND cluster_id IN"
+    " (SELECT cluster_id FROM articles WHERE published_at >= {p} AND cluster_id IS NOT NULL)"
+)
+_QMARK = {"window": _WINDOW_SQL.format(p="?"), "clusters": _CLUSTERS_SQL.format(p="?")}
+_PYFORMAT = {"window": _WINDOW_SQL.format(p="%s"), "clusters": _CLUSTERS_SQL.format(p="%s")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +434,36 @@ class ArticleStore:
         ]  # fmt: skip
         return articles, {k: tuple(v) for k, v in clusters.items()}
 
+    def ranking_window(self, since: datetime) -> tuple[ArticleColumns, dict[int, tuple[str, ...]]]:
+        """:meth:`window` as the tick ranks it: the columns ranking needs (no texts, no
+        first-seen time), streamed from the driver's cursor into :class:`ArticleColumns`,
+        and each cluster's sources. Two statements."""
+        out = ArticleColumns()
+        strings: dict[str, str] = {}  # one object per distinct source or language
+        tuples: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
+        outside: list[tuple[int, str]] = []
+        with self._engine.connect() as conn:
+            dialect = conn.dialect
+            process = _ARTICLES.c.published_at.type.bind_processor(dialect)
+            bound = process(since) if process is not None else since
+            sql = _QMARK if dialect.paramstyle == "qmark" else _PYFORMAT
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql["window"], (bound,))
+                _fill(out, _streamed(cursor), strings, tuples)
+                cursor.execute(sql["clusters"], (bound, bound))
+                outside = list(_streamed(cursor))
+            finally:
+                cursor.close()
+        out = _newest_first(out)
+        clusters: dict[int, set[str]] = {}
+        for cluster_id, source_id in zip(out.clusters, out.sources, strict=True):
+            if cluster_id:
+                clusters.setdefault(cluster_id, set()).add(source_id)
+        for cluster_id, source_id in outside:
+            clusters.setdefault(cluster_id, set()).add(strings.setdefault(source_id, source_id))
+        return out, {k: tuple(sorted(v)) for k, v in clusters.items()}
+
     def texts_of(self, ids: Collection[int]) -> dict[int, tuple[str, str, str, str | None]]:
         """(url, title, summary, image_url) of these articles, in one Core query."""
         if not ids:
@@ -567,6 +666,62 @@ def _new_row(article_id: int, source_id: str, item: ArticleInput, now: datetime)
         first_seen_at=now.astimezone(UTC),
         cluster_id=None,
         categories=tuple(sorted(set(item.categories))),
+    )
+
+
+def _streamed(cursor: Any, batch: int = 2000) -> Iterator[Any]:
+    """The cursor's rows a batch at a time (never the whole result as Python objects)."""
+    while rows := cursor.fetchmany(batch):
+        yield from rows
+
+
+def _fill(
+    out: ArticleColumns,
+    cursor: Iterable[tuple[int, str, str, datetime | str, int | None, str | None]],
+    strings: dict[str, str],
+    tuples: dict[tuple[str, ...], tuple[str, ...]],
+) -> None:
+    """Append the window's rows (one per article and category, an article's adjacent) to
+    ``out``. SQLite hands datetimes back as SQLAlchemy's text (naive UTC), PostgreSQL as
+    aware datetimes."""
+    ids, sources, languages = out.ids, out.sources, out.languages
+    published, clusters, categories = out.published, out.clusters, out.categories
+    last = None
+    pending: list[str] = []
+    parse = datetime.fromisoformat
+    for article_id, source_id, language, at, cluster_id, category in cursor:
+        if article_id != last:
+            if last is not None:
+                key = tuple(sorted(pending))
+                categories.append(tuples.setdefault(key, key))
+                pending = []
+            last = article_id
+            ids.append(article_id)
+            sources.append(strings.setdefault(source_id, source_id))
+            languages.append(strings.setdefault(language, language))
+            published.append(micros(parse(at) if isinstance(at, str) else at))
+            clusters.append(cluster_id or 0)
+        if category is not None:
+            pending.append(strings.setdefault(category, category))
+    if last is not None:
+        key = tuple(sorted(pending))
+        categories.append(tuples.setdefault(key, key))
+
+
+def _newest_first(out: ArticleColumns) -> ArticleColumns:
+    """The columns in the window's order: newest first, then the higher id (they come in id
+    order; the sort is stable, so equal times keep the reversed id order)."""
+    published = out.published
+    order = sorted(range(len(published) - 1, -1, -1), key=published.__getitem__, reverse=True)
+    ids, sources, languages, clusters = out.ids, out.sources, out.languages, out.clusters
+    categories = out.categories
+    return ArticleColumns(
+        array("q", [ids[i] for i in order]),
+        [sources[i] for i in order],
+        [languages[i] for i in order],
+        array("q", [published[i] for i in order]),
+        array("q", [clusters[i] for i in order]),
+        [categories[i] for i in order],
     )
 
 
