@@ -217,7 +217,7 @@ class CandidateIndex:
         done = self._alone.get((key, bonus))
         if done is None or done[1] > threshold:
             entries = self.lists[key]
-            depth = 32 if done is None else 2 * len(done[0])
+            depth = 32 if done is None else max(32, 2 * len(done[0]))  # never 0: it doubles
             fresh, single, story = self.recency, self.single, self.story
             negative_published, ids = self.negative_published, self.ids
             while True:

@@ -26,8 +26,10 @@ worker thread). Steps, and why each is cheap per reader:
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -149,14 +151,15 @@ class DigestScheduler:
         report = TickReport()
         state = _Tick(self.articles, self.catalog, now)
         seen: set[int] = set()
-        while True:
-            with self.users.claim_due(now, self.batch_size) as batch:
-                fresh = [r for r in batch.readers if r.id not in seen]
-                if fresh:
-                    seen.update(r.id for r in fresh)
-                    self._batch(fresh, batch.connection, state, report)
-            if not fresh:
-                break
+        with _older_objects_frozen():
+            while True:
+                with self.users.claim_due(now, self.batch_size) as batch:
+                    fresh = [r for r in batch.readers if r.id not in seen]
+                    if fresh:
+                        seen.update(r.id for r in fresh)
+                        self._batch(fresh, batch.connection, state, report)
+                if not fresh:
+                    break
         report.rankings = len(state.streams)
         if report.readers:
             log.info(
@@ -305,6 +308,21 @@ class DigestScheduler:
 
 
 _NONE: frozenset[int] = frozenset()
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """Leave every object alive before the tick out of the collector's passes while it runs.
+
+    A tick allocates millions of small objects, which sets off full collections, and each one
+    walked the whole heap: the bot's own import-time objects, the Related index, the ingest's
+    caches (about 30 % of the ranking's CPU). Frozen, they are skipped; afterwards they go
+    back to the oldest generation, so cycles among them are still found by later passes."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> ArticleRow:

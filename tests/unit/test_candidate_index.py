@@ -5,6 +5,7 @@ the cases that make its shortcuts wrong if they are (each one spelled out)."""
 from __future__ import annotations
 
 import random
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -198,3 +199,22 @@ def test_fresh_skips_received_stories_and_muted_words() -> None:
     assert stream.fresh(frozenset({1}), 3, muted)[0].article.title == ""  # rows stay text-less
     assert stream.fresh(frozenset(), 1)[0].score == index.ranked(chose("a", "b"), None).get(0).score  # type: ignore[union-attr]
     assert PRIMARY_BONUS > 0
+
+
+def test_many_stories_published_at_the_same_minute_rank_and_end() -> None:
+    """Forty stories of one source at the same minute (a feed that stamps its whole batch
+    alike), read by a primary-source reader and a reader of two sources: the first look-up
+    found no story strictly above the list's 33rd value, and the next one, asked deeper,
+    looped forever doubling a depth of 0."""
+    articles = [row(i, "a", 30) for i in range(1, 41)] + [
+        row(100 + i, "b", 5 * i) for i in range(8)
+    ]
+    result: list[list[RankedStory]] = []
+    worker = threading.Thread(
+        target=lambda: result.append(ranking(articles, {}, chose("a", "b", primary=("a",)))),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(30)
+    assert result, "the ranking did not end"
+    assert len(result[0]) == 48
