@@ -287,7 +287,8 @@ class DigestRenderer:
         """The Full story label, and as JSON string content."""
         found = self._labels.get(ui_language)
         if found is None:
-            label = gettext_for(ui_language)("Full story")
+            _ = gettext_for(ui_language)
+            label = _("Full story")
             found = self._labels[ui_language] = (label, _json_inner(label))
         return found
 
