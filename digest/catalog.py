@@ -23,6 +23,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -123,7 +124,16 @@ class Catalog:
 
     def source(self, source_id: str) -> Source | None:
         """The source with that id, offered or not, or None."""
-        return next((s for s in self.sources if s.id == source_id), None)
+        return self._by_id.get(source_id)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Source]:
+        """Sources by id (the first of an id, as a scan would find): ``source`` is asked for
+        every source of every story a digest tick renders."""
+        by_id: dict[str, Source] = {}
+        for source in self.sources:
+            by_id.setdefault(source.id, source)
+        return by_id
 
     def sources_for(self, country: str, languages: Iterable[str]) -> list[Source]:
         """Offered sources of that country in any of those languages, in catalog order."""

@@ -87,6 +87,15 @@ def _coverage(others: int) -> float:
     return min(MAX_COVERAGE_BONUS, COVERAGE_BONUS_PER_SOURCE * others)
 
 
+# ``_coverage`` of 0, 1, 2 ... (the same floats, computed once): looked up per scored story
+_COVERAGES = tuple(_coverage(n) for n in range(64))
+
+
+def _coverage_of(others: int) -> float:
+    """``_coverage``, from the table when it has the value."""
+    return _COVERAGES[others] if others < len(_COVERAGES) else _coverage(others)
+
+
 # How many of the stories a reader received a ranking first computes room for, beyond the
 # digest's size: received stories are the best of an earlier tick, so usually near the top.
 _RECEIVED_AHEAD = 20
@@ -182,9 +191,22 @@ class CandidateIndex:
                     mixed.setdefault(key, []).append(position)
                     spread[(key, source)] = max(spread.get((key, source), 0), len(named))
         self.lists = lists
-        self.pairs = pairs
-        self.mixed = mixed
-        self.spread = spread
+        # per list and other source: (positions, the most other sources a cluster there
+        # names); per list, the same for the source's other languages (see ``spread``)
+        self.pairs: dict[_ListKey, dict[str, tuple[list[int], int]]] = {
+            key: {other: (found, spread[(key, other)]) for other, found in told.items()}
+            for key, told in pairs.items()
+        }
+        self.mixed: dict[_ListKey, tuple[list[int], int]] = {
+            key: (found, spread[(key, key[0])]) for key, found in mixed.items()
+        }
+        # per source, the languages it has articles in: a selection's lists are looked up
+        # for these only, not for every (chosen source, chosen language) pair
+        languages_of: dict[str, list[str]] = {}
+        for source, language, category in lists:
+            if category is None:
+                languages_of.setdefault(source, []).append(language)
+        self.languages_of = {source: tuple(found) for source, found in languages_of.items()}
         # per (list, primary bonus): the list's own ranking as far as computed (entries,
         # every story above this threshold is in it), shared by every selection reading it
         self._alone: dict[tuple[_ListKey, float], tuple[list[_Entry], float]] = {}
@@ -314,28 +336,50 @@ class RankedStream:
         # article's recency plus these, added in the order its score adds them
         self._shared: list[tuple[float, float, list[int]]] = []
         chosen, languages = selection.source_ids, selection.languages
+        lists, pairs, shared = index.lists, index.pairs, self._shared
+        several, ceiling = len(chosen) > 1, len(chosen) - 1
+        mixed = index.mixed if len(languages) > 1 else None
         groups: dict[float, list[list[int]]] = {}
+        # (list order does not matter: the threshold is a maximum, the lists' stories are
+        # merged by sorting, and a story is scored once whichever list finds it)
         for source in chosen:
+            spoken = index.languages_of.get(source)
+            if spoken is None:
+                continue
             bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
-            for language in languages:
+            for language in spoken:
+                if language not in languages:
+                    continue
                 key = (source, language, category)
-                entries = index.lists.get(key)
+                entries = lists.get(key)
                 if not entries:
                     continue
                 self._lists.append((key, bonus, entries))
-                groups.setdefault(bonus, []).append(entries)
-                told = index.pairs.get(key) if len(chosen) > 1 else None
+                found = groups.get(bonus)
+                if found is None:
+                    groups[bonus] = [entries]
+                else:
+                    found.append(entries)
+                told = pairs.get(key) if several else None
                 if told is not None:
-                    for other in chosen:
-                        found = told.get(other)
-                        if found:
-                            most = min(index.spread[(key, other)], len(chosen) - 1)
-                            self._shared.append((_coverage(most), bonus, found))
-                if len(languages) > 1:
-                    mixed = index.mixed.get(key)
-                    if mixed:
-                        most = min(index.spread[(key, source)], len(chosen) - 1)
-                        self._shared.append((_coverage(most), bonus, mixed))
+                    if len(told) <= ceiling:
+                        for other, (positions, spread) in told.items():
+                            if other in chosen:
+                                most = spread if spread < ceiling else ceiling
+                                shared.append((_coverage_of(most), bonus, positions))
+                    else:
+                        for other in chosen:
+                            pair = told.get(other)
+                            if pair is not None:
+                                positions, spread = pair
+                                most = spread if spread < ceiling else ceiling
+                                shared.append((_coverage_of(most), bonus, positions))
+                if mixed is not None:
+                    same = mixed.get(key)
+                    if same is not None:
+                        positions, spread = same
+                        most = spread if spread < ceiling else ceiling
+                        shared.append((_coverage_of(most), bonus, positions))
         # the lists by primary bonus: where the threshold is found
         self._groups = list(groups.items())
         self._order: list[_Entry] = []  # the ranking's first stories, best first
@@ -449,7 +493,7 @@ class RankedStream:
         source = sources[rep]
         named = index.cluster_sources.get(w.clusters[rep], ())
         others = tuple([x for x in named if x in chosen and x != source])
-        coverage = _coverage(len(others))
+        coverage = _coverage_of(len(others))
         bonus = PRIMARY_BONUS if source in primaries else 0.0
         score = index.recency[rep] + coverage + bonus
         return (-score, index.negative_published[rep], index.ids[rep], rep, others)
