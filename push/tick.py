@@ -38,7 +38,6 @@ from sqlalchemy.engine import Connection
 from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
 from digest.mutes import without_sources
-from digest.rank import RankedStory
 from digest.reader_selection import CandidateIndex, RankedStream, selection_key
 from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
@@ -92,11 +91,7 @@ class _Tick:
     def render(self, digest: Digest, ui_language: str, zone: str) -> str:
         """The message of a non-empty digest as the JSON text the outbox stores, its stories
         with their texts (``read_texts`` has read them)."""
-        shown = self.shown
-        stories = tuple(
-            RankedStory(shown[s.article.id], s.also_covered_by, s.score) for s in digest.stories
-        )
-        return self.renderer.payload_json(Digest(digest.category, stories), ui_language, zone)
+        return self.renderer.payload_json(digest, ui_language, zone, self.shown)
 
     def read_texts(self, digests: Iterable[Digest]) -> None:
         """Read, in one query, the texts of these digests' stories not read yet (ranking ran

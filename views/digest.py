@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from digest.catalog import Catalog
 from digest.compose import Digest
 from digest.rank import RankedStory
+from storage.articles import ArticleRow
 from views.bidi import is_rtl, rtl_start
 from views.button_urls import telegram_accepts_url
 from views.i18n import Gettext, day_text, gettext_for
@@ -131,13 +132,18 @@ class DigestRenderer:
         self._days: dict[tuple[str, str], str] = {}
         # (category, language, local day) -> header HTML, its visible length, its JSON text
         self._headers: dict[tuple[str, str, str], tuple[str, int, str]] = {}
-        # story block after its number: HTML, visible length, JSON text
-        self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int, str]] = {}
+        # (article id, also covered by, language) -> what a message needs of the story, see
+        # ``_record``: its block per budget (after its number: HTML, visible length, JSON
+        # text; the shorter budgets filled when a message needs them), the article with its
+        # texts, and its keyboard row's JSON around the row's number
+        self._records: dict[tuple[int, tuple[str, ...], str], list[Any]] = {}
         self._lines: dict[tuple[object, ...], tuple[str, int, str]] = {}
         self._tails: dict[tuple[int, str], tuple[list[dict[str, Any]], str]] = {}
         self._labels: dict[str, tuple[str, str]] = {}
-        self._data: dict[int, str] = {}
+        self._data: dict[int, str] = {}  # callback data of Full story, by article id
+        self._related: dict[int, str] = {}  # and of Related
         self._urls: dict[str, bool] = {}
+        self._names: dict[str, str] = {}
         self._rows: dict[tuple[int, str, int], list[dict[str, Any]]] = {}
         self._row_parts: dict[tuple[int, str], tuple[str, str]] = {}
 
@@ -155,18 +161,27 @@ class DigestRenderer:
         header, size, _ = self._header(digest.category, ui_language, timezone)
         return self.stories_payload(header, size, digest.stories, ui_language)
 
-    def payload_json(self, digest: Digest, ui_language: str, timezone: str) -> str:
-        """``json.dumps(self.payload(...), ensure_ascii=False)``, joined from fragments."""
+    def payload_json(
+        self,
+        digest: Digest,
+        ui_language: str,
+        timezone: str,
+        texts: Mapping[int, ArticleRow] | None = None,
+    ) -> str:
+        """``json.dumps(self.payload(...), ensure_ascii=False)``, joined from fragments.
+
+        ``texts``: the stories' rows with their texts by article id, when the digest's own
+        rows are text-less (the tick ranks without texts); read only at a story's first
+        render in ``ui_language``."""
         _, size, header = self._header(digest.category, ui_language, timezone)
-        stories = digest.stories
-        blocks = self._fitted(size, stories, ui_language)
+        records = [self._record(s, ui_language, texts) for s in digest.stories]
+        blocks = self._fit(size, records, ui_language)
         parts = [_JSON_HEAD, header]
-        for number, (_, _, block) in enumerate(blocks, 1):
-            parts += (_JSON_BREAK, str(number), ". ", block)
+        for number, block in enumerate(blocks):
+            parts.append(_numbered(number))
+            parts.append(block[2])
         parts.append(_JSON_MIDDLE)
-        parts.append(
-            ", ".join([self._row_json(i, s, ui_language) for i, s in enumerate(stories, 1)])
-        )
+        parts.append(", ".join([f"{r[5]}{i}{r[6]}" for i, r in enumerate(records, 1)]))
         parts.append("]}}")
         return "".join(parts)
 
@@ -190,13 +205,43 @@ class DigestRenderer:
     ) -> list[tuple[str, int, str]]:
         """The stories' blocks (after their numbers) under the first budget that fits after a
         header of visible length ``size``."""
-        blocks: list[tuple[str, int, str]] = []
-        for budget in range(len(_BUDGETS)):
-            blocks = [self._block(s, ui_language, budget) for s in stories]
-            total = size + sum(n + 2 + len(str(i)) for i, (_, n, _) in enumerate(blocks, 1))
-            if total <= MAX_TEXT:
+        return self._fit(size, [self._record(s, ui_language, None) for s in stories], ui_language)
+
+    def _fit(self, size: int, records: list[list[Any]], ui_language: str) -> list[Any]:
+        """The records' blocks under the first budget whose message fits (the last budget's
+        if none does): the header's ``size``, the blocks' visible lengths, and per story its
+        ``<b>{number}. `` and the two newlines before it."""
+        blocks = [r[0] for r in records]
+        total = size + _numbers_length(len(records))
+        if total + sum([b[1] for b in blocks]) <= MAX_TEXT:
+            return blocks
+        for budget in range(1, len(_BUDGETS)):
+            blocks = [r[budget] or self._shorter(r, budget, ui_language) for r in records]
+            if total + sum([b[1] for b in blocks]) <= MAX_TEXT:
                 break
         return blocks
+
+    def _record(
+        self, story: RankedStory, ui_language: str, texts: Mapping[int, ArticleRow] | None
+    ) -> list[Any]:
+        """What a message needs of a story in ``ui_language``, once per story, what else
+        covered it and language: ``[block at budget 0, 1, 2 (None until needed), article,
+        also covered by, row JSON before its number, after it]``."""
+        article, also = story.article, story.also_covered_by
+        key = (article.id, also, ui_language)
+        found = self._records.get(key)
+        if found is None:
+            if texts is not None:
+                article = texts[article.id]
+            head, tail = self._row_parts_of(article, ui_language)
+            block = self._block(article, also, ui_language, 0)
+            found = self._records[key] = [block, None, None, article, also, head, tail]
+        return found
+
+    def _shorter(self, record: list[Any], budget: int, ui_language: str) -> tuple[str, int, str]:
+        """A record's block at a shorter budget, rendered when a message first needs it."""
+        found = record[budget] = self._block(record[3], record[4], ui_language, budget)
+        return found
 
     def _header(self, category: str, ui_language: str, timezone: str) -> tuple[str, int, str]:
         local_day = self.local_day(ui_language, timezone)
@@ -210,38 +255,36 @@ class DigestRenderer:
             self._headers[key] = found
         return found
 
-    def _block(self, story: RankedStory, ui_language: str, budget: int) -> tuple[str, int, str]:
+    def _block(
+        self, article: ArticleRow, also: tuple[str, ...], ui_language: str, budget: int
+    ) -> tuple[str, int, str]:
         """``story_html`` for a story, after its number (the number only opens the first
-        line: ``<b>{number}. `` comes before it), with its visible length without the number,
-        once per story, language and budget; each of its lines is rendered once per what it
-        depends on (a story shown in six languages has its title clipped and escaped once)."""
-        article = story.article
-        key = (article.id, story.also_covered_by, ui_language, budget)
-        found = self._blocks.get(key)
-        if found is None:
-            limits, memo, _ = _BUDGETS[budget], self._lines, gettext_for(ui_language)
-            rtl = ui_language if is_rtl(ui_language) else ""  # all ``isolate`` depends on
-            at, source = article.published_at, article.source_id
-            k: tuple[object, ...] = ("t", article.id, limits.title, rtl)
-            lines = [memo.get(k) or memo.setdefault(k, _line(
-                title_rest(article.title, limits.title, ui_language)))]  # fmt: skip
-            k = ("m", source, at, ui_language)
+        line: ``<b>{number}. `` comes before it), with its visible length without the number
+        (its record keeps it per story, language and budget); each of its lines is rendered
+        once per what it depends on (a story shown in six languages has its title clipped
+        and escaped once)."""
+        limits, memo, _ = _BUDGETS[budget], self._lines, gettext_for(ui_language)
+        rtl = ui_language if is_rtl(ui_language) else ""  # all ``isolate`` depends on
+        at, source = article.published_at, article.source_id
+        k: tuple[object, ...] = ("t", article.id, limits.title, rtl)
+        lines = [memo.get(k) or memo.setdefault(k, _line(
+            title_rest(article.title, limits.title, ui_language)))]  # fmt: skip
+        k = ("m", source, at, ui_language)
+        lines.append(memo.get(k) or memo.setdefault(k, _line(
+            meta_line(source, at, self._catalog, self._now, ui_language, _))))  # fmt: skip
+        if article.summary and limits.summary:
+            k = ("s", article.id, limits.summary, rtl)
             lines.append(memo.get(k) or memo.setdefault(k, _line(
-                meta_line(source, at, self._catalog, self._now, ui_language, _))))  # fmt: skip
-            if article.summary and limits.summary:
-                k = ("s", article.id, limits.summary, rtl)
-                lines.append(memo.get(k) or memo.setdefault(k, _line(
-                    summary_line(article.summary, limits.summary, ui_language))))  # fmt: skip
-            if story.also_covered_by:
-                k = ("a", story.also_covered_by, ui_language)
-                lines.append(memo.get(k) or memo.setdefault(k, _line(
-                    also_line(story.also_covered_by, self._catalog, ui_language, _))))  # fmt: skip
-            found = self._blocks[key] = (
-                "\n".join(line[0] for line in lines),
-                sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
-                "\\n".join(line[2] for line in lines),
-            )
-        return found
+                summary_line(article.summary, limits.summary, ui_language))))  # fmt: skip
+        if also:
+            k = ("a", also, ui_language)
+            lines.append(memo.get(k) or memo.setdefault(k, _line(
+                also_line(also, self._catalog, ui_language, _))))  # fmt: skip
+        return (
+            "\n".join(line[0] for line in lines),
+            sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
+            "\\n".join(line[2] for line in lines),
+        )
 
     def _row(self, number: int, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
         """What ``story_buttons`` gives, as the dicts ``to_dict`` would make, built without
@@ -258,24 +301,31 @@ class DigestRenderer:
         }
         row = self._rows[(article.id, ui_language, number)] = [
             first,
-            *self._tail(story, ui_language)[0],
+            *self._tail(article, ui_language)[0],
         ]
         return row
 
-    def _row_json(self, number: int, story: RankedStory, ui_language: str) -> str:
-        """``_row``'s JSON text, from fragments encoded once per story and language (the Full
-        story button's data and label, the row's other buttons) around the number."""
-        key = (story.article.id, ui_language)
+    def _row_parts_of(self, article: ArticleRow, ui_language: str) -> tuple[str, str]:
+        """``_row``'s JSON text around the row's number, from fragments encoded once per
+        story and language (the Full story button's data and label, the row's other
+        buttons)."""
+        key = (article.id, ui_language)
         found = self._row_parts.get(key)
         if found is None:
             label = self._full_label(ui_language)[1]
-            data = _json_inner(self._story_data(story.article.id))
-            tail = self._tail(story, ui_language)[1]
+            data = _json_inner(self._story_data(article.id))
+            tail = self._tail(article, ui_language)[1]
             found = self._row_parts[key] = (
                 f'[{{"callback_data": "{data}", "text": "',
                 f' · 📖 {label}"}}, {tail}]',
             )
-        return f"{found[0]}{number}{found[1]}"
+        return found
+
+    def _related_data(self, article_id: int) -> str:
+        found = self._related.get(article_id)
+        if found is None:
+            found = self._related[article_id] = encode(STORY_STEP, RELATED, str(article_id))
+        return found
 
     def _story_data(self, article_id: int) -> str:
         found = self._data.get(article_id)
@@ -292,19 +342,29 @@ class DigestRenderer:
             found = self._labels[ui_language] = (label, _json_inner(label))
         return found
 
-    def _tail(self, story: RankedStory, ui_language: str) -> tuple[list[dict[str, Any]], str]:
-        """A story's Related and link buttons, and their JSON text (without brackets)."""
-        article = story.article
+    def _tail(self, article: ArticleRow, ui_language: str) -> tuple[list[dict[str, Any]], str]:
+        """A story's Related and link buttons, and their JSON text (without brackets): what
+        ``json.dumps`` gives for the list, written out (keys in order, ``", "`` and ``": "``
+        separators, each string through the encoder's own ``encode_basestring``)."""
         key = (article.id, ui_language)
         found = self._tails.get(key)
         if found is None:
             _ = gettext_for(ui_language)
-            tail = [{"callback_data": encode(STORY_STEP, RELATED, str(article.id)),
-                     "text": "🔗 " + _("Related")}]  # fmt: skip
+            data, label = self._related_data(article.id), "🔗 " + _("Related")
+            tail = [{"callback_data": data, "text": label}]
+            text = f'{{"callback_data": {_string(data)}, "text": {_string(label)}}}'
             if self._accepts(article.url):
-                name = source_name(article.source_id, self._catalog)
-                tail.append({"text": f"↗ {name}", "url": article.url})
-            found = self._tails[key] = (tail, _json(tail)[1:-1])
+                name = "↗ " + self._name(article.source_id)
+                tail.append({"text": name, "url": article.url})
+                text += f', {{"text": {_string(name)}, "url": {_string(article.url)}}}'
+            found = self._tails[key] = (tail, text)
+        return found
+
+    def _name(self, source_id: str) -> str:
+        """``source_name``, once per source."""
+        found = self._names.get(source_id)
+        if found is None:
+            found = self._names[source_id] = source_name(source_id, self._catalog)
         return found
 
     def _accepts(self, url: str) -> bool:
@@ -338,4 +398,27 @@ def _line(html_text: str) -> tuple[str, int, str]:
 def _json_inner(text: str) -> str:
     """``text`` as JSON string content, without the quotes: encoding a concatenation is
     concatenating encodings."""
-    return _json(text)[1:-1]
+    return _string(text)[1:-1]
+
+
+# A string as ``json.dumps(text, ensure_ascii=False)`` gives it (quoted): the function that
+# call ends in, without building an encoder per call.
+_string: Callable[[str], str] = json.encoder.encode_basestring
+
+# ``\n\n<b>{number}. `` before each story as JSON string content, by position (0: story 1)
+_NUMBERED = tuple(f"\\n\\n<b>{i}. " for i in range(1, 21))
+
+
+def _numbered(position: int) -> str:
+    return _NUMBERED[position] if position < len(_NUMBERED) else f"\\n\\n<b>{position + 1}. "
+
+
+# What numbering adds to the visible length of a message of n stories, beyond each block's
+# own count: per story the two newlines before it and its number's digits; by n
+_NUMBERS = tuple(sum(2 + len(str(i)) for i in range(1, n + 1)) for n in range(21))
+
+
+def _numbers_length(count: int) -> int:
+    if count < len(_NUMBERS):
+        return _NUMBERS[count]
+    return sum(2 + len(str(i)) for i in range(1, count + 1))
