@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
 
@@ -32,6 +32,16 @@ class Selection:
     source_ids: frozenset[str]
     languages: frozenset[str]
     primary_sources: frozenset[str]
+    # the hash the dataclass would compute, once: the tick looks a selection up (in its
+    # digests' and rankings' keys) for every category of every reader
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.source_ids, self.languages, self.primary_sources)
+        object.__setattr__(self, "_hash", hash(fields))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def empty(self) -> bool:

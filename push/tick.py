@@ -39,7 +39,14 @@ from digest.catalog import ALL_CATEGORIES, Catalog
 from digest.compose import MAX_STORIES, MIN_STORIES, Digest
 from digest.mutes import without_sources
 from digest.reader_selection import CandidateIndex, RankedStream, selection_key
-from digest.schedule import DEFAULT_GRACE, DueDecision, decide, effective_pause, schedule_of
+from digest.schedule import (
+    DEFAULT_GRACE,
+    DueDecision,
+    Slot,
+    decide,
+    effective_pause,
+    schedule_of,
+)
 from digest.selection import HEADLINE_WINDOW, Selection, selection_for
 from storage.articles import ArticleRow, ArticleStore
 from storage.deliveries import DeliveryStore, DigestHistory, DigestMessage
@@ -84,9 +91,18 @@ class _Tick:
         # message key -> its digest_payloads id, written by an earlier (committed) batch
         self.digest_ids: dict[tuple[object, ...], int] = {}
         self.decisions: dict[_DecisionKey, DueDecision] = {}
+        self.slot_keys: dict[int, tuple[Slot, str]] = {}  # by id(slot): see ``slot_key``
         self.history = DigestHistory()
         # full rows (with their texts) of the stories shown, read before rendering them
         self.shown: dict[int, ArticleRow] = {}
+
+    def slot_key(self, slot: Slot) -> str:
+        """``slot.key`` (a ``strftime``) once per slot: readers share decisions, and the tick
+        keeps them (``decisions``), so a slot is known by its identity."""
+        found = self.slot_keys.get(id(slot))
+        if found is None or found[0] is not slot:
+            found = self.slot_keys[id(slot)] = (slot, slot.key)
+        return found[1]
 
     def render(self, digest: Digest, ui_language: str, zone: str) -> str:
         """The message of a non-empty digest as the JSON text the outbox stores, its stories
@@ -200,7 +216,7 @@ class DigestScheduler:
                 due_at = now + timedelta(minutes=1)
             next_due[reader.id] = due_at
             if decision.send is not None:
-                sending.append((reader, decision.send.key))
+                sending.append((reader, state.slot_key(decision.send)))
         if sending:
             received = self.deliveries.received_digests(
                 [r.id for r, _ in sending], now - HEADLINE_WINDOW * 2, connection, state.history

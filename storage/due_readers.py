@@ -132,7 +132,6 @@ PG_ONE = (
 )
 
 
-
 def _literal_separators(statement: str) -> str:
     """SQLite's statements with the separators as string literals rather than ``char()``
     calls: SQLite evaluates the calls for every preference row (three per row), about 15 % of

@@ -35,6 +35,7 @@ from views.story import (
     source_name,
     story_html,
     summary_line,
+    time_ago,
     title_rest,
 )
 
@@ -270,8 +271,16 @@ class DigestRenderer:
         lines = [memo.get(k) or memo.setdefault(k, _line(
             title_rest(article.title, limits.title, ui_language)))]  # fmt: skip
         k = ("m", source, at, ui_language)
-        lines.append(memo.get(k) or memo.setdefault(k, _line(
-            meta_line(source, at, self._catalog, self._now, ui_language, _))))  # fmt: skip
+        line = memo.get(k)
+        if line is None:
+            # the line says the source and how long ago ("3 hours ago"): stories of many
+            # publication times share its text, so it is rendered once per that text
+            when = time_ago(at, self._now, ui_language, _)
+            line = memo[k] = memo.get(("w", source, when, ui_language)) or memo.setdefault(
+                ("w", source, when, ui_language),
+                _line(meta_line(source, at, self._catalog, self._now, ui_language, _)),
+            )
+        lines.append(line)
         if article.summary and limits.summary:
             k = ("s", article.id, limits.summary, rtl)
             lines.append(memo.get(k) or memo.setdefault(k, _line(
