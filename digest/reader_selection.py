@@ -89,6 +89,10 @@ def rank_for(
 # the order of :func:`rank_for`'s sort, so sorting them sorts the stories as it does.
 _Entry = tuple[float, int, int, int, tuple[str, ...]]
 _ListKey = tuple[str, str, str | None]  # source, language, category (None: all)
+_Listed = tuple[_ListKey, float, list[int]]  # a list, its primary bonus, its positions
+_Shared = tuple[float, float, list[int]]  # the most coverage, primary bonus, positions
+# a ranking's shared lists, lists, and lists' positions by primary bonus (``plan``)
+_Plan = tuple[list[_Shared], list[_Listed], list[tuple[float, list[list[int]]]]]
 _NONE = float("-inf")
 
 
@@ -313,6 +317,65 @@ class CandidateIndex:
             text = self._texts[article_id] = text_key(title, summary)
         return any(contains(text, word) for word in words)
 
+    def plan(self, selection: Selection, category: str | None) -> _Plan:
+        """What the ranking of ``selection`` in ``category`` merges: (the most coverage,
+        primary bonus, positions) of the articles of each of its lists whose story another
+        chosen list may also have (a story there scores at most its article's recency plus
+        these, added in the order its score adds them); (list key, primary bonus, positions)
+        of every list it merges; and these lists' positions by primary bonus (where the
+        threshold is found).
+
+        Only the lists its sources have are looked up (``languages_of``), not every (chosen
+        source, chosen language) pair. Their order does not matter: the threshold is a
+        maximum, the lists' stories are merged by sorting, and a story is scored once
+        whichever list finds it."""
+        chosen, languages = selection.source_ids, selection.languages
+        lists, pairs, languages_of = self.lists, self.pairs, self.languages_of
+        several, ceiling = len(chosen) > 1, len(chosen) - 1
+        mixed = self.mixed if len(languages) > 1 else None
+        listed: list[_Listed] = []
+        shared: list[_Shared] = []
+        groups: dict[float, list[list[int]]] = {}
+        for source in chosen:
+            spoken = languages_of.get(source)
+            if spoken is None:
+                continue
+            bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
+            for language in spoken:
+                if language not in languages:
+                    continue
+                key = (source, language, category)
+                entries = lists.get(key)
+                if not entries:
+                    continue
+                listed.append((key, bonus, entries))
+                found = groups.get(bonus)
+                if found is None:
+                    groups[bonus] = [entries]
+                else:
+                    found.append(entries)
+                told = pairs.get(key) if several else None
+                if told is not None:
+                    if len(told) <= ceiling:
+                        for other, (positions, spread) in told.items():
+                            if other in chosen:
+                                most = spread if spread < ceiling else ceiling
+                                shared.append((_coverage_of(most), bonus, positions))
+                    else:
+                        for other in chosen:
+                            pair = told.get(other)
+                            if pair is not None:
+                                positions, spread = pair
+                                most = spread if spread < ceiling else ceiling
+                                shared.append((_coverage_of(most), bonus, positions))
+                if mixed is not None:
+                    same = mixed.get(key)
+                    if same is not None:
+                        positions, spread = same
+                        most = spread if spread < ceiling else ceiling
+                        shared.append((_coverage_of(most), bonus, positions))
+        return shared, listed, list(groups.items())
+
     def ranked(self, selection: Selection, category: str | None) -> RankedStream:
         """The stories of ``selection`` in ``category`` (None: all), best first, on demand."""
         return RankedStream(self, selection, category)
@@ -339,59 +402,8 @@ class RankedStream:
         self._index = index
         self._selection = selection
         self._category = category
-        # (list key, primary bonus, positions) of every list the selection merges, and of
-        # the articles of each whose story another chosen list may also have
-        self._lists: list[tuple[_ListKey, float, list[int]]] = []
-        # (the most coverage, primary bonus, positions): a story there scores at most its
-        # article's recency plus these, added in the order its score adds them
-        self._shared: list[tuple[float, float, list[int]]] = []
-        chosen, languages = selection.source_ids, selection.languages
-        lists, pairs, shared = index.lists, index.pairs, self._shared
-        several, ceiling = len(chosen) > 1, len(chosen) - 1
-        mixed = index.mixed if len(languages) > 1 else None
-        groups: dict[float, list[list[int]]] = {}
-        # (list order does not matter: the threshold is a maximum, the lists' stories are
-        # merged by sorting, and a story is scored once whichever list finds it)
-        for source in chosen:
-            spoken = index.languages_of.get(source)
-            if spoken is None:
-                continue
-            bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
-            for language in spoken:
-                if language not in languages:
-                    continue
-                key = (source, language, category)
-                entries = lists.get(key)
-                if not entries:
-                    continue
-                self._lists.append((key, bonus, entries))
-                found = groups.get(bonus)
-                if found is None:
-                    groups[bonus] = [entries]
-                else:
-                    found.append(entries)
-                told = pairs.get(key) if several else None
-                if told is not None:
-                    if len(told) <= ceiling:
-                        for other, (positions, spread) in told.items():
-                            if other in chosen:
-                                most = spread if spread < ceiling else ceiling
-                                shared.append((_coverage_of(most), bonus, positions))
-                    else:
-                        for other in chosen:
-                            pair = told.get(other)
-                            if pair is not None:
-                                positions, spread = pair
-                                most = spread if spread < ceiling else ceiling
-                                shared.append((_coverage_of(most), bonus, positions))
-                if mixed is not None:
-                    same = mixed.get(key)
-                    if same is not None:
-                        positions, spread = same
-                        most = spread if spread < ceiling else ceiling
-                        shared.append((_coverage_of(most), bonus, positions))
-        # the lists by primary bonus: where the threshold is found
-        self._groups = list(groups.items())
+        # what the ranking merges: see ``CandidateIndex.plan``
+        self._shared, self._lists, self._groups = index.plan(selection, category)
         self._order: list[_Entry] = []  # the ranking's first stories, best first
         self._keys: list[int] = []  # their "received" keys
         self._complete = False  # whether ``_order`` is the whole ranking

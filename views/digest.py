@@ -135,8 +135,8 @@ class DigestRenderer:
         self._headers: dict[tuple[str, str, str], tuple[str, int, str]] = {}
         # (article id, also covered by, language) -> what a message needs of the story, see
         # ``_record``: its block per budget (after its number: HTML, visible length, JSON
-        # text; the shorter budgets filled when a message needs them), the article with its
-        # texts, and its keyboard row's JSON around the row's number
+        # text; the shorter budgets filled when a message needs them) and its keyboard
+        # row's JSON around the row's number (no texts kept)
         self._records: dict[tuple[int, tuple[str, ...], str], list[Any]] = {}
         self._lines: dict[tuple[object, ...], tuple[str, int, str]] = {}
         self._tails: dict[tuple[int, str], tuple[list[dict[str, Any]], str]] = {}
@@ -175,14 +175,15 @@ class DigestRenderer:
         rows are text-less (the tick ranks without texts); read only at a story's first
         render in ``ui_language``."""
         _, size, header = self._header(digest.category, ui_language, timezone)
-        records = [self._record(s, ui_language, texts) for s in digest.stories]
-        blocks = self._fit(size, records, ui_language)
+        stories = digest.stories
+        records = [self._record(s, ui_language, texts) for s in stories]
+        blocks = self._fit(size, records, stories, ui_language, texts)
         parts = [_JSON_HEAD, header]
         for number, block in enumerate(blocks):
             parts.append(_numbered(number))
             parts.append(block[2])
         parts.append(_JSON_MIDDLE)
-        parts.append(", ".join([f"{r[5]}{i}{r[6]}" for i, r in enumerate(records, 1)]))
+        parts.append(", ".join([f"{r[3]}{i}{r[4]}" for i, r in enumerate(records, 1)]))
         parts.append("]}}")
         return "".join(parts)
 
@@ -206,18 +207,30 @@ class DigestRenderer:
     ) -> list[tuple[str, int, str]]:
         """The stories' blocks (after their numbers) under the first budget that fits after a
         header of visible length ``size``."""
-        return self._fit(size, [self._record(s, ui_language, None) for s in stories], ui_language)
+        records = [self._record(s, ui_language, None) for s in stories]
+        return self._fit(size, records, stories, ui_language, None)
 
-    def _fit(self, size: int, records: list[list[Any]], ui_language: str) -> list[Any]:
+    def _fit(
+        self,
+        size: int,
+        records: list[list[Any]],
+        stories: Sequence[RankedStory],
+        ui_language: str,
+        texts: Mapping[int, ArticleRow] | None,
+    ) -> list[Any]:
         """The records' blocks under the first budget whose message fits (the last budget's
         if none does): the header's ``size``, the blocks' visible lengths, and per story its
-        ``<b>{number}. `` and the two newlines before it."""
+        ``<b>{number}. `` and the two newlines before it. A shorter budget's block is
+        rendered the first time a message needs it (from ``texts``, as in ``_record``)."""
         blocks = [r[0] for r in records]
         total = size + _numbers_length(len(records))
         if total + sum([b[1] for b in blocks]) <= MAX_TEXT:
             return blocks
         for budget in range(1, len(_BUDGETS)):
-            blocks = [r[budget] or self._shorter(r, budget, ui_language) for r in records]
+            blocks = [
+                r[budget] or self._shorter(r, s, budget, ui_language, texts)
+                for r, s in zip(records, stories, strict=True)
+            ]
             if total + sum([b[1] for b in blocks]) <= MAX_TEXT:
                 break
         return blocks
@@ -226,8 +239,8 @@ class DigestRenderer:
         self, story: RankedStory, ui_language: str, texts: Mapping[int, ArticleRow] | None
     ) -> list[Any]:
         """What a message needs of a story in ``ui_language``, once per story, what else
-        covered it and language: ``[block at budget 0, 1, 2 (None until needed), article,
-        also covered by, row JSON before its number, after it]``."""
+        covered it and language: ``[block at budget 0, 1, 2 (None until needed), row JSON
+        before its number, after it]`` (no texts kept: they are the tick's to drop)."""
         article, also = story.article, story.also_covered_by
         key = (article.id, also, ui_language)
         found = self._records.get(key)
@@ -236,12 +249,20 @@ class DigestRenderer:
                 article = texts[article.id]
             head, tail = self._row_parts_of(article, ui_language)
             block = self._block(article, also, ui_language, 0)
-            found = self._records[key] = [block, None, None, article, also, head, tail]
+            found = self._records[key] = [block, None, None, head, tail]
         return found
 
-    def _shorter(self, record: list[Any], budget: int, ui_language: str) -> tuple[str, int, str]:
+    def _shorter(
+        self,
+        record: list[Any],
+        story: RankedStory,
+        budget: int,
+        ui_language: str,
+        texts: Mapping[int, ArticleRow] | None,
+    ) -> tuple[str, int, str]:
         """A record's block at a shorter budget, rendered when a message first needs it."""
-        found = record[budget] = self._block(record[3], record[4], ui_language, budget)
+        article = story.article if texts is None else texts[story.article.id]
+        found = record[budget] = self._block(article, story.also_covered_by, ui_language, budget)
         return found
 
     def _header(self, category: str, ui_language: str, timezone: str) -> tuple[str, int, str]:

@@ -49,3 +49,27 @@ def test_renderer_matches_digest_message(catalog: Catalog, language: str) -> Non
             assert renderer.payload(digest, language, zone) == as_payload(text, keyboard)
             stored = json.dumps(as_payload(text, keyboard), ensure_ascii=False)
             assert renderer.payload_json(digest, language, zone) == stored  # byte for byte
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_renderer_takes_the_texts_of_text_less_rows(catalog: Catalog, language: str) -> None:
+    """The tick's digests hold rows without texts (ranking needs none): the renderer reads
+    each story's texts by id, also for the shorter budgets a long digest needs, and gives
+    the same bytes."""
+    renderer = DigestRenderer(catalog, NOW)
+    short = Digest("national", tuple(
+        story(i, f"Story {i} & <b>", f"https://cbc.ca/{i}", ("ctv",) * (i % 2)) for i in range(1, 6)
+    ))  # fmt: skip
+    long = Digest("sports", tuple(
+        story(i, "Very long title " * 20, f"https://a.b/{i}", ("cbc",) * (i % 3))
+        for i in range(30, 20, -1)
+    ))  # fmt: skip
+    for digest in (short, long, short, long):
+        texts = {s.article.id: s.article for s in digest.stories}
+        bare = Digest(digest.category, tuple(
+            RankedStory(replace(s.article, url="", title="", summary=""), s.also_covered_by, 1.0)
+            for s in digest.stories
+        ))  # fmt: skip
+        text, keyboard = digest_message(digest, catalog, NOW, language, "UTC")
+        stored = json.dumps(as_payload(text, keyboard), ensure_ascii=False)
+        assert renderer.payload_json(bare, language, "UTC", texts) == stored
