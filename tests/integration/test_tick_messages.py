@@ -3,6 +3,7 @@ all a timezone changes), each exactly what ``digest_message`` renders for its re
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -49,3 +50,20 @@ def test_readers_on_the_same_local_day_share_one_message(engine: Engine, catalog
     for user_id, zone in ZONES.items():
         text, keyboard = digest_message(shown, catalog, NOW, "en", zone)
         assert got[user_id].payload == as_payload(text, keyboard)
+
+
+def test_a_tick_of_several_batches_leaves_nothing_frozen(engine: Engine, catalog: Catalog) -> None:
+    """The tick keeps what each batch leaves alive out of the collector's passes while it
+    runs (``gc.freeze``) and hands everything back when it ends, whatever the batches."""
+    us = [s.id for s in catalog.sources if s.offered and "US" in s.countries and s.language == "en"]
+    articles = ArticleStore(engine)
+    articles.upsert(us[0], [story("a", "Senate passes the budget", 1)], NOW)
+    users, deliveries = UserStore(engine), DeliveryStore(engine)
+    for user_id in range(1, 6):
+        reader(users, user_id, (us[0],))
+        users.set_delivery_minutes(user_id, [12 * 60])
+        users.set_next_due(user_id, NOW - timedelta(seconds=30))
+    frozen = gc.get_freeze_count()
+    scheduler = DigestScheduler(users, articles, deliveries, catalog, batch_size=2)
+    assert scheduler.tick(NOW).enqueued == 5
+    assert gc.get_freeze_count() == frozen == 0
