@@ -164,6 +164,8 @@ class CandidateIndex:
         self._falling = [-r for r in self.recency]
         # dedupe key of each article's story: its cluster, or minus its id when it has none
         self.story: list[int] = [c or -i for c, i in zip(clusters, self.ids, strict=True)]
+        # what "already received" remembers each article's story by (``received_key``)
+        self.received: list[int] = [c or i for c, i in zip(clusters, self.ids, strict=True)]
         members: dict[int, list[int]] = {}
         for position, cluster in enumerate(clusters):
             if cluster:
@@ -222,8 +224,9 @@ class CandidateIndex:
                 languages_of.setdefault(source, []).append(language)
         self.languages_of = {source: tuple(found) for source, found in languages_of.items()}
         # per (list, primary bonus): the list's own ranking as far as computed (entries,
-        # every story above this threshold is in it), shared by every selection reading it
-        self._alone: dict[tuple[_ListKey, float], tuple[list[_Entry], float]] = {}
+        # every story above this threshold is in it, and the entries' first values, which
+        # order them: what a cut bisects), shared by every selection reading it
+        self._alone: dict[tuple[_ListKey, float], tuple[list[_Entry], float, list[float]]] = {}
 
     def cut(self, threshold: float, bonus: float) -> int:
         """The first position whose recency plus ``bonus`` is not above ``threshold``: it
@@ -270,16 +273,18 @@ class CandidateIndex:
                     seen.add(story[at])
                 ranked.append((-(fresh[at] + bonus), negative_published[at], ids[at], at, ()))
             ranked.sort()
-            done = self._alone[(key, bonus)] = (ranked, floor)
+            done = self._alone[(key, bonus)] = (ranked, floor, [e[0] for e in ranked])
         ranked = done[0]
         if threshold == _NONE:
             return ranked
-        return ranked[: bisect_left(ranked, (-threshold,))]
+        # an entry is below ``(-threshold,)`` exactly when its first value is below
+        # ``-threshold``: the same cut as bisecting the entries, comparing floats only
+        return ranked[: bisect_left(done[2], -threshold)]
 
     def received_key(self, position: int) -> int:
         """What "already received" remembers the story of this article by: see
         ``digest.compose.story_key``."""
-        return self.window.clusters[position] or self.ids[position]
+        return self.received[position]
 
     def row(self, position: int) -> ArticleRow:
         """The article as a text-less row (url, title and summary empty, first seen at its
@@ -480,9 +485,9 @@ class RankedStream:
             if len(found) >= wanted or threshold == _NONE:
                 break
             depth *= 2
-        clusters = index.window.clusters
+        received = index.received
         self._order = found
-        self._keys = [clusters[e[3]] or e[2] for e in found]
+        self._keys = [received[e[3]] for e in found]
         self._complete = threshold == _NONE
         return len(found) >= wanted
 
