@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import cProfile
 import gc
+import hashlib
 import pstats
 import random
 import tempfile
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Text, cast, insert, select, text
 
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog, load_catalog
 from newsbot_testing.seeding import OtherCountry, Reader, insert_readers
@@ -46,7 +47,7 @@ from push.tick import DigestScheduler, TickReport
 from storage.articles import ArticleStore
 from storage.db import make_engine, migrate
 from storage.deliveries import DeliveryStore
-from storage.tables import Article, ArticleCategory, UserSource
+from storage.tables import Article, ArticleCategory, Delivery, DigestPayload, User, UserSource
 from storage.users import UserStore
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -216,6 +217,32 @@ def distinct_selections(engine_url: str) -> int:
     return len({frozenset(v) for v in chosen.values()})
 
 
+def fingerprint(url: str) -> str:
+    """What the measured tick wrote, digested: every outbox row it queued (reader, chat, slot,
+    status, and its message's category, story keys and stored JSON text) and every reader's
+    next due time. Two versions of the tick that write the same bytes print the same value
+    (run this file with another checkout's interpreter to compare them)."""
+    engine = make_engine(url)
+    digest = hashlib.sha256()
+    queued = (
+        select(
+            Delivery.user_id, Delivery.chat_id, Delivery.kind, Delivery.slot_key,
+            Delivery.status, DigestPayload.category, cast(DigestPayload.story_keys, Text),
+            cast(DigestPayload.payload, Text),
+        )
+        .join(DigestPayload, DigestPayload.id == Delivery.digest_id)
+        .where(Delivery.created_at >= NOW)
+        .order_by(Delivery.user_id, Delivery.slot_key)
+    )  # fmt: skip
+    with engine.connect() as conn:
+        for row in conn.execute(queued):
+            digest.update(repr(tuple(row)).encode())
+        for row in conn.execute(select(User.id, User.next_due_at).order_by(User.id)):
+            digest.update(repr(tuple(row)).encode())
+    engine.dispose()
+    return digest.hexdigest()[:16]
+
+
 def run_one(url: str, readers: int, articles: int, history: bool, profile: bool) -> dict[str, Any]:
     started = time.perf_counter()
     populate(url, readers, articles, history)
@@ -243,6 +270,7 @@ def run_one(url: str, readers: int, articles: int, history: bool, profile: bool)
     return {
         "readers": readers, "populated": populated, "report": report, "warm": warm,
         "cpu": cpu, "wall": wall, "rss": rss, "selections": distinct_selections(url),
+        "fingerprint": fingerprint(url),
     }  # fmt: skip
 
 
@@ -266,7 +294,8 @@ def main() -> None:
             print(
                 f"{size:>7,} readers ({r['selections']:,} distinct source selections, populated "
                 f"in {r['populated']:.0f}s): {rep.readers:,} due, {rep.enqueued:,} digests "
-                f"queued, {rep.empty:,} empty skipped, {rep.rankings:,} rankings",
+                f"queued, {rep.empty:,} empty skipped, {rep.rankings:,} rankings; output "
+                f"fingerprint {r['fingerprint']}",
                 flush=True,
             )
     backend = "PostgreSQL" if args.db_url else "SQLite"
