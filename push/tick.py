@@ -333,9 +333,10 @@ def _older_objects_frozen() -> Iterator[None]:
 
     The tick freezes again after each batch: what a batch leaves alive (rankings, digests,
     the renderer's caches, the histories) is the tick's own state, kept until it ends, and
-    grows to millions of objects at 100,000 readers; each full pass walked all of it again
-    (16 passes, about a third of the tick's CPU). Garbage without cycles is freed as ever;
-    cycles a batch left are found by the first full pass after the tick."""
+    grows to millions of objects at 100,000 readers, and each full pass walked all of it
+    again (15 passes, 3.0 s of a 100,000-reader tick's CPU; frozen per batch: 4 passes,
+    0.1 s). Garbage without cycles is freed as ever; cycles a batch left are found by the
+    first full pass after the tick."""
     gc.freeze()
     try:
         yield
