@@ -191,8 +191,10 @@ class RelatedIndex:
 
     Memory (``python -m bench.memory``): where each article is indexed is two flat arrays
     sorted by id (16 bytes an article, against about 230 in a dict of tuples), its text hash a
-    column of its shard, and a token of one story a single int; 50,000 articles take 37 MiB
-    by tracemalloc (60 before), most of it the token strings and their postings.
+    column of its shard, and a token of one story a single int; tokens are 60-bit keys
+    (:func:`token_key`) rather than strings, and a posting is 4 bytes. 50,000 articles take
+    24 MiB by tracemalloc (60, then 37 before; ``python -m bench.related``), most of it the
+    postings arrays (a 64-byte header each), the keys and the dict tables.
     """
 
     def __init__(
