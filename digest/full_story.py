@@ -265,7 +265,7 @@ class FullStoryService:
 
 def _extract_page(body: bytes, *, url: str | None, content_type: str | None) -> ExtractedArticle:
     """:func:`digest.extract.extract_article`, imported on the first Full story (in the worker
-    thread that runs it): trafilatura and lxml take 14 MiB resident that a bot whose readers
+    thread that runs it): trafilatura and lxml take about 10 MiB resident that a bot whose readers
     never press Full story need not hold, and about 0.3 s of CPU once when one first does."""
     from digest.extract import extract_article
 

@@ -103,7 +103,7 @@ def migrate(engine: Engine) -> None:
     """Create or upgrade the schema to the newest revision (idempotent; run at every start).
 
     A schema already at head (every start but the first after an upgrade) is one query:
-    Alembic, its migration scripts and Mako (11 MiB resident, ``python -m bench.memory``)
+    Alembic, its migration scripts and Mako (about 9 MiB resident, ``python -m bench.memory``)
     are imported only when there is something to upgrade."""
     try:
         if _at_head(engine):
