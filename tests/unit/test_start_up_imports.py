@@ -1,8 +1,8 @@
 """What a started bot keeps resident: modules it needs only later are not imported at start-up.
 
 Each of these is memory the whole process holds from then on (``python -m bench.memory``):
-Alembic and Mako (11 MiB) only when the schema is behind, trafilatura and lxml (14 MiB) only
-on the first Full story.
+Alembic and Mako (about 9 MiB) only when the schema is behind, trafilatura and lxml (about 10
+MiB) only on the first Full story.
 """
 
 from __future__ import annotations
