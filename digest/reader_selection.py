@@ -7,6 +7,7 @@ the candidates from the store and hands them to :func:`rank_for`.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -307,7 +308,8 @@ class RankedStream:
         self._selection = selection
         self._category = category
         self._order: list[_Entry] = []  # the ranking's first stories, best first
-        self._keys: list[int] = []  # their "received" keys
+        # their "received" keys, 8 bytes each (a list held an int object per story per stream)
+        self._keys: array[int] = array("q")
         self._complete = False  # whether ``_order`` is the whole ranking
 
     def _setup(self) -> tuple[list[_Shared], list[_Listed], list[tuple[float, list[list[int]]]]]:
@@ -421,7 +423,7 @@ class RankedStream:
             depth *= 2
         clusters = index.window.clusters
         self._order = found
-        self._keys = [clusters[e[3]] or e[2] for e in found]
+        self._keys = array("q", [clusters[e[3]] or e[2] for e in found])
         self._complete = threshold == _NONE
         return len(found) >= wanted
 

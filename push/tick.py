@@ -83,6 +83,8 @@ class _Tick:
         self.renderer = DigestRenderer(catalog, now)
         self.catalog = catalog
         self.selections: dict[object, Selection] = {}
+        self._selections: dict[Selection, Selection] = {}  # see ``shared``
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
         self.streams: dict[tuple[Selection, str], RankedStream] = {}
         self.digests: dict[tuple[object, ...], Digest] = {}
         # message key -> its digest_payloads id, written by an earlier (committed) batch
@@ -91,6 +93,20 @@ class _Tick:
         self.history = DigestHistory()
         # full rows (with their texts) of the stories shown, read before rendering them
         self.shown: dict[int, ArticleRow] = {}
+
+    def shared(self, selection: Selection) -> Selection:
+        """One object per distinct selection, and per distinct set of sources or languages in
+        them: readers' keys differ more than their selections do, and a frozenset costs over
+        200 bytes (thousands of readers choose English, or the same primary source)."""
+        found = self._selections.get(selection)
+        if found is None:
+            sets = self._sets
+            found = self._selections[selection] = Selection(
+                sets.setdefault(selection.source_ids, selection.source_ids),
+                sets.setdefault(selection.languages, selection.languages),
+                sets.setdefault(selection.primary_sources, selection.primary_sources),
+            )
+        return found
 
     def render(self, digest: Digest, ui_language: str, zone: str) -> str:
         """The message of a non-empty digest as the JSON text the outbox stores, its stories
@@ -290,7 +306,7 @@ class DigestScheduler:
         key = selection_key(reader)
         selection = state.selections.get(key)
         if selection is None:
-            selection = state.selections[key] = selection_for(reader, self.catalog)
+            selection = state.selections[key] = state.shared(selection_for(reader, self.catalog))
         if muted.sources:
             selection = without_sources(selection, muted.sources)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
