@@ -367,10 +367,10 @@ _TRIM = _malloc_trim()
 def _release_free_memory() -> None:
     """Give the C heap's free pages back to the system after a tick (a few ms).
 
-    The tick's strings, lists and dicts over 512 bytes come from the C allocator (in the
-    worker thread's own arena); freed, they stay resident until something reuses them, so
-    the process kept about 13 MiB more after the bench's tick than after trimming. Python's
-    small-object arenas return by themselves when empty."""
+    The tick's strings, lists and dicts over 512 bytes come from the C allocator (from the
+    thread's own arena when a worker thread runs the tick); freed, they stay resident until
+    something reuses them: about 13 MiB after bench.memory's tick, run in process. Python's
+    own small-object arenas go back by themselves once empty."""
     if _TRIM is not None:
         _TRIM(0)
 
