@@ -7,6 +7,7 @@ the candidates from the store and hands them to :func:`rank_for`.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ def rank_for(
 # the order of :func:`rank_for`'s sort, so sorting them sorts the stories as it does.
 _Entry = tuple[float, int, int, int, tuple[str, ...]]
 _ListKey = tuple[str, str, str | None]  # source, language, category (None: all)
+_Listed = tuple[_ListKey, float, list[int]]  # a list, its primary bonus, its positions
+_Shared = tuple[float, float, list[int]]  # the most coverage, primary bonus, positions
 _NONE = float("-inf")
 
 
@@ -298,21 +301,28 @@ class RankedStream:
     needs more gets a prefix at least twice as deep, computed again.
     """
 
-    __slots__ = (
-        "_index", "_selection", "_category", "_lists", "_shared", "_groups", "_order", "_keys",
-        "_complete",
-    )  # fmt: skip
+    __slots__ = ("_index", "_selection", "_category", "_order", "_keys", "_complete")
 
     def __init__(self, index: CandidateIndex, selection: Selection, category: str | None) -> None:
         self._index = index
         self._selection = selection
         self._category = category
-        # (list key, primary bonus, positions) of every list the selection merges, and of
-        # the articles of each whose story another chosen list may also have
-        self._lists: list[tuple[_ListKey, float, list[int]]] = []
-        # (the most coverage, primary bonus, positions): a story there scores at most its
-        # article's recency plus these, added in the order its score adds them
-        self._shared: list[tuple[float, float, list[int]]] = []
+        self._order: list[_Entry] = []  # the ranking's first stories, best first
+        # their "received" keys, 8 bytes each (a list held an int object per story per stream)
+        self._keys: array[int] = array("q")
+        self._complete = False  # whether ``_order`` is the whole ranking
+
+    def _setup(self) -> tuple[list[_Shared], list[_Listed], list[tuple[float, list[list[int]]]]]:
+        """What ``_fill`` merges, found again at each fill rather than kept (a stream is
+        filled once or twice; thousands of streams kept it until the tick ended, more than
+        their rankings): (the most coverage, primary bonus, positions) of the articles of each
+        list whose story another chosen list may also have (a story there scores at most its
+        article's recency plus these, added in the order its score adds them); (list key,
+        primary bonus, positions) of every list the selection merges; and these lists by
+        primary bonus (where the threshold is found)."""
+        index, selection, category = self._index, self._selection, self._category
+        lists: list[_Listed] = []
+        shared: list[_Shared] = []
         chosen, languages = selection.source_ids, selection.languages
         groups: dict[float, list[list[int]]] = {}
         for source in chosen:
@@ -322,7 +332,7 @@ class RankedStream:
                 entries = index.lists.get(key)
                 if not entries:
                     continue
-                self._lists.append((key, bonus, entries))
+                lists.append((key, bonus, entries))
                 groups.setdefault(bonus, []).append(entries)
                 told = index.pairs.get(key) if len(chosen) > 1 else None
                 if told is not None:
@@ -330,17 +340,13 @@ class RankedStream:
                         found = told.get(other)
                         if found:
                             most = min(index.spread[(key, other)], len(chosen) - 1)
-                            self._shared.append((_coverage(most), bonus, found))
+                            shared.append((_coverage(most), bonus, found))
                 if len(languages) > 1:
                     mixed = index.mixed.get(key)
                     if mixed:
                         most = min(index.spread[(key, source)], len(chosen) - 1)
-                        self._shared.append((_coverage(most), bonus, mixed))
-        # the lists by primary bonus: where the threshold is found
-        self._groups = list(groups.items())
-        self._order: list[_Entry] = []  # the ranking's first stories, best first
-        self._keys: list[int] = []  # their "received" keys
-        self._complete = False  # whether ``_order`` is the whole ranking
+                        shared.append((_coverage(most), bonus, mixed))
+        return shared, lists, list(groups.items())
 
     def get(self, position: int) -> RankedStory | None:
         """The story at ``position`` (0 is the best), or None past the last."""
@@ -379,12 +385,13 @@ class RankedStream:
             return len(self._order) >= wanted
         index = self._index
         fresh, story, members = index.recency, index.story, index.members
+        shared, lists, groups = self._setup()
         depth = max(wanted, 2 * len(self._order))
         while True:
             # the value of the article at ``depth`` in the merged lists of one bonus (merged
             # by position: one bonus, so by value), the highest of these
             threshold = _NONE
-            for bonus, group in self._groups:
+            for bonus, group in groups:
                 if len(group) == 1:
                     merged = group[0]
                 else:
@@ -396,7 +403,7 @@ class RankedStream:
             # stories another chosen list may have too: scored for the selection
             scored: list[_Entry] = []
             seen: set[int] = set()
-            for most, bonus, entries in self._shared:
+            for most, bonus, entries in shared:
                 for at in entries:  # short lists, in falling recency
                     if not fresh[at] + most + bonus > threshold:
                         break
@@ -406,7 +413,7 @@ class RankedStream:
                         entry = self._score(members[key])
                         if entry is not None and -entry[0] > threshold:
                             scored.append(entry)
-            parts = [index.alone(key, bonus, threshold) for key, bonus, _ in self._lists]
+            parts = [index.alone(key, bonus, threshold) for key, bonus, _ in lists]
             if seen:
                 parts = [[e for e in part if story[e[3]] not in seen] for part in parts]
             one = len(parts) == 1 and not scored
@@ -416,7 +423,7 @@ class RankedStream:
             depth *= 2
         clusters = index.window.clusters
         self._order = found
-        self._keys = [clusters[e[3]] or e[2] for e in found]
+        self._keys = array("q", [clusters[e[3]] or e[2] for e in found])
         self._complete = threshold == _NONE
         return len(found) >= wanted
 

@@ -131,8 +131,10 @@ class DigestRenderer:
         self._days: dict[tuple[str, str], str] = {}
         # (category, language, local day) -> header HTML, its visible length, its JSON text
         self._headers: dict[tuple[str, str, str], tuple[str, int, str]] = {}
-        # story block after its number: HTML, visible length, JSON text
-        self._blocks: dict[tuple[int, tuple[str, ...], str, int], tuple[str, int, str]] = {}
+        # story block after its number: its lines (kept once in ``_lines``: HTML, visible
+        # length, JSON text) and its visible length. Joined per message, not kept joined: the
+        # joined copies of both texts were the renderer's largest cache after the buttons'
+        self._blocks: dict[tuple[int, tuple[str, ...], str, int], _Block] = {}
         self._lines: dict[tuple[object, ...], tuple[str, int, str]] = {}
         self._tails: dict[tuple[int, str], tuple[list[dict[str, Any]], str]] = {}
         self._labels: dict[str, tuple[str, str]] = {}
@@ -161,8 +163,10 @@ class DigestRenderer:
         stories = digest.stories
         blocks = self._fitted(size, stories, ui_language)
         parts = [_JSON_HEAD, header]
-        for number, (_, _, block) in enumerate(blocks, 1):
-            parts += (_JSON_BREAK, str(number), ". ", block)
+        for number, (lines, _) in enumerate(blocks, 1):
+            parts += (_JSON_BREAK, str(number), ". ", lines[0][2])
+            for line in lines[1:]:
+                parts += ("\\n", line[2])
         parts.append(_JSON_MIDDLE)
         parts.append(
             ", ".join([self._row_json(i, s, ui_language) for i, s in enumerate(stories, 1)])
@@ -177,7 +181,7 @@ class DigestRenderer:
         keyword alerts send, with the same story blocks and buttons, rendered once."""
         blocks = self._fitted(size, stories, ui_language)
         text = "\n\n".join(
-            [header, *(f"<b>{i}. {rest}" for i, (rest, _, _) in enumerate(blocks, 1))]
+            [header, *(f"<b>{i}. {_html(lines)}" for i, (lines, _) in enumerate(blocks, 1))]
         )
         payload = as_payload(text, None)
         payload["reply_markup"] = {
@@ -185,15 +189,13 @@ class DigestRenderer:
         }
         return payload
 
-    def _fitted(
-        self, size: int, stories: Sequence[RankedStory], ui_language: str
-    ) -> list[tuple[str, int, str]]:
+    def _fitted(self, size: int, stories: Sequence[RankedStory], ui_language: str) -> list[_Block]:
         """The stories' blocks (after their numbers) under the first budget that fits after a
         header of visible length ``size``."""
-        blocks: list[tuple[str, int, str]] = []
+        blocks: list[_Block] = []
         for budget in range(len(_BUDGETS)):
             blocks = [self._block(s, ui_language, budget) for s in stories]
-            total = size + sum(n + 2 + len(str(i)) for i, (_, n, _) in enumerate(blocks, 1))
+            total = size + sum(n + 2 + len(str(i)) for i, (_, n) in enumerate(blocks, 1))
             if total <= MAX_TEXT:
                 break
         return blocks
@@ -210,7 +212,7 @@ class DigestRenderer:
             self._headers[key] = found
         return found
 
-    def _block(self, story: RankedStory, ui_language: str, budget: int) -> tuple[str, int, str]:
+    def _block(self, story: RankedStory, ui_language: str, budget: int) -> _Block:
         """``story_html`` for a story, after its number (the number only opens the first
         line: ``<b>{number}. `` comes before it), with its visible length without the number,
         once per story, language and budget; each of its lines is rendered once per what it
@@ -237,9 +239,8 @@ class DigestRenderer:
                 lines.append(memo.get(k) or memo.setdefault(k, _line(
                     also_line(story.also_covered_by, self._catalog, ui_language, _))))  # fmt: skip
             found = self._blocks[key] = (
-                "\n".join(line[0] for line in lines),
+                tuple(lines),
                 sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
-                "\\n".join(line[2] for line in lines),
             )
         return found
 
@@ -270,7 +271,10 @@ class DigestRenderer:
         if found is None:
             label = self._full_label(ui_language)[1]
             data = _json_inner(self._story_data(story.article.id))
-            tail = self._tail(story, ui_language)[1]
+            # the tail's dicts are for ``_row`` only: not kept for a JSON row (a tick's
+            # largest cache, 14 MiB at 10,000 readers, its texts 4 bytes a character)
+            done = self._tails.get(key)
+            tail = done[1] if done is not None else _json(self._buttons(story, ui_language))[1:-1]
             found = self._row_parts[key] = (
                 f'[{{"callback_data": "{data}", "text": "',
                 f' · 📖 {label}"}}, {tail}]',
@@ -294,18 +298,23 @@ class DigestRenderer:
 
     def _tail(self, story: RankedStory, ui_language: str) -> tuple[list[dict[str, Any]], str]:
         """A story's Related and link buttons, and their JSON text (without brackets)."""
-        article = story.article
-        key = (article.id, ui_language)
+        key = (story.article.id, ui_language)
         found = self._tails.get(key)
         if found is None:
-            _ = gettext_for(ui_language)
-            tail = [{"callback_data": encode(STORY_STEP, RELATED, str(article.id)),
-                     "text": "🔗 " + _("Related")}]  # fmt: skip
-            if self._accepts(article.url):
-                name = source_name(article.source_id, self._catalog)
-                tail.append({"text": f"↗ {name}", "url": article.url})
+            tail = self._buttons(story, ui_language)
             found = self._tails[key] = (tail, _json(tail)[1:-1])
         return found
+
+    def _buttons(self, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
+        """A story's Related and link buttons as ``to_dict`` gives them."""
+        article = story.article
+        _ = gettext_for(ui_language)
+        tail = [{"callback_data": encode(STORY_STEP, RELATED, str(article.id)),
+                 "text": "🔗 " + _("Related")}]  # fmt: skip
+        if self._accepts(article.url):
+            name = source_name(article.source_id, self._catalog)
+            tail.append({"text": f"↗ {name}", "url": article.url})
+        return tail
 
     def _accepts(self, url: str) -> bool:
         """``telegram_accepts_url``, once per URL (it parses the URL and its host)."""
@@ -328,6 +337,16 @@ def _json(value: object) -> str:
     """JSON text as the outbox stores it: ``json.dumps``, non-ASCII kept as UTF-8 (smaller
     than ``\\u`` escapes; it decodes to the same values)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+# A story block after its number: its lines (HTML, visible length, JSON text), and its visible
+# length without the number.
+_Block = tuple[tuple[tuple[str, int, str], ...], int]
+
+
+def _html(lines: tuple[tuple[str, int, str], ...]) -> str:
+    """A block's HTML (the lines' JSON texts, joined by an escaped newline, are its JSON)."""
+    return "\n".join([line[0] for line in lines])
 
 
 def _line(html_text: str) -> tuple[str, int, str]:
