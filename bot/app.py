@@ -218,7 +218,11 @@ def build_bot(
         typed_inputs={TYPING_WORD: mutes.receive_muted_word},
     )  # fmt: skip
     headlines = Headlines(services.users, services.articles, services.catalog, clock, mute_store)
-    digests = Digests(services.users, scheduler.on_demand, wake_sender, clock)
+    follow_store = FollowStore(services.engine)
+    digests = Digests(
+        services.users, scheduler.on_demand, wake_sender, clock,
+        follows_of=lambda user_id: len(follow_store.for_user(user_id)),
+    )  # fmt: skip
     stats = StatsHandler(
         StatsStore(services.engine), services.users, settings.admin_ids,
         refresh=timedelta(seconds=settings.feed_refresh_seconds), clock=clock,
@@ -243,7 +247,7 @@ def build_bot(
         SavedSearchStore(services.engine), services.catalog, clock,
         mutes=mute_store.sources_and_words,
     )  # fmt: skip
-    follows = Follows(services.users, FollowStore(services.engine))
+    follows = Follows(services.users, follow_store)
     application.add_handlers(
         routes(setup, headlines, digests, stats, stories, broadcasts, membership, search,
                follows, mutes)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from telegram import Bot
 from telegram.error import InvalidToken, TelegramError
 
+from bot import heap
 from bot.app import ALLOWED_UPDATES, Services, build_bot, build_ingestor, build_services
 from bot.logging_setup import RedactTokenFilter, setup_logging
 from bot.settings import Settings
@@ -316,6 +317,8 @@ def start_sandbox(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("run", "worker"):
+        heap.limit_arenas()  # before the first thread: see bot.heap
     if args.command == "run":
         return run(args.webhook, args.listen, args.receive_only)
     if args.command == "fetch":

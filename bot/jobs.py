@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from telegram.ext import Application, ContextTypes
 
+from bot import heap
 from digest.clock import Clock
 from digest.ingest import Ingestor
 from digest.related import RelatedFinder
@@ -94,6 +95,8 @@ async def related_refresh(context: ContextTypes.DEFAULT_TYPE) -> None:
     except Exception:
         log.exception("related index refresh failed")
         return
+    if added >= heap.TRIM_AFTER_ARTICLES:  # the cold build: give back what it freed
+        await asyncio.to_thread(heap.trim)
     if added:
         log.info("related index: %d new articles", added)
 

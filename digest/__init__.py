@@ -10,7 +10,7 @@ Errors: one root per package, so a caller catches everything the domain raises i
     │   └── UnresolvableHostError    digest.urlguard     its host does not resolve
     ├── FetchError                   digest.errors       a fetch failed; ``kind`` says how
     ├── FeedParseError               digest.errors       the body is not a feed
-    └── ExtractionError              digest.extract      no article text in the page
+    └── ExtractionError              digest.errors       no article text in the page
 
 Database trouble is not wrapped again: it reaches the caller as ``storage.errors.StorageError``
 (the storage package's root, drawn in ``storage/__init__.py``), so a boundary that must survive

@@ -66,3 +66,24 @@ class FetchError(DigestError):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.args[0]}"
+
+
+class ExtractionError(DigestError):
+    """No article text could be taken from a page; ``reason`` says why, for the reply.
+
+    Raised by :func:`digest.extract.extract_article` (and importable from there); it lives
+    here so that ``digest.full_story`` can catch it without importing trafilatura and lxml,
+    which are loaded on the first Full story only.
+
+    Reasons: ``empty`` (no main text found), ``too_short`` (under ``min_words``),
+    ``not_html`` (JSON, an image, a PDF...), ``paywalled`` (a teaser behind a paywall),
+    ``parse_failed`` (the HTML parser or extractor broke).
+    """
+
+    REASONS = frozenset({"empty", "too_short", "not_html", "paywalled", "parse_failed"})
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown ExtractionError reason {reason!r}")
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason

@@ -41,7 +41,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
 from digest import article_body, furniture
-from digest.errors import DigestError
+from digest.errors import ExtractionError  # defined there, raised (and imported) from here
 
 #: Options for ``trafilatura.bare_extraction``; chosen with ``python -m bench.extract``.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
@@ -106,23 +106,6 @@ _PAYWALL_WORDS = re.compile(
     r"|réservé aux abonnés|nur für abonnenten|exklusiv für abonnenten",
     re.I,
 )
-
-
-class ExtractionError(DigestError):
-    """No article text could be taken from a page; ``reason`` says why, for the reply.
-
-    Reasons: ``empty`` (no main text found), ``too_short`` (under ``min_words``),
-    ``not_html`` (JSON, an image, a PDF...), ``paywalled`` (a teaser behind a paywall),
-    ``parse_failed`` (the HTML parser or extractor broke).
-    """
-
-    REASONS = frozenset({"empty", "too_short", "not_html", "paywalled", "parse_failed"})
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown ExtractionError reason {reason!r}")
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

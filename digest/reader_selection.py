@@ -7,6 +7,7 @@ the candidates from the store and hands them to :func:`rank_for`.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -398,20 +399,22 @@ class RankedStream:
     needs more gets a prefix at least twice as deep, computed again.
     """
 
-    __slots__ = (
-        "_index", "_selection", "_category", "_lists", "_shared", "_groups", "_order", "_keys",
-        "_complete",
-    )  # fmt: skip
+    __slots__ = ("_index", "_selection", "_category", "_order", "_keys", "_complete")
 
     def __init__(self, index: CandidateIndex, selection: Selection, category: str | None) -> None:
         self._index = index
         self._selection = selection
         self._category = category
-        # what the ranking merges: see ``CandidateIndex.plan``
-        self._shared, self._lists, self._groups = index.plan(selection, category)
         self._order: list[_Entry] = []  # the ranking's first stories, best first
-        self._keys: list[int] = []  # their "received" keys
+        # their "received" keys, 8 bytes each (a list held an int object per story per stream)
+        self._keys: array[int] = array("q")
         self._complete = False  # whether ``_order`` is the whole ranking
+
+    def _setup(self) -> _Plan:
+        """What ``_fill`` merges (``CandidateIndex.plan``), found again at each fill rather
+        than kept: a stream is filled once or twice, and thousands of streams kept it until
+        the tick ended, more than their rankings."""
+        return self._index.plan(self._selection, self._category)
 
     def get(self, position: int) -> RankedStory | None:
         """The story at ``position`` (0 is the best), or None past the last."""
@@ -450,12 +453,13 @@ class RankedStream:
             return len(self._order) >= wanted
         index = self._index
         fresh, story, members = index.recency, index.story, index.members
+        shared, lists, groups = self._setup()
         depth = max(wanted, 2 * len(self._order))
         while True:
             # the value of the article at ``depth`` in the merged lists of one bonus (merged
             # by position: one bonus, so by value), the highest of these
             threshold = _NONE
-            for bonus, group in self._groups:
+            for bonus, group in groups:
                 if len(group) == 1:
                     merged = group[0]
                 else:
@@ -467,7 +471,7 @@ class RankedStream:
             # stories another chosen list may have too: scored for the selection
             scored: list[_Entry] = []
             seen: set[int] = set()
-            for most, bonus, entries in self._shared:
+            for most, bonus, entries in shared:
                 for at in entries:  # short lists, in falling recency
                     if not fresh[at] + most + bonus > threshold:
                         break
@@ -477,7 +481,7 @@ class RankedStream:
                         entry = self._score(members[key])
                         if entry is not None and -entry[0] > threshold:
                             scored.append(entry)
-            parts = [index.alone(key, bonus, threshold) for key, bonus, _ in self._lists]
+            parts = [index.alone(key, bonus, threshold) for key, bonus, _ in lists]
             if seen:
                 parts = [[e for e in part if story[e[3]] not in seen] for part in parts]
             one = len(parts) == 1 and not scored
@@ -487,7 +491,7 @@ class RankedStream:
             depth *= 2
         received = index.received
         self._order = found
-        self._keys = [received[e[3]] for e in found]
+        self._keys = array("q", [received[e[3]] for e in found])
         self._complete = threshold == _NONE
         return len(found) >= wanted
 

@@ -47,7 +47,11 @@ scan runs, so each scan reaches this far before the previous one."""
 PRUNE_EVERY = timedelta(hours=1)
 """Pruning the index walks all of it; between prunes, stories past the retention stay indexed
 but are never listed (rows are checked against the retention when read back)."""
-_PAGE = 2000
+_PAGE = 500
+"""Rows per read of a cold build. Each page's rows and token lists are garbage once indexed,
+interleaved in the heap with the postings that stay; smaller pages leave fewer holes the
+allocator cannot give back: 3 MiB less resident after a 50,000-article build than pages of
+2,000, for no measurable CPU (``python -m bench.memory``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,36 +63,52 @@ def _tf_weight(tf: int, length: int, mean_length: float) -> float:
     return tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / mean_length))
 
 
-_WEIGHT_BITS = 12  # a posting of a token in one story alone is one int: slot << 12 | weight
+_WEIGHT_BITS = 12  # a posting is one int: slot << 12 | weight
 _WEIGHT_MASK = (1 << _WEIGHT_BITS) - 1
 assert _MAX_WEIGHT <= _WEIGHT_MASK
+_NARROW_SLOTS = 1 << (32 - _WEIGHT_BITS)  # below this many slots a posting fits 4 bytes
 _SLOT_BITS = 32  # where an article is: shard number << 32 | slot
 _SLOT_MASK = (1 << _SLOT_BITS) - 1
+_KEY_MASK = (1 << 60) - 1  # a key below 2**60 is a 32-byte int object
+
+
+def token_key(token: str) -> int:
+    """The key of ``token`` in a shard's postings: its string hash, cut to 60 bits.
+
+    An int of 32 bytes where the token string took 57 (a short Latin word) to 78 (a Chinese
+    bigram); the index lives in one process, whose string hashes do not change while it runs.
+    Two of a language's 100,000-odd tokens share a key with a chance of about 1 in 10**8; if
+    they do, stories sharing either count as sharing that token, which only blurs a score."""
+    return hash(token) & _KEY_MASK
+
 
 Postings: TypeAlias = "array[int] | int"
-"""A token's postings: (slot, weight) pairs, flat; a token of one story alone (a name, most
-Chinese bigrams: about half of all tokens) is a single int instead of a 64-byte array."""
+"""A token's postings, each one int ``slot << 12 | weight``: an array of them (4 bytes each while
+the shard has under :data:`_NARROW_SLOTS` slots, else 8), or for a token of one story alone (a
+name, most Chinese bigrams: about half of all tokens) that one int instead of a 64-byte array."""
 
 
-def _pairs(postings: Postings) -> Sequence[int]:
-    """Flat (slot, weight) pairs of ``postings``, whichever form they take."""
-    if isinstance(postings, int):
-        return (postings >> _WEIGHT_BITS, postings & _WEIGHT_MASK)
-    return postings
+def _each(postings: Postings) -> Sequence[int]:
+    """The postings of a token, whichever form they take."""
+    return (postings,) if isinstance(postings, int) else postings
+
+
+def _typecode(slots: int) -> str:
+    return "I" if slots <= _NARROW_SLOTS else "Q"
 
 
 @dataclass(eq=False, slots=True)
 class _Shard:
-    """One language: postings token -> (slot, weight) pairs, and per-slot columns.
+    """One language: postings token key -> (slot, weight), and per-slot columns.
 
     A slot is one indexed version of one article. Removing or re-indexing an article only marks
-    its slot dead (postings are append-only arrays, 8 bytes per posting rather than ~70 in a
+    its slot dead (postings are append-only arrays, 4 bytes per posting rather than ~70 in a
     dict); dead slots are skipped when scoring and dropped by :meth:`compact`. Document
     frequencies count dead slots too until then, which only blurs idf a little. ``keys`` holds
     each slot's text hash, which tells an edited text from one already indexed.
     """
 
-    postings: dict[str, Postings] = field(default_factory=dict)
+    postings: dict[int, Postings] = field(default_factory=dict)
     ids: array[int] = field(default_factory=lambda: array("q"))
     published: array[float] = field(default_factory=lambda: array("d"))
     lengths: array[int] = field(default_factory=lambda: array("I"))
@@ -100,6 +116,7 @@ class _Shard:
     alive: bytearray = field(default_factory=bytearray)
     total_length: int = 0
     dead: int = 0
+    typecode: str = "I"  # of the postings arrays: "Q" once a posting no longer fits 4 bytes
 
     def add(
         self, article_id: int, published: float, key: int, terms: dict[str, int], mean: float
@@ -107,24 +124,33 @@ class _Shard:
         """Append a slot; ``mean`` is the mean length with the caller's whole batch counted
         (a cold build's first stories would otherwise be weighed against a mean of a few)."""
         slot, length = len(self.ids), sum(terms.values())
+        if slot >= _NARROW_SLOTS and self.typecode == "I":
+            self._widen()
         self.ids.append(article_id)
         self.published.append(published)
         self.lengths.append(length)
         self.keys.append(key)
         self.alive.append(1)
         self.total_length += length
-        postings = self.postings
+        postings, typecode, at = self.postings, self.typecode, slot << _WEIGHT_BITS
         for token, tf in terms.items():
-            weight = round(_tf_weight(tf, length, mean) * _SCALE)
-            known = postings.get(token)
+            posting = at | round(_tf_weight(tf, length, mean) * _SCALE)
+            token_at = token_key(token)
+            known = postings.get(token_at)
             if known is None:
-                postings[token] = slot << _WEIGHT_BITS | weight
+                postings[token_at] = posting
             elif isinstance(known, int):
-                postings[token] = array("I", (*_pairs(known), slot, weight))
+                postings[token_at] = array(typecode, (known, posting))
             else:
-                known.append(slot)
-                known.append(weight)
+                known.append(posting)
         return slot
+
+    def _widen(self) -> None:
+        """Postings of 8 bytes from now on: slot numbers have outgrown 4-byte postings."""
+        self.typecode = "Q"
+        for token_at, postings in self.postings.items():
+            if not isinstance(postings, int):
+                self.postings[token_at] = array("Q", postings)
 
     def compact(self) -> list[int]:
         """Drop dead slots and renumber; returns old slot -> new slot (-1: dropped).
@@ -133,18 +159,19 @@ class _Shard:
         renumber = [-1] * len(self.ids)
         for new, old in enumerate(keep):
             renumber[old] = new
-        for token, postings in list(self.postings.items()):
-            kept = array("I")
-            it = iter(_pairs(postings))
-            for slot, weight in zip(it, it, strict=True):
-                if renumber[slot] >= 0:
-                    kept.extend((renumber[slot], weight))
-            if len(kept) > 2:
-                self.postings[token] = kept
+        self.typecode = _typecode(len(keep))
+        for token_at, postings in list(self.postings.items()):
+            kept = array(self.typecode)
+            for posting in _each(postings):
+                slot = renumber[posting >> _WEIGHT_BITS]
+                if slot >= 0:
+                    kept.append(slot << _WEIGHT_BITS | posting & _WEIGHT_MASK)
+            if len(kept) > 1:
+                self.postings[token_at] = kept
             elif kept:
-                self.postings[token] = kept[0] << _WEIGHT_BITS | kept[1]
+                self.postings[token_at] = kept[0]
             else:
-                del self.postings[token]
+                del self.postings[token_at]
         self.ids = array("q", (self.ids[s] for s in keep))
         self.published = array("d", (self.published[s] for s in keep))
         self.lengths = array("I", (self.lengths[s] for s in keep))
@@ -164,8 +191,10 @@ class RelatedIndex:
 
     Memory (``python -m bench.memory``): where each article is indexed is two flat arrays
     sorted by id (16 bytes an article, against about 230 in a dict of tuples), its text hash a
-    column of its shard, and a token of one story a single int; 50,000 articles take 37 MiB
-    by tracemalloc (60 before), most of it the token strings and their postings.
+    column of its shard, and a token of one story a single int; tokens are 60-bit keys
+    (:func:`token_key`) rather than strings, and a posting is 4 bytes. 50,000 articles take
+    24 MiB by tracemalloc (60, then 37 before; ``python -m bench.related``), most of it the
+    postings arrays (a 64-byte header each), the keys and the dict tables.
     """
 
     def __init__(
@@ -311,13 +340,13 @@ class RelatedIndex:
             mean = shard.total_length / slots
             itself, looked_up = 0.0, []
             for token, tf in terms.items():
-                postings = shard.postings.get(token)
-                pairs = _pairs(postings) if postings is not None else ()
-                df = len(pairs) // 2
+                postings = shard.postings.get(token_key(token))
+                found_in = _each(postings) if postings is not None else ()
+                df = len(found_in)
                 idf = math.log(1 + (slots - df + 0.5) / (df + 0.5))
                 itself += idf * _tf_weight(tf, length, mean)
-                if pairs:
-                    looked_up.append((pairs, idf))
+                if found_in:
+                    looked_up.append((found_in, idf))
             floor = self.min_score * LANGUAGE_FACTOR.get(article.language, 1.0) * itself
             # Count shared tokens only if one token alone could reach the floor (short texts,
             # mostly): a stored weight is at most _MAX_WEIGHT, so a term adds at most that x idf.
@@ -325,13 +354,14 @@ class RelatedIndex:
             count = floor <= most
             scores: dict[int, float] = {}
             shared: Counter[int] = Counter()
-            for pairs, idf in looked_up:
-                scale, get = idf / _SCALE, scores.get
-                it = iter(pairs)
-                for slot, weight in zip(it, it, strict=True):
-                    scores[slot] = get(slot, 0.0) + weight * scale
+            get = scores.get
+            for found_in, idf in looked_up:
+                scale = idf / _SCALE
+                for posting in found_in:
+                    slot = posting >> _WEIGHT_BITS
+                    scores[slot] = get(slot, 0.0) + (posting & _WEIGHT_MASK) * scale
                 if count:
-                    shared.update(pairs[::2])
+                    shared.update([posting >> _WEIGHT_BITS for posting in found_in])
             oldest = self._newest - self.max_age.total_seconds()
             seed_time = article.published_at.timestamp()
             half_life = RECENCY_HALF_LIFE.total_seconds()

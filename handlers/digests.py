@@ -38,11 +38,15 @@ class Digests:
         queue_digests: Callable[[Reader, datetime], int],
         wake_sender: Callable[[], Awaitable[object]],
         clock: Clock = utcnow,
+        follows_of: Callable[[int], int] | None = None,
     ) -> None:
         self.users = users
         self.queue_digests = queue_digests
         self.wake_sender = wake_sender
         self.clock = clock
+        # how many phrases a reader follows: /pause and /resume say that alerts stop and
+        # start with the digests (only to readers who follow something)
+        self.follows_of = follows_of
 
     async def send_digest_now(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Queue the reader's digests for right now; the scheduled ones still come."""
@@ -112,6 +116,8 @@ class Digests:
             text = _("Digests are paused until {when}. Send /resume to resume earlier.").format(
                 when=when
             )
+        if await self._follows_anything(reader.id):
+            text += "\n" + _("Stories about the phrases you follow are paused too.")
         await edit_in_place(query, esc(text), None)
 
     async def resume_digests(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -121,7 +127,16 @@ class Digests:
             return
         message, reader, _ = found
         await asyncio.to_thread(self._resume, reader, self.clock())
-        await message.reply_text(_("Your digests are back on."))
+        text = _("Your digests are back on.")
+        if await self._follows_anything(reader.id):
+            text += "\n" + _("Stories about the phrases you follow are back on too.")
+        await message.reply_text(text)
+
+    async def _follows_anything(self, user_id: int) -> bool:
+        """Whether the reader follows a phrase (their alerts pause and resume with digests)."""
+        if self.follows_of is None:
+            return False
+        return await asyncio.to_thread(self.follows_of, user_id) > 0
 
     def _resume(self, reader: Reader, now: datetime) -> None:
         """Unpause; the next digest is the next slot from ``now``. Runs in a worker thread."""

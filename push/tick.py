@@ -26,12 +26,14 @@ worker thread). Steps, and why each is cheap per reader:
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy.engine import Connection
 
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 
 DIGEST = "digest"
 BATCH = 2000
+MESSAGES_AT_ONCE = 256  # messages rendered and stored per statement
 
 _DecisionKey = tuple[object, ...]
 
@@ -86,6 +89,8 @@ class _Tick:
         self.renderer = DigestRenderer(catalog, now)
         self.catalog = catalog
         self.selections: dict[object, Selection] = {}
+        self._selections: dict[Selection, Selection] = {}  # see ``shared``
+        self._sets: dict[frozenset[str], frozenset[str]] = {}
         self.streams: dict[tuple[Selection, str], RankedStream] = {}
         self.digests: dict[tuple[object, ...], Digest] = {}
         # message key -> its digest_payloads id, written by an earlier (committed) batch
@@ -104,6 +109,20 @@ class _Tick:
             found = self.slot_keys[id(slot)] = (slot, slot.key)
         return found[1]
 
+    def shared(self, selection: Selection) -> Selection:
+        """One object per distinct selection, and per distinct set of sources or languages in
+        them: readers' keys differ more than their selections do, and a frozenset costs over
+        200 bytes (thousands of readers choose English, or the same primary source)."""
+        found = self._selections.get(selection)
+        if found is None:
+            sets = self._sets
+            found = self._selections[selection] = Selection(
+                sets.setdefault(selection.source_ids, selection.source_ids),
+                sets.setdefault(selection.languages, selection.languages),
+                sets.setdefault(selection.primary_sources, selection.primary_sources),
+            )
+        return found
+
     def render(self, digest: Digest, ui_language: str, zone: str) -> str:
         """The message of a non-empty digest as the JSON text the outbox stores, its stories
         with their texts (``read_texts`` has read them)."""
@@ -119,17 +138,16 @@ class _Tick:
         for article_id, text in self._articles.texts_of(list(missing)).items():
             shown[article_id] = _with_text(missing[article_id], text)
 
-    def _titles(self, ids: list[int]) -> dict[int, tuple[str, str]]:
-        """Title and summary of these articles (muted words are looked for in them)."""
-        return {i: (t[1], t[2]) for i, t in self._articles.texts_of(ids).items()}
-
     def stream(self, selection: Selection, category: str) -> RankedStream:
         key = (selection, category)
         found = self.streams.get(key)
         if found is None:
             if self._index is None:
                 window, clusters = self._articles.ranking_window(self.now - HEADLINE_WINDOW)
-                self._index = CandidateIndex(window, clusters, self.now, self._titles)
+                # not a bound method of this state: the index would hold the state in a cycle,
+                # alive (tens of MiB) after the tick until the collector's next full pass
+                titles = partial(_titles, self._articles)
+                self._index = CandidateIndex(window, clusters, self.now, titles)
             wanted = None if category == ALL_CATEGORIES else category
             found = self.streams[key] = self._index.ranked(selection, wanted)
         return found
@@ -173,7 +191,9 @@ class DigestScheduler:
                     break
                 gc.freeze()  # the batch's survivors too: see ``_older_objects_frozen``
         report.rankings = len(state.streams)
+        del state  # no cycle holds it: freed here (the heap's free pages given back below)
         if report.readers:
+            _release_free_memory()
             log.info(
                 "digest tick: %d readers due, %d digests queued (%d messages), %d empty, "
                 "%d stale slots skipped",
@@ -229,8 +249,10 @@ class DigestScheduler:
                     reader, slot_key, state, received[reader.id], out, report,
                     mutes.get(reader.id, NO_MUTES),
                 )  # fmt: skip
+            del received, mutes  # per batch, like the readers' histories below
             report.messages += len(out.messages)
             report.enqueued += self._write(out, state, connection)
+            state.history.forget_readers()
         self.users.set_next_due_many(next_due, connection)
 
     def _mutes_of(self, user_ids: list[int], connection: Connection) -> dict[int, MuteSet]:
@@ -241,18 +263,24 @@ class DigestScheduler:
         """The batch's new shared messages, then its outbox rows pointing at them (or at the
         messages earlier batches of the tick wrote). Returns how many rows were new."""
         if out.messages:
-            keys = list(out.messages)
             state.read_texts(digest for digest, _, _ in out.messages.values())
-            messages = [
-                DigestMessage(
-                    digest.category, digest.story_keys,
-                    state.render(digest, language, zone) if digest.stories
-                    else as_payload(empty_digest_text(digest.category, language), None),
-                )
-                for digest, language, zone in out.messages.values()
-            ]  # fmt: skip
-            ids = self.deliveries.add_digest_messages(messages, state.now, connection)
-            state.digest_ids.update(zip(keys, ids, strict=True))
+            new = list(out.messages.items())
+            # rendered and stored a few hundred at a time: a message is a few kB of text (4
+            # bytes a character once an emoji is in it), a batch's thousands of them at once
+            # were the tick's largest peak (about 50 MiB for 4,000)
+            for start in range(0, len(new), MESSAGES_AT_ONCE):
+                chunk = new[start : start + MESSAGES_AT_ONCE]
+                messages = [
+                    DigestMessage(
+                        digest.category, digest.story_keys,
+                        state.render(digest, language, zone) if digest.stories
+                        else as_payload(empty_digest_text(digest.category, language), None),
+                    )
+                    for _, (digest, language, zone) in chunk
+                ]  # fmt: skip
+                ids = self.deliveries.add_digest_messages(messages, state.now, connection)
+                del messages
+                state.digest_ids.update(zip([k for k, _ in chunk], ids, strict=True))
         ids_of = state.digest_ids
         rows = [(u, c, s, ids_of[k]) for u, c, s, k in out.rows]
         return self.deliveries.enqueue_digest_rows(rows, state.now, connection)
@@ -290,7 +318,7 @@ class DigestScheduler:
         key = selection_key(reader)
         selection = state.selections.get(key)
         if selection is None:
-            selection = state.selections[key] = selection_for(reader, self.catalog)
+            selection = state.selections[key] = state.shared(selection_for(reader, self.catalog))
         if muted.sources:
             selection = without_sources(selection, muted.sources)
         size = min(max(reader.stories_per_digest, MIN_STORIES), MAX_STORIES)
@@ -342,6 +370,33 @@ def _older_objects_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError):
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def _release_free_memory() -> None:
+    """Give the C heap's free pages back to the system after a tick (a few ms).
+
+    The tick's strings, lists and dicts over 512 bytes come from the C allocator (from the
+    thread's own arena when a worker thread runs the tick); freed, they stay resident until
+    something reuses them: about 13 MiB after bench.memory's tick, run in process. Python's
+    own small-object arenas go back by themselves once empty."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+def _titles(articles: ArticleStore, ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Title and summary of these articles (muted words are looked for in them)."""
+    return {i: (t[1], t[2]) for i, t in articles.texts_of(ids).items()}
 
 
 def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> ArticleRow:

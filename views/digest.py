@@ -179,9 +179,10 @@ class DigestRenderer:
         records = [self._record(s, ui_language, texts) for s in stories]
         blocks = self._fit(size, records, stories, ui_language, texts)
         parts = [_JSON_HEAD, header]
-        for number, block in enumerate(blocks):
-            parts.append(_numbered(number))
-            parts.append(block[2])
+        for number, (lines, _) in enumerate(blocks):
+            parts += (_numbered(number), lines[0][2])
+            for line in lines[1:]:
+                parts += ("\\n", line[2])
         parts.append(_JSON_MIDDLE)
         parts.append(", ".join([f"{r[3]}{i}{r[4]}" for i, r in enumerate(records, 1)]))
         parts.append("]}}")
@@ -194,7 +195,7 @@ class DigestRenderer:
         keyword alerts send, with the same story blocks and buttons, rendered once."""
         blocks = self._fitted(size, stories, ui_language)
         text = "\n\n".join(
-            [header, *(f"<b>{i}. {rest}" for i, (rest, _, _) in enumerate(blocks, 1))]
+            [header, *(f"<b>{i}. {_html(lines)}" for i, (lines, _) in enumerate(blocks, 1))]
         )
         payload = as_payload(text, None)
         payload["reply_markup"] = {
@@ -202,9 +203,7 @@ class DigestRenderer:
         }
         return payload
 
-    def _fitted(
-        self, size: int, stories: Sequence[RankedStory], ui_language: str
-    ) -> list[tuple[str, int, str]]:
+    def _fitted(self, size: int, stories: Sequence[RankedStory], ui_language: str) -> list[_Block]:
         """The stories' blocks (after their numbers) under the first budget that fits after a
         header of visible length ``size``."""
         records = [self._record(s, ui_language, None) for s in stories]
@@ -259,7 +258,7 @@ class DigestRenderer:
         budget: int,
         ui_language: str,
         texts: Mapping[int, ArticleRow] | None,
-    ) -> tuple[str, int, str]:
+    ) -> _Block:
         """A record's block at a shorter budget, rendered when a message first needs it."""
         article = story.article if texts is None else texts[story.article.id]
         found = record[budget] = self._block(article, story.also_covered_by, ui_language, budget)
@@ -279,7 +278,7 @@ class DigestRenderer:
 
     def _block(
         self, article: ArticleRow, also: tuple[str, ...], ui_language: str, budget: int
-    ) -> tuple[str, int, str]:
+    ) -> _Block:
         """``story_html`` for a story, after its number (the number only opens the first
         line: ``<b>{number}. `` comes before it), with its visible length without the number
         (its record keeps it per story, language and budget); each of its lines is rendered
@@ -310,11 +309,9 @@ class DigestRenderer:
             k = ("a", also, ui_language)
             lines.append(memo.get(k) or memo.setdefault(k, _line(
                 also_line(also, self._catalog, ui_language, _))))  # fmt: skip
-        return (
-            "\n".join(line[0] for line in lines),
-            sum(line[1] for line in lines) + len(lines) + 1,  # newlines, "<b>" and ". "
-            "\\n".join(line[2] for line in lines),
-        )
+        # its lines, kept once in ``_lines``, joined per message: joined copies of both
+        # texts were the renderer's largest cache after the buttons'
+        return tuple(lines), sum(line[1] for line in lines) + len(lines) + 1  # "\n", <b>, ". "
 
     def _row(self, number: int, story: RankedStory, ui_language: str) -> list[dict[str, Any]]:
         """What ``story_buttons`` gives, as the dicts ``to_dict`` would make, built without
@@ -344,7 +341,10 @@ class DigestRenderer:
         if found is None:
             label = self._full_label(ui_language)[1]
             data = _json_inner(self._story_data(article.id))
-            tail = self._tail(article, ui_language)[1]
+            # the tail's dicts are for ``_row`` only: not kept for a JSON row (a tick's
+            # largest cache, 14 MiB at 10,000 readers, its texts 4 bytes a character)
+            done = self._tails.get(key)
+            tail = done[1] if done is not None else self._tail_json(article, ui_language)
             found = self._row_parts[key] = (
                 f'[{{"callback_data": "{data}", "text": "',
                 f' · 📖 {label}"}}, {tail}]',
@@ -373,22 +373,29 @@ class DigestRenderer:
         return found
 
     def _tail(self, article: ArticleRow, ui_language: str) -> tuple[list[dict[str, Any]], str]:
-        """A story's Related and link buttons, and their JSON text (without brackets): what
-        ``json.dumps`` gives for the list, written out (keys in order, ``", "`` and ``": "``
-        separators, each string through the encoder's own ``encode_basestring``)."""
+        """A story's Related and link buttons as ``to_dict`` gives them, and their JSON text
+        (without brackets), for ``_row``."""
         key = (article.id, ui_language)
         found = self._tails.get(key)
         if found is None:
             _ = gettext_for(ui_language)
-            data, label = self._related_data(article.id), "🔗 " + _("Related")
-            tail = [{"callback_data": data, "text": label}]
-            text = f'{{"callback_data": {_string(data)}, "text": {_string(label)}}}'
+            tail = [{"callback_data": self._related_data(article.id), "text": "🔗 " + _("Related")}]
             if self._accepts(article.url):
-                name = "↗ " + self._name(article.source_id)
-                tail.append({"text": name, "url": article.url})
-                text += f', {{"text": {_string(name)}, "url": {_string(article.url)}}}'
-            found = self._tails[key] = (tail, text)
+                tail.append({"text": "↗ " + self._name(article.source_id), "url": article.url})
+            found = self._tails[key] = (tail, self._tail_json(article, ui_language))
         return found
+
+    def _tail_json(self, article: ArticleRow, ui_language: str) -> str:
+        """The Related and link buttons' JSON text (without brackets): what ``json.dumps``
+        gives for ``_tail``'s list, written out (keys in order, ``", "`` and ``": "``
+        separators, each string through the encoder's own ``encode_basestring``)."""
+        _ = gettext_for(ui_language)
+        data, label = self._related_data(article.id), "🔗 " + _("Related")
+        text = f'{{"callback_data": {_string(data)}, "text": {_string(label)}}}'
+        if self._accepts(article.url):
+            name = "↗ " + self._name(article.source_id)
+            text += f', {{"text": {_string(name)}, "url": {_string(article.url)}}}'
+        return text
 
     def _name(self, source_id: str) -> str:
         """``source_name``, once per source."""
@@ -418,6 +425,16 @@ def _json(value: object) -> str:
     """JSON text as the outbox stores it: ``json.dumps``, non-ASCII kept as UTF-8 (smaller
     than ``\\u`` escapes; it decodes to the same values)."""
     return json.dumps(value, ensure_ascii=False)
+
+
+# A story block after its number: its lines (HTML, visible length, JSON text), and its visible
+# length without the number.
+_Block = tuple[tuple[tuple[str, int, str], ...], int]
+
+
+def _html(lines: tuple[tuple[str, int, str], ...]) -> str:
+    """A block's HTML (the lines' JSON texts, joined by an escaped newline, are its JSON)."""
+    return "\n".join([line[0] for line in lines])
 
 
 def _line(html_text: str) -> tuple[str, int, str]:

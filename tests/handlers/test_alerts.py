@@ -156,12 +156,15 @@ def test_an_alert_held_for_quiet_hours_is_dropped_when_the_reader_pauses(
     user.send("/follow turbines")
     server.add_file("/alpha", rss([("a1", "New turbines for the harbour", "")], clock.now))
     ingest(alert_bot)
-    assert "paused until" in user.press("1 day", user.send("/pause")).text
+    paused = user.press("1 day", user.send("/pause")).text
+    assert "paused until" in paused
+    assert "phrases you follow are paused too" in paused  # they follow one: they are told
     clock.advance(hours=2)  # quiet hours are over, the pause is not
     alert_bot.call(alert_bot.pusher.drain)
     assert alerts(fake) == []
     rows = alert_bot.services.deliveries.for_user(READER)
     assert [(r.kind, r.status) for r in rows] == [("alert", "cancelled")]
+    assert "phrases you follow are back on too" in user.send("/resume").text
 
 
 def test_no_alert_from_a_muted_source_or_with_a_muted_word_or_while_paused(

@@ -204,10 +204,12 @@ def test_pause_and_resume(news_bot: RunningBot, fake: FakeBotAPI, clock: ManualC
     menu = user.send("/pause")
     done = user.press("1 week", menu)
     assert "paused until" in done.text
+    assert "phrases you follow" not in done.text  # they follow nothing: no word of alerts
     clock.advance(minutes=2)
     news_bot.push()
     assert digests(fake) == []
-    assert "back on" in user.send("/resume").text
+    resumed = user.send("/resume").text
+    assert "back on" in resumed and "phrases you follow" not in resumed
     clock.advance(days=1)
     news_bot.push()
     assert len(digests(fake)) == 1

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-import digest.full_story as full_story_module
+import digest.extract as extract_module
 from digest.fetch import Fetcher
 from digest.full_story import (
     MAX_CHARS,
@@ -434,13 +434,13 @@ async def test_extraction_runs_off_the_event_loop(
     engine: Engine, server: FeedServer, service: FullStoryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    real = full_story_module.extract_article
+    real = extract_module.extract_article
 
     def spy(*args: object, **kwargs: object) -> object:
         threads.append(threading.current_thread())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(full_story_module, "extract_article", spy)
+    monkeypatch.setattr(extract_module, "extract_article", spy)
     server.add_file("/story", "article.html", headers=HTML)
     assert (await service.get(add_article(engine, server, "/story"))).ok  # type: ignore[union-attr]
     assert len(threads) == 1 and threads[0] is not threading.main_thread()

@@ -282,6 +282,12 @@ def test_received_digests_agree_with_received_many_and_are_shared(
     assert expected[3] == {"national": {13}} and expected[5] == {}
     assert expected[4] == {"national": {11, 12, 99}}
     assert got[1] is got[2]  # same digests, one mapping
+    # the tick forgets its readers' maps after each batch: the next batch reads the same
+    history.forget_readers()
+    with engine.connect() as conn:
+        again = store.received_digests([2, 1, 3, 4, 5], since, conn, history)
+    assert again == got and again[1] is again[2] and again[1] is not got[1]
+    assert again[1]["national"] is got[1]["national"]  # the digests' contents stay shared
 
 
 def test_digest_writes_keep_parameter_order_across_batches(

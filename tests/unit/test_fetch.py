@@ -356,3 +356,19 @@ async def test_handler_requests_record_headers(server: FeedServer, fetcher: Fetc
     result = await fetcher.fetch(server.url("/echo?x=1"), accept="text/plain")
     assert result.body == b"text/plain"
     assert server.wait_for_requests("/echo")[0].query == "x=1"
+
+
+async def test_the_client_is_made_on_the_first_fetch(server: FeedServer) -> None:
+    """An idle fetcher (feeds off, no Full story yet) holds no httpx client, TLS context and
+    pool; it makes one on its first fetch, and a closed one fetches no more."""
+    server.add_file("/feed.xml", "rss20_full.xml", headers=RSS)
+    idle = Fetcher(FAST)
+    assert idle._http is None
+    await idle.aclose()
+    with pytest.raises(RuntimeError):
+        await idle.fetch(server.url("/feed.xml"))
+    fetcher = Fetcher(FAST)
+    assert (await fetcher.fetch(server.url("/feed.xml"))).status == 200
+    assert fetcher._http is not None
+    await fetcher.aclose()
+    assert fetcher._http.is_closed

@@ -148,3 +148,25 @@ def test_every_string_in_the_code_is_in_the_template() -> None:
     assert not template - found, (
         f"stale in the .pot, run `make messages`: {sorted(template - found)}"
     )
+
+
+# German readers are addressed with "du" everywhere: a catalog that says "du" in /settings and
+# "Sie" in /follow reads as two bots. Formal address shows as "Ihr…"/"Ihnen", as a "Sie" in the
+# middle of a sentence, or as "Sie" opening a sentence with a plural verb ("Sie folgen …");
+# "Sie beginnt" (the broadcast: "it begins") is not address.
+FORMAL_GERMAN = re.compile(
+    r"\b(?:Ihnen|Ihr|Ihre|Ihren|Ihrem|Ihrer|Ihres)\b"
+    r"|(?<=[a-zäöüß,] )Sie\b"
+    r"|(?:^|(?<=[.!?:] ))Sie \w+en\b"
+)
+
+
+def test_german_addresses_the_reader_one_way() -> None:
+    formal = [
+        (ids(m)[0], text)
+        for m in read(po_path("de"), "de")
+        if m.id
+        for text in forms(m)
+        if FORMAL_GERMAN.search(text)
+    ]
+    assert not formal, f"formal address in the German catalog (it says du): {formal}"

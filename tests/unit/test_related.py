@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from digest import related_index as related
-from digest.related_index import RelatedIndex
+from digest.related_index import RelatedIndex, token_key
 from storage.articles import ArticleRow
 
 T0 = datetime(2026, 3, 12, 12, 0, tzinfo=UTC)
@@ -214,9 +214,9 @@ def test_a_token_of_one_story_is_one_int_until_another_story_shares_it() -> None
     index = RelatedIndex()
     index.add([story(1, "en", "Zorblatt wins the Quixby prize for physics")])
     postings = index._shards["en"].postings
-    assert isinstance(postings["zorblat"], int)  # not a 64-byte array for one posting
+    assert isinstance(postings[token_key("zorblat")], int)  # not a 64-byte array for one posting
     index.add([story(2, "en", "Zorblatt and the Quixby prize: a profile", hours_ago=1)])
-    assert not isinstance(postings["zorblat"], int)
+    assert not isinstance(postings[token_key("zorblat")], int)
     assert ids(index.similar(story(1, "en", "Zorblatt wins the Quixby prize"), {"en"}, 5)) == [2]
 
 
@@ -247,9 +247,35 @@ def test_compaction_turns_a_token_left_to_one_story_back_into_an_int(
                story(3, "en", "Zorblatt bakery queue")])  # fmt: skip
     assert index.remove_older_than(T0 - timedelta(hours=50)) == 1
     shard = index._shards["en"]
-    assert shard.dead == 0 and not isinstance(shard.postings["zorblat"], int)
+    assert shard.dead == 0 and not isinstance(shard.postings[token_key("zorblat")], int)
     assert ids(index.similar(story(2, "en", "Zorblatt bakery draws crowds"), {"en"}, 5)) == [3]
     index.add([story(3, "en", "Quixby opens a second shop")])  # edited: its old slot dies
     assert index.remove_older_than(T0 - timedelta(hours=50)) == 0  # compacts the dead slot
-    assert isinstance(shard.postings["zorblat"], int)
+    assert isinstance(shard.postings[token_key("zorblat")], int)
     assert index.similar(story(2, "en", "Zorblatt bakery draws crowds"), {"en"}, 5) == []
+
+
+def test_postings_are_four_bytes_until_slots_outgrow_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A posting is one 4-byte int while a language has under 2**20 slots; past that its
+    arrays widen to 8 bytes (and compaction narrows them again), with the same answers."""
+    narrow = RelatedIndex()
+    narrow.add(EN[:3])
+    narrow.add(EN[3:])
+    expected = narrow.similar(BOC, {"en"}, 10)
+    assert expected
+    monkeypatch.setattr(related, "_NARROW_SLOTS", 4)
+    monkeypatch.setattr(related, "_COMPACT_SHARE", 0.0)
+    index = RelatedIndex()
+    index.add(EN[:3])
+    shard = index._shards["en"]
+    assert shard.typecode == "I"
+    index.add(EN[3:])
+    assert len(shard.ids) > 4 and shard.typecode == "Q"
+    assert {p.typecode for p in shard.postings.values() if not isinstance(p, int)} == {"Q"}
+    assert index.similar(BOC, {"en"}, 10) == expected
+    fillers = [story(100 + i, "en", f"Filler story {i} about gardens", hours_ago=100)
+               for i in range(3)]  # fmt: skip
+    index.add(fillers)
+    assert index.remove_older_than(T0 - timedelta(hours=50)) == 3
+    assert (shard.typecode == "I") == (len(shard.ids) <= 4)
+    assert index.similar(BOC, {"en"}, 10) == expected
