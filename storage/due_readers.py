@@ -34,8 +34,8 @@ _RS, _US = "\x1e", "\x1f"  # record and unit separators: char(30), char(31)
 _LIMIT_CACHE = 100_000  # distinct decoded values kept across batches (a few thousand in use)
 
 # Each statement: the user columns a Reader holds (in its field order), then the aggregates of
-# countries, languages, sources, categories and delivery minutes. Written out in full, four
-# times: statement text is constants only.
+# countries, languages, sources, categories and delivery minutes. Written out in full (statement
+# text is constants only); the one-reader statements swap the due statements' choice of rows.
 
 # Due readers (set up, active, next digest due), oldest due first, ``limit`` of them. Their ids
 # first: sorting ids rather than whole rows halves the statement's cost on SQLite.
@@ -85,51 +85,18 @@ PG_DUE = (
     "FROM user_delivery_times t WHERE t.user_id = d.id) "
     "FROM due d ORDER BY d.next_due_at, d.id"
 )
-# One reader by id.
-SQLITE_ONE = (
-    "WITH due AS MATERIALIZED (SELECT "
-    "id, chat_id, first_name, ui_language, timezone, flow_step, flow_mode, menu_message_id, "
-    "setup_complete, active, paused, paused_until, next_due_at, quiet_start, quiet_end, "
-    "stories_per_digest, empty_digest FROM users "
-    "WHERE id = ?) "
-    "SELECT d.id, d.chat_id, d.first_name, d.ui_language, d.timezone, d.flow_step, "
-    "d.flow_mode, d.menu_message_id, d.setup_complete, d.active, d.paused, d.paused_until, "
-    "d.next_due_at, d.quiet_start, d.quiet_end, d.stories_per_digest, d.empty_digest, "
-    "(SELECT group_concat(c.country || char(31) || c.is_primary || char(31) || c.position, "
-    "char(30)) FROM user_countries c WHERE c.user_id = d.id), "
-    "(SELECT group_concat(l.country || char(31) || l.is_primary || char(31) || l.language, "
-    "char(30)) FROM user_languages l WHERE l.user_id = d.id), "
-    "(SELECT group_concat(s.country || char(31) || s.is_primary || char(31) || s.source_id, "
-    "char(30)) FROM user_sources s WHERE s.user_id = d.id), "
-    "(SELECT group_concat(k.category, char(30)) FROM user_categories k WHERE k.user_id = d.id), "
-    "(SELECT group_concat(t.minute, char(30)) FROM user_delivery_times t WHERE t.user_id = d.id) "
-    "FROM due d ORDER BY d.next_due_at, d.id"
-)
-# One reader by id on PostgreSQL, locked FOR UPDATE (waiting for a worker that holds them).
-PG_ONE = (
-    "WITH due AS MATERIALIZED (SELECT "
-    "id, chat_id, first_name, ui_language, timezone, flow_step, flow_mode, menu_message_id, "
-    "setup_complete, active, paused, paused_until, next_due_at, quiet_start, quiet_end, "
-    "stories_per_digest, empty_digest FROM users "
-    "WHERE id = %s FOR UPDATE) "
-    "SELECT d.id, d.chat_id, d.first_name, d.ui_language, d.timezone, d.flow_step, "
-    "d.flow_mode, d.menu_message_id, d.setup_complete, d.active, d.paused, d.paused_until, "
-    "d.next_due_at, d.quiet_start, d.quiet_end, d.stories_per_digest, d.empty_digest, "
-    "(SELECT string_agg(c.country || chr(31) || CASE WHEN c.is_primary THEN '1' ELSE '0' END "
-    "|| chr(31) || c.position, chr(30) ORDER BY c.is_primary DESC, c.position, c.country) "
-    "FROM user_countries c WHERE c.user_id = d.id), "
-    "(SELECT string_agg(l.country || chr(31) || CASE WHEN l.is_primary THEN '1' ELSE '0' END "
-    "|| chr(31) || l.language, chr(30) ORDER BY l.is_primary DESC, l.language) "
-    "FROM user_languages l WHERE l.user_id = d.id), "
-    "(SELECT string_agg(s.country || chr(31) || CASE WHEN s.is_primary THEN '1' ELSE '0' END "
-    "|| chr(31) || s.source_id, chr(30) ORDER BY s.is_primary DESC, s.source_id) "
-    "FROM user_sources s WHERE s.user_id = d.id), "
-    "(SELECT string_agg(k.category, chr(30) ORDER BY k.category) "
-    "FROM user_categories k WHERE k.user_id = d.id), "
-    "(SELECT string_agg(t.minute::text, chr(30) ORDER BY t.minute) "
-    "FROM user_delivery_times t WHERE t.user_id = d.id) "
-    "FROM due d ORDER BY d.next_due_at, d.id"
-)
+
+
+# One reader by id, with the same columns: the due statements with their choice of rows swapped
+# (on PostgreSQL locked FOR UPDATE, waiting for a worker that holds the reader).
+def _one_reader(due: str, choice_from: str, choice: str) -> str:
+    """``due`` with its text from ``choice_from`` up to the outer SELECT replaced by ``choice``."""
+    start, end = due.index(choice_from), due.index("SELECT d.id")
+    return due[:start] + choice + due[end:]
+
+
+SQLITE_ONE = _one_reader(SQLITE_DUE, "WITH", "WITH due AS (SELECT * FROM users WHERE id = ?) ")
+PG_ONE = _one_reader(PG_DUE, "WHERE", "WHERE id = %s FOR UPDATE) ")
 
 
 def _literal_separators(statement: str) -> str:
