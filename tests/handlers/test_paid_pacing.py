@@ -108,8 +108,6 @@ async def test_a_429_pauses_both_budgets(fake: FakeBotAPI, tg: Bot, engine: Engi
     # the other requests in flight may let the sender start a few more, which is no fault.
     opened = sender._gate.closed_until
     inside = [
-        c
-        for c in fake.calls_to("sendMessage")
-        if c.status == 200 and opened - 1.0 < c.at < opened
+        c for c in fake.calls_to("sendMessage") if c.status == 200 and opened - 1.0 < c.at < opened
     ]
     assert len(inside) <= 4, inside
