@@ -30,6 +30,7 @@ from storage.due_readers import (
     SQLITE_DUE,
     SQLITE_ONE,
     ReaderDecoder,
+    refresh_preferences,
 )
 from storage.errors import wraps_errors
 from storage.id_lists import ids_value, in_ids
@@ -142,6 +143,7 @@ class UserStore:
                 user.active = True
                 user.updated_at = utcnow()
             session.add(user)
+            _refresh(session, user_id)
         return self._must_get(user_id)
 
     def delete(self, user_id: int) -> bool:
@@ -250,6 +252,7 @@ class UserStore:
                 existing.is_primary = True
                 existing.position = 0
                 session.add(existing)
+            _refresh(session, user_id)
 
     def toggle_other_country(self, user_id: int, country: str) -> bool:
         """Add or remove a secondary country. Returns True if it is now followed."""
@@ -259,31 +262,39 @@ class UserStore:
                 if existing.is_primary:
                     return True
                 _drop_countries(session, user_id, [country])
+                _refresh(session, user_id)
                 return False
             position = len(
                 session.exec(select(UserCountry).where(UserCountry.user_id == user_id)).all()
             )
             session.add(UserCountry(user_id=user_id, country=country, position=position))
+            _refresh(session, user_id)
             return True
 
     # --------------------------------------------------------------- languages
     def set_primary_language(self, user_id: int, country: str, language: str) -> None:
         with session_scope(self._engine) as session:
             _set_primary(session, UserLanguage, user_id, country, "language", language)
+            _refresh(session, user_id)
 
     def toggle_other_language(self, user_id: int, country: str, language: str) -> bool:
         """Add or remove a secondary language; removing one also drops its sources elsewhere."""
         with session_scope(self._engine) as session:
-            return _toggle(session, UserLanguage, user_id, country, "language", language)
+            followed = _toggle(session, UserLanguage, user_id, country, "language", language)
+            _refresh(session, user_id)
+            return followed
 
     # ----------------------------------------------------------------- sources
     def set_primary_source(self, user_id: int, country: str, source_id: str) -> None:
         with session_scope(self._engine) as session:
             _set_primary(session, UserSource, user_id, country, "source_id", source_id)
+            _refresh(session, user_id)
 
     def toggle_other_source(self, user_id: int, country: str, source_id: str) -> bool:
         with session_scope(self._engine) as session:
-            return _toggle(session, UserSource, user_id, country, "source_id", source_id)
+            followed = _toggle(session, UserSource, user_id, country, "source_id", source_id)
+            _refresh(session, user_id)
+            return followed
 
     def keep_sources(self, user_id: int, country: str, allowed: Iterable[str]) -> None:
         """Drop the country's sources that are no longer allowed (their language was removed)."""
@@ -296,6 +307,7 @@ class UserStore:
                     col(UserSource.source_id).not_in(allowed_ids),
                 )
             )
+            _refresh(session, user_id)
 
     # ------------------------------------------------------ categories, times
     def set_categories(self, user_id: int, categories: Iterable[str]) -> None:
@@ -303,6 +315,7 @@ class UserStore:
             session.execute(delete(UserCategory).where(col(UserCategory.user_id) == user_id))
             for category in dict.fromkeys(categories):
                 session.add(UserCategory(user_id=user_id, category=category))
+            _refresh(session, user_id)
 
     def set_delivery_minutes(self, user_id: int, minutes: Iterable[int]) -> None:
         with session_scope(self._engine) as session:
@@ -311,6 +324,7 @@ class UserStore:
             )
             for minute in sorted(set(minutes)):
                 session.add(UserDeliveryTime(user_id=user_id, minute=minute))
+            _refresh(session, user_id)
 
     # ----------------------------------------------------------------- helpers
     def _update_user(self, user_id: int, values: dict[str, object]) -> None:
@@ -337,6 +351,13 @@ def _set_next_due(conn: Connection, next_due: Mapping[int, datetime | None]) -> 
     statement = _U.update().where(in_ids(conn, _U.c.id)).values(next_due_at=bindparam("due"))
     for due, ids in groups.items():
         conn.execute(statement, {"due": due, "ids": ids_value(conn, ids)})
+
+
+def _refresh(session: Session, user_id: int) -> None:
+    """The user's preferences text recomputed from the rows just written (flushed first), in
+    the setter's transaction: what the digest tick reads of them (``storage.due_readers``)."""
+    session.flush()
+    refresh_preferences(session.connection(), [user_id])
 
 
 def _drop_countries(session: Session, user_id: int, countries: list[str]) -> None:
