@@ -11,6 +11,7 @@ write.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -206,10 +207,7 @@ class UserStore:
         """Store the next due time of many readers, in ``connection``'s transaction when given
         (a claimed batch), else in a new one.
 
-        Readers of one timezone and schedule share their next due time, so a batch has few
-        distinct values: one ``UPDATE ... WHERE id IN (ids)`` per value (the ids one
-        parameter), rather than one row of an executemany per reader. Many distinct values
-        fall back to the executemany."""
+        One statement whatever the times (``_set_next_due``): the pairs are one parameter."""
         if not next_due:
             return
         if connection is not None:
@@ -338,19 +336,61 @@ class UserStore:
         return reader
 
 
+# The next due times of a batch in ONE statement: (id, time) pairs joined to users as one
+# parameter (a JSON object on SQLite, two arrays on PostgreSQL), rather than an executemany
+# row per reader (100,000 readers a tick). SQLite: always (0.3-0.7 s of CPU for 100,000
+# readers, where an UPDATE per shared time or an executemany took 0.5-1.3 s); PostgreSQL:
+# when the times are mostly distinct (see ``_set_next_due``).
+_SQLITE_NEXT_DUE = (
+    "UPDATE users SET next_due_at = j.value FROM json_each(?) AS j "
+    "WHERE users.id = CAST(j.key AS INTEGER)"
+)
+_PG_NEXT_DUE = (
+    "UPDATE users SET next_due_at = v.due FROM unnest(%s::bigint[], %s::timestamptz[]) "
+    "AS v(id, due) WHERE users.id = v.id"
+)
+_SQLITE_UPDATE_FROM = (3, 33, 0)  # the first SQLite with UPDATE ... FROM
+
+
 def _set_next_due(conn: Connection, next_due: Mapping[int, datetime | None]) -> None:
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        # few distinct times: an UPDATE per time is cheaper for psycopg than an array of 2,000
+        # times to adapt one by one (0.35 vs 0.55 s of CPU for 100,000 readers in 20 times a
+        # batch); many: one statement (0.55 s, where an executemany took 1.6 s)
+        if not _set_next_due_grouped(conn, next_due, distinct_ok=False):
+            conn.exec_driver_sql(_PG_NEXT_DUE, (list(next_due), list(next_due.values())))
+        return
+    if dialect.dbapi is None or dialect.dbapi.sqlite_version_info < _SQLITE_UPDATE_FROM:
+        _set_next_due_grouped(conn, next_due, distinct_ok=True)
+        return
+    # each distinct time as the column stores it (what Core's bind processing would write)
+    process = _U.c.next_due_at.type.dialect_impl(dialect).bind_processor(dialect)
+    stored = {due: process(due) if process else due for due in set(next_due.values())}
+    pairs = json.dumps({uid: stored[due] for uid, due in next_due.items()})  # keys: text
+    conn.exec_driver_sql(_SQLITE_NEXT_DUE, (pairs,))
+
+
+def _set_next_due_grouped(
+    conn: Connection, next_due: Mapping[int, datetime | None], *, distinct_ok: bool
+) -> bool:
+    """One UPDATE per distinct time (the ids one parameter) when times are shared; mostly
+    distinct times are one executemany if ``distinct_ok``, else left to the caller (False)."""
     groups: dict[datetime | None, list[int]] = defaultdict(list)
     for uid, due in next_due.items():
         groups[due].append(uid)
-    if len(groups) * 8 > len(next_due):  # mostly distinct times: one executemany
+    if len(groups) * 8 > len(next_due):  # mostly distinct times
+        if not distinct_ok:
+            return False
         statement = (
             _U.update().where(_U.c.id == bindparam("uid")).values(next_due_at=bindparam("due"))
         )
         conn.execute(statement, [{"uid": uid, "due": due} for uid, due in next_due.items()])
-        return
+        return True
     statement = _U.update().where(in_ids(conn, _U.c.id)).values(next_due_at=bindparam("due"))
     for due, ids in groups.items():
         conn.execute(statement, {"due": due, "ids": ids_value(conn, ids)})
+    return True
 
 
 def _refresh(session: Session, user_id: int) -> None:
