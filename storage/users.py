@@ -100,7 +100,8 @@ class UserStore:
         side by side each take readers the others have not, and a reader is never composed
         twice. SQLite has one writer at a time: there the tick stays single-process.
         One statement per batch, whatever its size: each reader is one row carrying their
-        preferences aggregated per table (``storage.due_readers``), read as driver tuples.
+        preferences as one text column, which every setter here keeps true
+        (``storage.due_readers``), read as driver tuples.
         """
         with self._engine.begin() as conn:
             statement = PG_DUE if conn.dialect.name == "postgresql" else SQLITE_DUE
