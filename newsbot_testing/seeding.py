@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from storage.articles import ArticleInput, ArticleStore
 from storage.db import make_engine, migrate
+from storage.due_readers import refresh_preferences
 from storage.tables import (
     User,
     UserCategory,
@@ -67,8 +68,8 @@ class Reader:
 
 
 def insert_readers(conn: Connection, readers: Sequence[Reader], now: datetime) -> None:
-    """Insert ``readers`` (chat id = user id) with one statement per table, in ``conn``'s
-    transaction."""
+    """Insert ``readers`` (chat id = user id) with one statement per table, and their
+    preferences text with one more, in ``conn``'s transaction."""
     conn.execute(insert(User), [
         {"id": r.id, "chat_id": r.id, "ui_language": r.ui_language, "timezone": r.timezone,
          "flow_mode": "settings", "setup_complete": True, "active": True, "paused": False,
@@ -95,6 +96,8 @@ def insert_readers(conn: Connection, readers: Sequence[Reader], now: datetime) -
     for table, values in rows.items():
         if values:
             conn.execute(insert(table), values)
+    # the preferences text the setters keep, here for all of them at once: one statement
+    refresh_preferences(conn, [r.id for r in readers])
 
 
 def add_stories(

@@ -64,6 +64,10 @@ class User(SQLModel, table=True):
     quiet_end: int | None = None
     stories_per_digest: int = Field(default=5)
     empty_digest: str = Field(default="skip", max_length=8)
+    # the five preference tables below as one text (``storage.due_readers``), refreshed by
+    # whatever writes them: the digest tick reads 100,000 readers, one column each rather than
+    # five aggregates; NULL = not computed (read from the tables instead)
+    preferences: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
+import storage.users as users_module
 from storage.db import make_engine, migrate
 from storage.search_index import include_name
 from storage.tables import metadata
@@ -153,23 +155,59 @@ def test_big_telegram_ids_fit(engine: Engine) -> None:
     assert users.get(big) is not None
 
 
-def test_next_due_times_are_stored_grouped_or_one_by_one(engine: Engine) -> None:
-    """Shared due times go one UPDATE per value, distinct ones by executemany: same result,
-    in the caller's transaction, and readers not named keep theirs."""
-    from datetime import UTC, datetime, timedelta
+@pytest.mark.parametrize("update_from", [True, False], ids=["one-statement", "old-sqlite"])
+def test_next_due_times_are_stored_as_one_by_one_writes_store_them(
+    engine: Engine, update_from: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch's next due times, shared or distinct, aware in any zone or None, are stored
+    exactly as ``set_next_due`` (a Core UPDATE) stores each: one statement (on PostgreSQL
+    shared times one per time; SQLite before 3.33 has no UPDATE ... FROM: one per time, or
+    an executemany), in the caller's transaction, and readers not named keep theirs."""
+    from datetime import UTC, datetime, timedelta, timezone
 
+    if not update_from:
+        if engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's fallback")
+        monkeypatch.setattr(users_module, "_SQLITE_UPDATE_FROM", (99, 0, 0))
     users = UserStore(engine)
-    for user_id in range(1, 31):
+    for user_id in range(1, 71):
         users.ensure(user_id, user_id, None, "en")
     t0 = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    toronto = timezone(timedelta(hours=-5))
     users.set_next_due(30, t0)
     shared = {u: (t0 + timedelta(hours=u % 2) if u % 3 else None) for u in range(1, 25)}
+    shared[24] = datetime(2026, 11, 25, 2, 0, tzinfo=toronto)  # t0, written in another zone
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
     with engine.begin() as conn:
-        users.set_next_due_many(shared, conn)
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            users.set_next_due_many(shared, conn)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+    # PostgreSQL: an UPDATE per shared time; distinct times: one statement there too
+    one = update_from and engine.dialect.name == "sqlite"
+    assert len(statements) == (1 if one else 3)
     distinct = {u: t0 + timedelta(minutes=u) for u in range(25, 28)}
-    users.set_next_due_many(distinct)
+    statements.clear()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        users.set_next_due_many(distinct)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE")]) == 1
     for user_id in range(1, 31):
         got = users.get(user_id)
         assert got is not None
         expected = shared.get(user_id, distinct.get(user_id, t0 if user_id == 30 else None))
         assert got.next_due_at == expected, user_id
+    # the stored values themselves (on SQLite, text) are what one-by-one writes leave
+    for user_id, due in [*shared.items(), *distinct.items()]:
+        users.set_next_due(40 + user_id, due)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT id, next_due_at FROM users")).all())
+    for user_id in [*shared, *distinct]:
+        assert stored[user_id] == stored[40 + user_id], user_id
