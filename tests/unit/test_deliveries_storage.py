@@ -390,3 +390,21 @@ def test_outbox_lookups_use_their_index(engine: Engine, query: str, index: str) 
     uq_sqlite = "sqlite_autoindex_deliveries_1"  # SQLite names the unique constraint's index so
     assert index in plan or (index == "uq_deliveries_user_kind_slot" and uq_sqlite in plan), plan
 
+
+def test_digest_rows_written_twice_in_one_transaction_are_new_once(
+    store: DeliveryStore, engine: Engine
+) -> None:
+    """The outbox rows' bulk write (PostgreSQL: COPY to a staging table, then one INSERT that
+    skips known slots) counts only new slots, also when called again in the same transaction,
+    and stores slot keys exactly as given."""
+    odd = "national@2026-11-25T07:00Z\t\\N\n\u00e9"  # COPY's separators and escapes, verbatim
+    with engine.begin() as conn:
+        (digest,) = store.add_digest_messages([DigestMessage("national", (1,), "{}")], T0, conn)
+        first = [(1, 1, odd, digest), (2, 2, "national@s", digest)]
+        assert store.enqueue_digest_rows(first, T0, conn) == 2
+        again = [(2, 2, "national@s", digest), (3, 3, "national@s", digest)]
+        assert store.enqueue_digest_rows(again, T0, conn) == 1
+    with engine.begin() as conn:  # a tick run twice: nothing new
+        assert store.enqueue_digest_rows(first + again, T0, conn) == 0
+    assert [r.slot_key for r in store.for_user(1)] == [odd]
+    assert [len(store.for_user(u)) for u in (1, 2, 3)] == [1, 1, 1]
