@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -209,6 +210,15 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("user_id", "kind", "slot_key", name="uq_deliveries_user_kind_slot"),
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        # Only broadcast rows: every lookup by broadcast is ``broadcast_id = x``, which both
+        # databases answer from a partial index, and the digest tick's 200,000 rows (NULL
+        # here) no longer each write an index entry nobody reads (0.15-0.2 s of its CPU).
+        Index(
+            "ix_deliveries_broadcast_id",
+            "broadcast_id",
+            sqlite_where=text("broadcast_id IS NOT NULL"),
+            postgresql_where=text("broadcast_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=_id_column())
@@ -218,7 +228,7 @@ class Delivery(SQLModel, table=True):
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     kind: str = Field(max_length=16)
     slot_key: str = Field(max_length=64)
-    broadcast_id: int | None = Field(default=None, sa_column=Column(BigInteger, index=True))
+    broadcast_id: int | None = Field(default=None, sa_column=Column(BigInteger))
     payload: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.engine import Engine
 
 from storage.db import make_engine
@@ -340,3 +340,71 @@ def test_in_ids_selects_exactly_the_listed_ids(engine: Engine, count: int) -> No
         query = select(table.c.id).where(in_ids(conn, table.c.id)).order_by(table.c.id)
         found = conn.execute(query, {"ids": ids_value(conn, wanted)}).scalars().all()
     assert found == ([8] if count else [])
+
+
+def test_broadcast_index_holds_broadcast_rows_only(engine: Engine) -> None:
+    """Digest rows (no broadcast) write no entry in the broadcast index: it is partial."""
+    indexes = {i["name"]: i for i in inspect(engine).get_indexes("deliveries")}
+    options = indexes["ix_deliveries_broadcast_id"].get("dialect_options", {})
+    where = options.get(f"{engine.dialect.name}_where")
+    assert where is not None, "every digest row wrote a NULL into the broadcast index"
+    assert " ".join(str(where).lower().replace("(", "").replace(")", "").split()) == (
+        "broadcast_id is not null"
+    )
+
+
+# The outbox's lookups, as ``DeliveryStore`` and ``BroadcastStore`` make them, and the index
+# each must use (a parameter, as the statements bind it: PostgreSQL's generic plan too).
+_LOOKUPS = [
+    ("SELECT id FROM deliveries WHERE broadcast_id = {p} AND status = 'pending'",
+     "ix_deliveries_broadcast_id"),
+    ("SELECT count(*) FROM deliveries WHERE broadcast_id = {p}", "ix_deliveries_broadcast_id"),
+    ("SELECT next_attempt_at, id FROM deliveries WHERE status = 'pending' AND "
+     "next_attempt_at <= {t} ORDER BY next_attempt_at, id LIMIT 50",
+     "ix_deliveries_status_next_attempt"),
+    ("SELECT user_id, digest_id FROM deliveries WHERE user_id = {p} AND kind = 'digest' "
+     "AND created_at >= {t}", "uq_deliveries_user_kind_slot"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("query", "index"), _LOOKUPS)
+def test_outbox_lookups_use_their_index(engine: Engine, query: str, index: str) -> None:
+    """The sender's claims, the broadcast lookups and the tick's history read each find their
+    rows through an index (the broadcast one partial), on both backends."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: use one if usable
+            statement = query.format(p="$1", t="$2")
+            conn.exec_driver_sql(f"PREPARE lookup(bigint, timestamp) AS {statement}")
+            explained = conn.exec_driver_sql("EXPLAIN EXECUTE lookup(7, '2026-11-25 07:00')")
+            plan = " ".join(row[0] for row in explained)
+            conn.exec_driver_sql("DEALLOCATE lookup")
+            conn.rollback()
+        else:
+            statement = query.format(p=":p", t=":t")
+            explained = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", {"p": 7, "t": "2026-11-25 07:00:00.000000"}
+            )
+            plan = " ".join(str(row[-1]) for row in explained)
+    uq_sqlite = "sqlite_autoindex_deliveries_1"  # SQLite names the unique constraint's index so
+    assert index in plan or (index == "uq_deliveries_user_kind_slot" and uq_sqlite in plan), plan
+
+
+def test_digest_rows_written_twice_in_one_transaction_are_new_once(
+    store: DeliveryStore, engine: Engine
+) -> None:
+    """The outbox rows' bulk write (PostgreSQL: COPY to a staging table, then one INSERT that
+    skips known slots) counts only new slots, also when called again in the same transaction,
+    and stores slot keys exactly as given."""
+    odd = "national@2026-11-25T07:00Z\t\\N\n\u00e9"  # COPY's separators and escapes, verbatim
+    with engine.begin() as conn:
+        (digest,) = store.add_digest_messages([DigestMessage("national", (1,), "{}")], T0, conn)
+        first = [(1, 1, odd, digest), (2, 2, "national@s", digest)]
+        assert store.enqueue_digest_rows(first, T0, conn) == 2
+        again = [(2, 2, "national@s", digest), (3, 3, "national@s", digest)]
+        assert store.enqueue_digest_rows(again, T0, conn) == 1
+    with engine.begin() as conn:  # a tick run twice: nothing new
+        assert store.enqueue_digest_rows(first + again, T0, conn) == 0
+    assert [r.slot_key for r in store.for_user(1)] == [odd]
+    assert [len(store.for_user(u)) for u in (1, 2, 3)] == [1, 1, 1]
