@@ -5,7 +5,7 @@ which SQLite and PostgreSQL both answer from an index ``WHERE broadcast_id IS NO
 digest tick's rows, 200,000 for 100,000 readers, then write one index entry fewer each.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-03 20:40:00.000000
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
