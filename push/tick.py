@@ -29,6 +29,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -96,13 +97,14 @@ class _Tick:
         self.streams: dict[tuple[Selection, str], RankedStream] = {}
         # (id of a shared selection, category, received keys, size[, muted words]) -> digest
         self.digests: dict[tuple[object, ...], Digest] = {}
-        # message key (id of a digest, UI language, local day) -> its cell: a one-item list
-        # that holds its digest_payloads id once the batch that first used it has written it
-        # (the outbox rows hold the cell, so their ids are read without hashing the key again)
-        self.messages: dict[tuple[int, str, str], list[int]] = {}
+        # message key (id of a digest, UI language, local day) -> its number: where its
+        # digest_payloads id is in ``message_ids`` once the batch that first used it has
+        # written it (outbox rows hold the number, so their ids are read without hashing the
+        # key again)
+        self.messages: dict[tuple[int, str, str], int] = {}
+        self.message_ids: array[int] = array("q")
         # slot key -> category -> the outbox's slot text ``{category}@{slot key}``, once each
         self.slot_texts: dict[str, dict[str, str]] = {}
-        self.story_keys: dict[int, tuple[int, ...]] = {}  # by id of a (kept) digest
         self.decisions: dict[_DecisionKey, DueDecision] = {}
         self.slot_keys: dict[int, tuple[Slot, str]] = {}  # by id(slot): see ``slot_key``
         self.history = DigestHistory()
@@ -136,14 +138,6 @@ class _Tick:
         found = self.slot_texts.get(slot_key)
         if found is None:
             found = self.slot_texts[slot_key] = {}
-        return found
-
-    def story_keys_of(self, digest: Digest) -> tuple[int, ...]:
-        """``digest.story_keys`` once per digest (a digest is stored once per language and
-        day). The tick keeps its digests (``digests``), so an id is one digest."""
-        found = self.story_keys.get(id(digest))
-        if found is None:
-            found = self.story_keys[id(digest)] = digest.story_keys
         return found
 
     def shared(self, selection: Selection) -> Selection:
@@ -297,7 +291,6 @@ class DigestScheduler:
         new = out.messages
         if new:
             state.read_texts(digest for _, digest, _, _ in new)
-            keys_of = state.story_keys_of
             # rendered and stored a few hundred at a time: a message is a few kB of text (4
             # bytes a character once an emoji is in it), a batch's thousands of them at once
             # were the tick's largest peak (about 50 MiB for 4,000)
@@ -305,7 +298,7 @@ class DigestScheduler:
                 chunk = new[start : start + MESSAGES_AT_ONCE]
                 messages = [
                     DigestMessage(
-                        digest.category, keys_of(digest),
+                        digest.category, digest.story_keys,
                         state.render(digest, language, zone) if digest.stories
                         else as_payload(empty_digest_text(digest.category, language), None),
                     )
@@ -313,9 +306,11 @@ class DigestScheduler:
                 ]  # fmt: skip
                 ids = self.deliveries.add_digest_messages(messages, state.now, connection)
                 del messages
-                for (cell, _, _, _), digest_id in zip(chunk, ids, strict=True):
-                    cell[0] = digest_id
-        rows = [(u, c, s, cell[0]) for u, c, s, cell in out.rows]
+                message_ids = state.message_ids
+                for (number, _, _, _), digest_id in zip(chunk, ids, strict=True):
+                    message_ids[number] = digest_id
+        ids_of = state.message_ids
+        rows = [(u, c, s, ids_of[number]) for u, c, s, number in out.rows]
         return self.deliveries.enqueue_digest_rows(rows, state.now, connection)
 
     def _decide(self, reader: Reader, state: _Tick) -> DueDecision:
@@ -354,6 +349,7 @@ class DigestScheduler:
         keeps): equal readers rarely meet in one batch (their histories differ), so grouping
         them first saved nothing."""
         catalog, digests, messages = self.catalog, state.digests, state.messages
+        message_ids = state.message_ids
         local_day, new, rows = state.renderer.local_day, out.messages, out.rows
         counts = report.categories
         empty = 0
@@ -389,14 +385,15 @@ class DigestScheduler:
                     empty += 1
                     continue
                 message_key = (id(digest), language, day)
-                cell = messages.get(message_key)
-                if cell is None:
-                    cell = messages[message_key] = [0]
-                    new.append((cell, digest, language, zone))
+                number = messages.get(message_key)
+                if number is None:
+                    number = messages[message_key] = len(message_ids)
+                    message_ids.append(0)
+                    new.append((number, digest, language, zone))
                 text = slot_texts.get(category)
                 if text is None:
                     text = slot_texts[category] = f"{category}@{slot_key}"
-                rows.append((user_id, chat_id, text, cell))
+                rows.append((user_id, chat_id, text, number))
                 counts[category] = counts.get(category, 0) + 1
         report.empty += empty
 
@@ -472,9 +469,9 @@ def _with_text(row: ArticleRow, text: tuple[str, str, str, str | None]) -> Artic
 
 @dataclass
 class _Outbox:
-    """What one batch writes: its new shared messages (their cells, see ``_Tick.messages``;
+    """What one batch writes: its new shared messages (their numbers, see ``_Tick.messages``;
     the digest, its language and a timezone of its local day; rendered once the batch's
-    texts are read) and one row per digest (user id, chat id, slot text, message cell)."""
+    texts are read) and one row per digest (user id, chat id, slot text, message number)."""
 
-    messages: list[tuple[list[int], Digest, str, str]] = field(default_factory=list)
-    rows: list[tuple[int, int, str, list[int]]] = field(default_factory=list)
+    messages: list[tuple[int, Digest, str, str]] = field(default_factory=list)
+    rows: list[tuple[int, int, str, int]] = field(default_factory=list)
