@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -154,3 +155,26 @@ def test_a_tick_leaves_no_garbage_for_the_collector(
         assert states and all(ref() is None for ref in states)
     finally:
         gc.enable()
+
+
+def test_readers_find_their_selection_by_their_keys_identity_and_equal_keys_share_it(
+    engine: Engine, catalog: Catalog
+) -> None:
+    """The tick finds a reader's selection by the identity of its key (``selection_key``),
+    so equal keys that are distinct objects must still meet in one shared selection, and a
+    different key must not be taken for a key that was there before."""
+    us = [s.id for s in catalog.sources if s.offered and "US" in s.countries and s.language == "en"]
+    users = UserStore(engine)
+    reader(users, 1, (us[0],))
+    reader(users, 2, (us[1],))
+    first, other = users.get(1), users.get(2)
+    assert first is not None and other is not None
+    twin = replace(first, id=3, countries=tuple(replace(c) for c in first.countries))
+    assert twin.countries == first.countries and twin.countries is not first.countries
+    state = push.tick._Tick(ArticleStore(engine), catalog, NOW)
+    chosen = state.selection_of(first, catalog)
+    assert state.selection_of(twin, catalog) is chosen
+    assert state.selection_of(first, catalog) is chosen
+    theirs = state.selection_of(other, catalog)
+    assert theirs is not chosen and theirs.source_ids == frozenset({us[1]})
+    assert chosen.source_ids == frozenset({us[0]})
