@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, insert, select, text
 
+from bench.segments import print_segments, segments
 from digest.catalog import ALL_CATEGORIES, CATEGORIES, Catalog, load_catalog
 from newsbot_testing.seeding import OtherCountry, Reader, insert_readers
 from push.tick import DigestScheduler, TickReport
@@ -243,7 +244,9 @@ def fingerprint(url: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_one(url: str, readers: int, articles: int, history: bool, profile: bool) -> dict[str, Any]:
+def run_one(
+    url: str, readers: int, articles: int, history: bool, profile: bool, timed: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
     populate(url, readers, articles, history)
     populated = time.perf_counter() - started
@@ -255,7 +258,9 @@ def run_one(url: str, readers: int, articles: int, history: bool, profile: bool)
     if history:
         warm = scheduler.tick(EARLIER)
     profiler = cProfile.Profile() if profile else None
-    with peak_rss() as rss:
+    with contextlib.ExitStack() as stack:
+        rss = stack.enter_context(peak_rss())  # its own full collection is not the tick's
+        spent = stack.enter_context(segments()) if timed else {}
         cpu0, wall0 = time.process_time(), time.perf_counter()
         if profiler:
             profiler.enable()
@@ -264,6 +269,8 @@ def run_one(url: str, readers: int, articles: int, history: bool, profile: bool)
             profiler.disable()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     engine.dispose()
+    if timed:
+        print_segments(spent, cpu)
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
@@ -281,6 +288,9 @@ def main() -> None:
     parser.add_argument("--db-url", default="", help="a PostgreSQL database to empty and use")
     parser.add_argument("--no-history", dest="history", action="store_false")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest tick")
+    parser.add_argument(
+        "--segments", action="store_true", help="CPU per part of each tick (bench.segments)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
@@ -288,7 +298,7 @@ def main() -> None:
         for i, size in enumerate(sizes):
             url = args.db_url or f"sqlite:///{Path(tmp) / f'compose-{size}.db'}"
             profile = args.profile and i == len(sizes) - 1
-            r = run_one(url, size, args.articles, args.history, profile)
+            r = run_one(url, size, args.articles, args.history, profile, args.segments)
             results.append(r)
             rep: TickReport = r["report"]
             print(

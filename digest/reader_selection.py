@@ -94,6 +94,11 @@ _Listed = tuple[_ListKey, float, list[int]]  # a list, its primary bonus, its po
 _Shared = tuple[float, float, list[int]]  # the most coverage, primary bonus, positions
 # a ranking's shared lists, lists, and lists' positions by primary bonus (``plan``)
 _Plan = tuple[list[_Shared], list[_Listed], list[tuple[float, list[list[int]]]]]
+# a list's key, its positions, its pair lists by other source and its mixed list (each
+# with the most other sources a cluster there names): see ``CandidateIndex._by_source``
+_Lists = tuple[
+    _ListKey, list[int], dict[str, tuple[list[int], int]] | None, tuple[list[int], int] | None
+]
 _NONE = float("-inf")
 
 
@@ -224,6 +229,15 @@ class CandidateIndex:
             if category is None:
                 languages_of.setdefault(source, []).append(language)
         self.languages_of = {source: tuple(found) for source, found in languages_of.items()}
+        # per source, per language it has articles in (in ``languages_of``'s order), per
+        # category (None: all): the list's key, its positions, pair lists and mixed list. What
+        # ``plan`` looks up, by strings whose hashes are cached: a look-up by the lists' tuple
+        # keys hashed a new tuple each time, three per list and ranking
+        by_source: dict[str, dict[str, dict[str | None, _Lists]]] = {}
+        for key, entries in lists.items():
+            per = by_source.setdefault(key[0], {}).setdefault(key[1], {})
+            per[key[2]] = (key, entries, self.pairs.get(key), self.mixed.get(key))
+        self._by_source = {source: tuple(found.items()) for source, found in by_source.items()}
         # per (list, primary bonus): the list's own ranking as far as computed (entries,
         # every story above this threshold is in it, and the entries' first values, which
         # order them: what a cut bisects), shared by every selection reading it
@@ -331,37 +345,36 @@ class CandidateIndex:
         of every list it merges; and these lists' positions by primary bonus (where the
         threshold is found).
 
-        Only the lists its sources have are looked up (``languages_of``), not every (chosen
+        Only the lists its sources have are looked up (``_by_source``), not every (chosen
         source, chosen language) pair. Their order does not matter: the threshold is a
         maximum, the lists' stories are merged by sorting, and a story is scored once
         whichever list finds it."""
         chosen, languages = selection.source_ids, selection.languages
-        lists, pairs, languages_of = self.lists, self.pairs, self.languages_of
+        by_source = self._by_source
         several, ceiling = len(chosen) > 1, len(chosen) - 1
-        mixed = self.mixed if len(languages) > 1 else None
+        mixing = len(languages) > 1
         listed: list[_Listed] = []
         shared: list[_Shared] = []
         groups: dict[float, list[list[int]]] = {}
         for source in chosen:
-            spoken = languages_of.get(source)
+            spoken = by_source.get(source)
             if spoken is None:
                 continue
             bonus = PRIMARY_BONUS if source in selection.primary_sources else 0.0
-            for language in spoken:
+            for language, per_category in spoken:
                 if language not in languages:
                     continue
-                key = (source, language, category)
-                entries = lists.get(key)
-                if not entries:
+                found_lists = per_category.get(category)
+                if found_lists is None:
                     continue
+                key, entries, told, same = found_lists
                 listed.append((key, bonus, entries))
                 found = groups.get(bonus)
                 if found is None:
                     groups[bonus] = [entries]
                 else:
                     found.append(entries)
-                told = pairs.get(key) if several else None
-                if told is not None:
+                if several and told is not None:
                     if len(told) <= ceiling:
                         for other, (positions, spread) in told.items():
                             if other in chosen:
@@ -374,12 +387,10 @@ class CandidateIndex:
                                 positions, spread = pair
                                 most = spread if spread < ceiling else ceiling
                                 shared.append((_coverage_of(most), bonus, positions))
-                if mixed is not None:
-                    same = mixed.get(key)
-                    if same is not None:
-                        positions, spread = same
-                        most = spread if spread < ceiling else ceiling
-                        shared.append((_coverage_of(most), bonus, positions))
+                if mixing and same is not None:
+                    positions, spread = same
+                    most = spread if spread < ceiling else ceiling
+                    shared.append((_coverage_of(most), bonus, positions))
         return shared, listed, list(groups.items())
 
     def ranked(self, selection: Selection, category: str | None) -> RankedStream:

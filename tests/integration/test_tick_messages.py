@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gc
 import weakref
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -77,6 +79,53 @@ def test_a_tick_of_several_batches_leaves_nothing_frozen(engine: Engine, catalog
     assert gc.get_freeze_count() == frozen == 0
 
 
+def test_the_collector_makes_no_passes_during_a_tick_and_is_as_before_after(
+    engine: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No collection runs while the tick composes (its young passes found nothing to free and
+    cost 0.7 s of a 100,000-reader tick); the collector is on or off afterwards as it was."""
+    us = [s.id for s in catalog.sources if s.offered and "US" in s.countries and s.language == "en"]
+    articles = ArticleStore(engine)
+    articles.upsert(us[0], [story("a", "Senate passes the budget", 1)], NOW)
+    users, deliveries = UserStore(engine), DeliveryStore(engine)
+    for user_id in range(1, 6):
+        reader(users, user_id, (us[0],))
+        users.set_delivery_minutes(user_id, [12 * 60])
+        users.set_next_due(user_id, NOW - timedelta(seconds=30))
+    passes: list[int] = []
+    batches: list[bool] = []  # whether a batch is running
+    batch = push.tick.DigestScheduler._batch
+
+    def in_batch(*args: Any) -> None:
+        batches.append(True)
+        try:
+            batch(*args)
+        finally:
+            batches.append(False)
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and batches and batches[-1]:
+            passes.append(info["generation"])
+
+    monkeypatch.setattr(push.tick.DigestScheduler, "_batch", in_batch)
+
+    threshold = gc.get_threshold()
+    scheduler = DigestScheduler(users, articles, deliveries, catalog, batch_size=2)
+    gc.callbacks.append(count)
+    gc.set_threshold(1)  # a pass at every allocation of a container, were it on
+    try:
+        assert scheduler.tick(NOW).enqueued == 5
+        assert gc.isenabled()
+        assert passes == [] and batches.count(True) == 3
+        gc.disable()
+        scheduler.tick(NOW + timedelta(days=1))
+        assert not gc.isenabled()
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(count)
+        gc.enable()
+
+
 def test_a_tick_leaves_no_garbage_for_the_collector(
     engine: Engine, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,3 +155,26 @@ def test_a_tick_leaves_no_garbage_for_the_collector(
         assert states and all(ref() is None for ref in states)
     finally:
         gc.enable()
+
+
+def test_readers_find_their_selection_by_their_keys_identity_and_equal_keys_share_it(
+    engine: Engine, catalog: Catalog
+) -> None:
+    """The tick finds a reader's selection by the identity of its key (``selection_key``),
+    so equal keys that are distinct objects must still meet in one shared selection, and a
+    different key must not be taken for a key that was there before."""
+    us = [s.id for s in catalog.sources if s.offered and "US" in s.countries and s.language == "en"]
+    users = UserStore(engine)
+    reader(users, 1, (us[0],))
+    reader(users, 2, (us[1],))
+    first, other = users.get(1), users.get(2)
+    assert first is not None and other is not None
+    twin = replace(first, id=3, countries=tuple(replace(c) for c in first.countries))
+    assert twin.countries == first.countries and twin.countries is not first.countries
+    state = push.tick._Tick(ArticleStore(engine), catalog, NOW)
+    chosen = state.selection_of(first, catalog)
+    assert state.selection_of(twin, catalog) is chosen
+    assert state.selection_of(first, catalog) is chosen
+    theirs = state.selection_of(other, catalog)
+    assert theirs is not chosen and theirs.source_ids == frozenset({us[1]})
+    assert chosen.source_ids == frozenset({us[0]})
